@@ -1,0 +1,428 @@
+"""Read the bundled catalog and the user's overlays, validate them, build a :class:`Catalog`.
+
+Order of precedence, lowest first: the bundled files, ``<user config dir>/catalog/*.yaml``,
+the paths in ``CCENDPOINT_CATALOG`` (separated by the OS path separator), then ``--catalog``.
+A later file with the same provider id replaces the earlier definition, or extends it when the
+file says ``extends: true`` (models are merged by id, other keys override).
+
+Schema validation uses jsonschema, which is slow to import; a file whose exact bytes already
+passed against the exact schema is remembered in the cache folder and not validated again.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ccendpoint import dirs
+from ccendpoint.catalog.model import (
+    Catalog,
+    Endpoint,
+    Model,
+    Pricing,
+    Provider,
+    Rule,
+    RuleSet,
+    Troubleshooting,
+)
+from ccendpoint.errors import CatalogError
+
+ENV_VAR = "CCENDPOINT_CATALOG"
+_PACKAGE = "ccendpoint.catalog"
+
+
+class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """Safe YAML without the timestamp resolver: dates stay strings, as the schema expects."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class _Source:
+    label: str  # what error messages call the file
+    data: bytes
+
+
+def schema_bytes() -> bytes:
+    return resources.files(_PACKAGE).joinpath("schema.json").read_bytes()
+
+
+def bundled_sources() -> list[_Source]:
+    folder = resources.files(_PACKAGE).joinpath("providers")
+    entries = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith((".yaml", ".yml"))),
+        key=lambda entry: entry.name,
+    )
+    return [_Source(entry.name, entry.read_bytes()) for entry in entries]
+
+
+def overlay_paths(cli_paths: Sequence[Path] = (), environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Every user catalog file that applies, in precedence order (lowest first)."""
+    env = os.environ if environ is None else environ
+    paths: list[Path] = [dirs.config_dir() / "catalog"]
+    paths += [Path(p) for p in env.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
+    paths += list(cli_paths)
+    files: list[Path] = []
+    for index, path in enumerate(paths):
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        elif path.exists():
+            files.append(path)
+        elif index > 0:  # the default folder may be absent; a path the user named may not
+            raise CatalogError(str(path), "", "no such file or folder")
+    return files
+
+
+def load_catalog(
+    cli_paths: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
+    *,
+    use_overlays: bool = True,
+) -> Catalog:
+    """The catalog as the user sees it: bundled data plus their overlays."""
+    schema = schema_bytes()
+    validator = _Validator(schema)
+    docs: dict[str, tuple[dict[str, Any], str]] = {}
+    order: list[str] = []
+    sources: list[str] = []
+    for source in bundled_sources():
+        doc = _parse(source)
+        validator.check(source, doc, partial=False)
+        _add(docs, order, doc, "bundled", source.label)
+        sources.append(f"bundled:{source.label}")
+    if use_overlays:
+        for path in overlay_paths(cli_paths, environ):
+            try:
+                source = _Source(str(path), path.read_bytes())
+            except OSError as exc:
+                raise CatalogError(str(path), "", f"cannot read: {exc.strerror or exc}") from None
+            doc = _parse(source)
+            partial = doc.get("extends") is True
+            validator.check(source, doc, partial=partial)
+            provider_id = doc["id"]
+            if partial:
+                if provider_id not in docs:
+                    raise CatalogError(source.label, "id", f"extends unknown provider '{provider_id}'")
+                base, _ = docs[provider_id]
+                merged = _merge(base, doc)
+                validator.check(source, merged, partial=False, merged=True)
+                docs[provider_id] = (merged, f"user (extends bundled): {path}")
+            else:
+                origin = "user (replaces bundled)" if provider_id in docs else "user (new)"
+                _add(docs, order, doc, f"{origin}: {path}", source.label)
+            sources.append(str(path))
+    providers = tuple(_build(docs[pid][0], docs[pid][1]) for pid in order)
+    _check_across(providers)
+    return Catalog(providers=providers, sources=tuple(sources))
+
+
+def _add(
+    docs: dict[str, tuple[dict[str, Any], str]], order: list[str], doc: dict[str, Any], origin: str, label: str
+) -> None:
+    provider_id = doc["id"]
+    if provider_id not in docs:
+        order.append(provider_id)
+    elif origin == "bundled":
+        raise CatalogError(label, "id", f"provider '{provider_id}' is defined twice")
+    docs[provider_id] = (doc, origin)
+
+
+def _parse(source: _Source) -> dict[str, Any]:
+    try:
+        doc = yaml.load(source.data, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise CatalogError(source.label, where, f"not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(source.label, "", f"not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise CatalogError(source.label, "", "must be a mapping with id, name, endpoints and models")
+    return doc
+
+
+def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if key == "extends":
+            continue
+        if key == "models":
+            models = {m["id"]: m for m in merged.get("models", [])}
+            ordered = [m["id"] for m in merged.get("models", [])]
+            for model in value:
+                if model["id"] in models:
+                    models[model["id"]] = {**models[model["id"]], **model}
+                else:
+                    models[model["id"]] = dict(model)
+                    ordered.append(model["id"])
+            merged["models"] = [models[i] for i in ordered]
+        elif key in ("endpoints", "rule_sets", "proxy", "api_key") and isinstance(value, dict):
+            merged[key] = {**merged.get(key, {}), **value}
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+class _Validator:
+    def __init__(self, schema: bytes) -> None:
+        self._schema_bytes = schema
+        self._stamps_path = dirs.cache_dir() / "catalog-validated.json"
+        self._stamps: set[str] | None = None
+        self._new_stamps: set[str] = set()
+
+    def check(self, source: _Source, doc: dict[str, Any], *, partial: bool, merged: bool = False) -> None:
+        payload = json.dumps(doc, sort_keys=True, default=str).encode() if merged else source.data
+        stamp = hashlib.sha256(self._schema_bytes + b"\0" + str(partial).encode() + b"\0" + payload).hexdigest()
+        if stamp in self._load_stamps():
+            return
+        problems = list(schema_problems(doc, self._schema_bytes, partial=partial))
+        problems += semantic_problems(doc) if not partial else []
+        if problems:
+            path, problem = problems[0]
+            label = f"{source.label} (merged with the bundled provider)" if merged else source.label
+            extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise CatalogError(label, path, problem + extra)
+        self._remember(stamp)
+
+    def _load_stamps(self) -> set[str]:
+        if self._stamps is None:
+            try:
+                self._stamps = set(json.loads(self._stamps_path.read_text("utf-8")))
+            except (OSError, ValueError, TypeError):
+                self._stamps = set()
+        return self._stamps
+
+    def _remember(self, stamp: str) -> None:
+        stamps = self._load_stamps()
+        stamps.add(stamp)
+        try:
+            self._stamps_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._stamps_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(sorted(stamps)[-500:]), "utf-8")
+            os.replace(tmp, self._stamps_path)
+        except OSError:
+            pass  # a read-only cache only costs time
+
+
+def schema_problems(doc: Any, schema: bytes | None = None, *, partial: bool = False) -> Iterator[tuple[str, str]]:
+    """(path, problem) for every place where ``doc`` breaks the catalog schema."""
+    import jsonschema  # imported here: slow, and only needed for files not validated before
+
+    schema_doc = json.loads(schema or schema_bytes())
+    if partial:
+        schema_doc["required"] = ["id"]
+        schema_doc["$defs"]["model"]["required"] = ["id"]
+    validator = jsonschema.Draft202012Validator(schema_doc)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    for error in errors:
+        yield _describe(error)
+
+
+def _path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    path = _path(error.absolute_path)
+    kind = error.validator
+    if kind == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        name = missing[0] if missing else "?"
+        return (f"{path}.{name}" if path else name), "is required"
+    if kind == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        return (path or "(top level)"), f"unknown key '{extra[0] if extra else '?'}' (known keys: {known})"
+    if kind == "type":
+        wanted = error.validator_value
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in ([wanted] if isinstance(wanted, str) else wanted))
+        return path, f"must be {words}"
+    if kind == "enum":
+        return path, "must be one of: " + ", ".join(str(v) for v in error.validator_value)
+    if kind == "pattern":
+        if "https?" in error.validator_value:
+            return path, f"must be an http(s) URL, not {error.instance!r}"
+        if "\\d{4}" in error.validator_value:
+            return path, f"must be a date written YYYY-MM-DD, not {error.instance!r}"
+        return path, f"{error.instance!r} does not match the pattern {error.validator_value}"
+    if kind in ("minimum", "maximum"):
+        word = "at least" if kind == "minimum" else "at most"
+        return path, f"must be {word} {error.validator_value}"
+    if kind == "anyOf" and path.split(".")[-1].startswith("rules"):
+        return path, "a rule needs at least one action: set, default or drop"
+    if kind in ("minItems", "minProperties", "minLength"):
+        return path, "must not be empty"
+    return path, error.message
+
+
+def semantic_problems(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Checks the schema cannot express: references between parts of one provider file."""
+    problems: list[tuple[str, str]] = []
+    endpoints = doc.get("endpoints", {})
+    if doc.get("default_region") not in endpoints:
+        problems.append(
+            ("default_region", f"'{doc.get('default_region')}' is not one of the endpoints ({', '.join(endpoints)})")
+        )
+    rule_sets = doc.get("rule_sets", {})
+    default_rules = doc.get("proxy", {}).get("default_rules")
+    if default_rules is not None and default_rules not in rule_sets:
+        problems.append(("proxy.default_rules", f"unknown rule set '{default_rules}'"))
+    seen: set[str] = set()
+    ids = {m.get("id") for m in doc.get("models", [])}
+    for index, model in enumerate(doc.get("models", [])):
+        model_id = model.get("id")
+        if model_id in seen:
+            problems.append((f"models[{index}].id", f"duplicate model id '{model_id}'"))
+        seen.add(model_id)
+        if model.get("rules") is not None and model["rules"] not in rule_sets:
+            problems.append(
+                (
+                    f"models[{index}].rules",
+                    f"unknown rule set '{model['rules']}' (known: {', '.join(rule_sets) or 'none'})",
+                )
+            )
+        if model.get("replacement") is not None and model["replacement"] not in ids:
+            problems.append(
+                (f"models[{index}].replacement", f"'{model['replacement']}' is not a model of this provider")
+            )
+        if model.get("status") == "deprecated" and not model.get("replacement"):
+            problems.append((f"models[{index}].replacement", "a deprecated model must name its replacement"))
+    return problems
+
+
+# -- building the typed view ----------------------------------------------------------------
+
+
+def _rule_set(name: str, data: Mapping[str, Any]) -> RuleSet:
+    return RuleSet(
+        name=name,
+        summary=str(data.get("summary", "")).strip(),
+        rules=tuple(Rule.from_data(rule) for rule in data.get("rules", [])),
+    )
+
+
+_NO_RULES = RuleSet(name="none", summary="No rewriting.", rules=())
+
+
+def _build(doc: Mapping[str, Any], origin: str) -> Provider:
+    rule_sets = {name: _rule_set(name, data) for name, data in doc.get("rule_sets", {}).items()}
+    proxy = doc["proxy"]
+    default_rules = rule_sets.get(proxy.get("default_rules", ""), _NO_RULES)
+    models = []
+    for m in doc.get("models", []):
+        vscode = m.get("vscode", {})
+        pricing = m.get("pricing")
+        models.append(
+            Model(
+                id=m["id"],
+                name=m["name"],
+                vision=m["vision"],
+                tool_calling=m["tool_calling"],
+                thinking=m["thinking"],
+                facts_date=m["facts_date"],
+                rules=rule_sets.get(m.get("rules", ""), default_rules),
+                streaming=m.get("streaming", True),
+                status=m.get("status", "current"),
+                replacement=m.get("replacement"),
+                end_of_life=m.get("end_of_life"),
+                context=m.get("context"),
+                max_output=m.get("max_output"),
+                vscode_thinking=vscode.get("thinking"),
+                model_options=dict(vscode.get("model_options", {})),
+                direct_request_body=vscode.get("direct_request_body"),
+                request_body=dict(m.get("request_body", {})),
+                pricing=Pricing(
+                    input=float(pricing["input"]),
+                    output=float(pricing["output"]),
+                    currency=pricing["currency"],
+                    date=pricing["date"],
+                    cached_input=None if pricing.get("cached_input") is None else float(pricing["cached_input"]),
+                    note=pricing.get("note", ""),
+                )
+                if pricing
+                else None,
+                notes=tuple(m.get("notes", ())),
+            )
+        )
+    api_key = doc.get("api_key", {})
+    return Provider(
+        id=doc["id"],
+        name=doc["name"],
+        group_name=doc.get("group_name", doc["name"]),
+        endpoints={
+            region: Endpoint(
+                region=region,
+                url=e["url"],
+                label=e.get("label", ""),
+                note=e.get("note", ""),
+                key_prefixes=tuple(e.get("key_prefixes", ())),
+            )
+            for region, e in doc["endpoints"].items()
+        },
+        default_region=doc["default_region"],
+        proxy_mode=proxy["mode"],
+        proxy_port=proxy.get("port"),
+        env_prefix=proxy.get("env_prefix", doc["id"].upper().replace("-", "_").replace(".", "_")),
+        proxy_why=" ".join(str(proxy.get("why", "")).split()),
+        models=tuple(models),
+        default_rules=default_rules,
+        rule_sets=rule_sets,
+        aliases=tuple(doc.get("aliases", ())),
+        description=" ".join(str(doc.get("description", "")).split()),
+        docs_url=doc.get("docs_url"),
+        key_url=doc.get("key_url"),
+        key_env=tuple(api_key.get("env", ())),
+        key_format=" ".join(str(api_key.get("format", "")).split()),
+        key_prefixes=tuple(api_key.get("prefixes", ())),
+        troubleshooting=tuple(
+            Troubleshooting(t["symptom"], t["cause"], t["fix"]) for t in doc.get("troubleshooting", [])
+        ),
+        origin=origin,
+    )
+
+
+def _check_across(providers: Sequence[Provider]) -> None:
+    ports: dict[int, str] = {}
+    names: dict[str, str] = {}
+    for provider in providers:
+        where = "bundled catalog" if provider.origin == "bundled" else provider.origin.split(": ", 1)[-1]
+        if provider.proxy_port is not None:
+            other = ports.setdefault(provider.proxy_port, provider.id)
+            if other != provider.id:
+                raise CatalogError(
+                    where, "proxy.port", f"port {provider.proxy_port} is already used by provider '{other}'"
+                )
+        for name in (provider.id, *provider.aliases):
+            other = names.setdefault(name, provider.id)
+            if other != provider.id:
+                raise CatalogError(where, "aliases", f"'{name}' already names provider '{other}'")

@@ -1,0 +1,178 @@
+"""Typed, read-only view of the catalog: providers, models, endpoints and proxy rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JSONValue = Any
+ProxyMode = Literal["required", "recommended", "direct"]
+Thinking = Literal["none", "hybrid", "always"]
+
+#: Condition names a rule may use; each takes a boolean except ``model`` (a glob pattern).
+CONDITIONS = ("model", "tool_turn", "missing_reasoning", "stream")
+#: Actions a rule may take.
+ACTIONS = ("set", "default", "drop")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """All given parts must hold (AND). ``None`` means "not checked"."""
+
+    model: str | None = None
+    tool_turn: bool | None = None
+    missing_reasoning: bool | None = None
+    stream: bool | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any] | None) -> Condition:
+        data = data or {}
+        return cls(
+            model=data.get("model"),
+            tool_turn=data.get("tool_turn"),
+            missing_reasoning=data.get("missing_reasoning"),
+            stream=data.get("stream"),
+        )
+
+    def is_always(self) -> bool:
+        return all(getattr(self, name) is None for name in CONDITIONS)
+
+
+@dataclass(frozen=True)
+class Rule:
+    when: Condition
+    set: Mapping[str, JSONValue] = field(default_factory=dict)
+    default: Mapping[str, JSONValue] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+    why: str = ""
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Rule:
+        return cls(
+            when=Condition.from_data(data.get("when")),
+            set=dict(data.get("set") or {}),
+            default=dict(data.get("default") or {}),
+            drop=tuple(data.get("drop") or ()),
+            why=str(data.get("why", "")).strip(),
+        )
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    name: str
+    summary: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """Prices per one million tokens."""
+
+    input: float
+    output: float
+    currency: str
+    date: str
+    cached_input: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    region: str
+    url: str
+    label: str = ""
+    note: str = ""
+    key_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Troubleshooting:
+    symptom: str
+    cause: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    vision: bool
+    tool_calling: bool
+    thinking: Thinking
+    facts_date: str
+    rules: RuleSet
+    streaming: bool = True
+    status: Literal["current", "deprecated"] = "current"
+    replacement: str | None = None
+    end_of_life: str | None = None
+    context: int | None = None
+    max_output: int | None = None
+    vscode_thinking: bool | None = None
+    model_options: Mapping[str, float | None] = field(default_factory=dict)
+    direct_request_body: Mapping[str, JSONValue] | None = None
+    request_body: Mapping[str, JSONValue] = field(default_factory=dict)
+    pricing: Pricing | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def deprecated(self) -> bool:
+        return self.status == "deprecated"
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    name: str
+    group_name: str
+    endpoints: Mapping[str, Endpoint]
+    default_region: str
+    proxy_mode: ProxyMode
+    models: tuple[Model, ...]
+    default_rules: RuleSet
+    rule_sets: Mapping[str, RuleSet]
+    proxy_port: int | None = None
+    env_prefix: str = ""
+    proxy_why: str = ""
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    docs_url: str | None = None
+    key_url: str | None = None
+    key_env: tuple[str, ...] = ()
+    key_format: str = ""
+    key_prefixes: tuple[str, ...] = ()
+    troubleshooting: tuple[Troubleshooting, ...] = ()
+    #: Where the definition came from: "bundled", or "user (replaces bundled): <file>", ...
+    origin: str = "bundled"
+
+    def model(self, model_id: str) -> Model | None:
+        for model in self.models:
+            if model.id == model_id:
+                return model
+        return None
+
+    def current_models(self) -> tuple[Model, ...]:
+        return tuple(m for m in self.models if not m.deprecated)
+
+    def endpoint(self, region: str | None = None) -> Endpoint:
+        return self.endpoints[region or self.default_region]
+
+    @property
+    def proxy_url(self) -> str | None:
+        if self.proxy_port is None:
+            return None
+        return f"http://127.0.0.1:{self.proxy_port}/v1/chat/completions"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    providers: tuple[Provider, ...]
+    #: Files that were read, in order (bundled first, then user overlays).
+    sources: tuple[str, ...] = ()
+
+    def provider(self, provider_id: str) -> Provider | None:
+        wanted = provider_id.lower()
+        for provider in self.providers:
+            if provider.id == wanted or wanted in provider.aliases:
+                return provider
+        return None

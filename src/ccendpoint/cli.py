@@ -1,0 +1,90 @@
+"""The ``ccendpoint`` command line: a thin typer app over the core modules.
+
+Commands import what they need inside their bodies, so ``--help`` and ``list`` stay light
+(no aiohttp, no jsonschema unless a catalog file is new).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from ccendpoint import __version__
+from ccendpoint.commands import catalog_cmds, common
+from ccendpoint.errors import CcendpointError
+
+HELP = """\
+Use third-party LLM providers (Kimi, MiMo, Qwen, GLM, MiniMax, Nemotron, DeepSeek) in
+VS Code Copilot Chat through its built-in Custom Endpoint provider.
+
+\b
+Typical use:
+  ccendpoint list                 # what the catalog knows
+  ccendpoint show kimi            # endpoints, key, proxy rules, the VS Code group
+"""
+
+
+class _Group(TyperGroup):
+    """Turns :class:`CcendpointError` into a message on stderr and its exit code, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CcendpointError as exc:
+            from rich.markup import escape
+
+            err = common.err_console()
+            err.print(f"[bold red]error:[/bold red] {escape(exc.message)}")
+            if exc.hint:
+                err.print(exc.hint, markup=False)
+            ctx.exit(exc.exit_code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"ccendpoint {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    catalog: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "--catalog",
+            help="Extra catalog YAML file or folder (repeatable); overrides the bundled catalog, "
+            "the user catalog folder and CCENDPOINT_CATALOG.",
+            metavar="PATH",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    common.state(ctx).catalog_paths = list(catalog or [])
+
+
+app.command("list")(catalog_cmds.list_models)
+app.command("show")(catalog_cmds.show)
+
+
+def main() -> None:
+    """Entry point of the ``ccendpoint`` script and ``python -m ccendpoint``."""
+    app()

@@ -1,0 +1,230 @@
+"""``ccendpoint list`` and ``ccendpoint show``: what the catalog knows."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from ccendpoint.commands import common
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ccendpoint.catalog.model import Model, Provider
+
+
+def tokens_text(n: int | None) -> str:
+    """Compact token counts: 262144 → 256K, 1048576 → 1M, 1000000 → 1M."""
+    if n is None:
+        return "—"
+    for unit, size in (("M", 1024 * 1024), ("M", 1_000_000), ("K", 1024), ("K", 1000)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n:,}"
+
+
+def money(value: float | None, currency: str) -> str:
+    if value is None:
+        return "—"
+    symbol = "$" if currency == "USD" else f"{currency} "
+    text = f"{value:.4f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{value:.2f}"
+    return f"{symbol}{text}"
+
+
+def price_text(model: Model) -> str:
+    if model.pricing is None:
+        return "—"
+    p = model.pricing
+    return f"{money(p.input, p.currency)} / {money(p.output, p.currency)}"
+
+
+def proxy_text(provider: Provider) -> str:
+    port = f" :{provider.proxy_port}" if provider.proxy_port and provider.proxy_mode != "direct" else ""
+    return f"{provider.proxy_mode}{port}"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for name, justify, no_wrap in (
+        ("Provider", "left", True),
+        ("Model id", "left", True),
+        ("Name", "left", False),
+        ("Context", "right", True),
+        ("Max out", "right", True),
+        ("Vision", "center", True),
+        ("Tools", "center", True),
+        ("Thinking", "left", True),
+        ("Proxy", "left", True),
+        ("In / out per 1M", "right", True),
+    ):
+        table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
+    for provider, model in rows:
+        name = model.name
+        style = None
+        if model.deprecated:
+            name += f" (deprecated → {model.replacement})"
+            style = "dim"
+        table.add_row(
+            provider.id,
+            model.id,
+            name,
+            tokens_text(model.context),
+            tokens_text(model.max_output),
+            _yes(model.vision),
+            _yes(model.tool_calling),
+            model.thinking,
+            proxy_text(provider),
+            price_text(model),
+            style=style,
+        )
+    return table
+
+
+def list_models(
+    ctx: typer.Context,
+    provider: Annotated[Optional[str], typer.Argument(help="Only this provider (id or alias).")] = None,  # noqa: UP045
+    all_models: Annotated[bool, typer.Option("--all", help="Include deprecated models.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """List the providers and models in the catalog.
+
+    Example: ccendpoint list kimi --all
+    """
+    from ccendpoint.catalog.export import model_dict
+    from ccendpoint.catalog.lookup import find_provider
+
+    cat = common.catalog(ctx)
+    providers = [find_provider(cat, provider)] if provider else list(cat.providers)
+    rows = [(p, m) for p in providers for m in p.models if all_models or not m.deprecated]
+    if as_json:
+        common.print_json([model_dict(p, m) for p, m in rows])
+        return
+    out = common.console()
+    out.print(models_table(rows))
+    hidden = sum(1 for p in providers for m in p.models if m.deprecated) if not all_models else 0
+    if hidden:
+        out.print(f"[dim]{hidden} deprecated model(s) hidden; --all shows them.[/dim]")
+    out.print("[dim]Details and the exact VS Code group: ccendpoint show PROVIDER[/dim]")
+
+
+def show(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Argument(help="Provider id or alias, e.g. kimi.")],
+    model: Annotated[Optional[str], typer.Argument(help="Only this model.")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Show a provider in full: endpoints, key, proxy rules, troubleshooting, and the VS Code group.
+
+    Example: ccendpoint show kimi kimi-k2.6
+    """
+    from ccendpoint.catalog.export import model_dict, provider_dict
+    from ccendpoint.catalog.lookup import find_model, find_provider
+    from ccendpoint.vscode.blocks import GroupOptions, default_mode, render_group
+
+    cat = common.catalog(ctx)
+    prov = find_provider(cat, provider)
+    chosen = find_model(prov, model) if model else None
+    options = GroupOptions(model_ids=[chosen.id] if chosen else None)
+    group = render_group(prov, options)
+    if as_json:
+        data = provider_dict(prov)
+        if chosen:
+            data["models"] = [model_dict(prov, chosen)]
+        data["vscode_group"] = group
+        data["vscode_mode"] = default_mode(prov)
+        common.print_json(data)
+        return
+    _print_provider(prov, chosen, group)
+
+
+def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object]) -> None:
+    from rich.table import Table
+
+    from ccendpoint.catalog.describe import rule_set_sentences
+    from ccendpoint.catalog.export import proxy_env_names
+    from ccendpoint.vscode.blocks import default_mode, fallback_limits
+
+    out = common.console()
+    out.print(f"[bold]{prov.name}[/bold]  (id: {prov.id}; group: {prov.group_name})")
+    if prov.aliases:
+        out.print(f"Also known as: {', '.join(prov.aliases)}")
+    out.print(f"Defined by: {prov.origin}")
+    if prov.description:
+        out.print(prov.description)
+    if prov.docs_url:
+        out.print(f"Docs: {prov.docs_url}")
+
+    endpoints = Table(title="Endpoints by region", title_justify="left")
+    for col in ("Region", "Where", "URL", "Keys"):
+        endpoints.add_column(col)
+    for e in prov.endpoints.values():
+        region = e.region + (" (default)" if e.region == prov.default_region else "")
+        where = e.label + (f" — {e.note}" if e.note else "")
+        endpoints.add_row(region, where, e.url, ", ".join(f"{p}…" for p in e.key_prefixes) or "any")
+    out.print(endpoints)
+
+    out.print("[bold]API key[/bold]")
+    if prov.key_env:
+        out.print(f"  Environment variables (doctor --live reads them): {', '.join(prov.key_env)}")
+    if prov.key_format:
+        out.print(f"  Format: {prov.key_format}")
+    if prov.key_url:
+        out.print(f"  Get one: {prov.key_url}")
+    out.print(
+        "  In VS Code: Command Palette → Chat: Manage Language Models → right-click the "
+        f"{prov.group_name} group → Update API Key. ccendpoint never writes a key into the file."
+    )
+
+    out.print("[bold]Proxy[/bold]")
+    mode_word = {"required": "required", "recommended": "recommended", "direct": "not needed (direct)"}
+    out.print(f"  Mode: {mode_word[prov.proxy_mode]}; `add` defaults to {default_mode(prov)} mode.")
+    if prov.proxy_port:
+        env = proxy_env_names(prov)
+        out.print(f"  Port: {prov.proxy_port}  URL: {prov.proxy_url}  Start: ccendpoint proxy {prov.id}")
+        out.print(f"  Environment: {env['port']}, {env['upstream']}, {env['log']}")
+    if prov.proxy_why:
+        out.print(f"  Why: {prov.proxy_why}")
+    models = [chosen] if chosen else list(prov.models)
+    for m in models:
+        label = f"{m.id}" + (" (deprecated)" if m.deprecated else "")
+        out.print(f"  What it does for [bold]{label}[/bold] (rule set {m.rules.name}):")
+        for sentence in rule_set_sentences(m.rules, m.request_body):
+            out.print(f"    - {sentence}")
+
+    out.print(models_table([(prov, m) for m in models], title="Models"))
+    for m in models:
+        extra = []
+        if m.pricing and m.pricing.cached_input is not None:
+            extra.append(f"cached input {money(m.pricing.cached_input, m.pricing.currency)} per 1M")
+        if m.pricing:
+            extra.append(f"prices as of {m.pricing.date}" + (f" ({m.pricing.note})" if m.pricing.note else ""))
+        extra.append(f"facts as of {m.facts_date}")
+        if m.end_of_life:
+            extra.append(f"end of life {m.end_of_life}")
+        out.print(f"  {m.id}: " + "; ".join(extra))
+        for note in m.notes:
+            out.print(f"    {note}")
+        missing = fallback_limits(m)
+        if missing:
+            out.print(f"    Unknown limits; `add` writes VS Code's defaults: {', '.join(missing)}")
+
+    if prov.troubleshooting:
+        trouble = Table(title="Troubleshooting", title_justify="left", show_lines=True)
+        for col in ("Symptom", "Cause", "Fix"):
+            trouble.add_column(col)
+        for t in prov.troubleshooting:
+            trouble.add_row(t.symptom, t.cause, t.fix)
+        out.print(trouble)
+
+    out.print(f"[bold]Group that `ccendpoint add {prov.id}` writes to chatLanguageModels.json[/bold]")
+    out.print(json.dumps(group, indent="\t", ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,134 @@
+"""Catalog provider → the VS Code ``customendpoint`` group that ``add`` writes (pure).
+
+Released VS Code ignores a model's ``requestBody``; only ``modelOptions`` (temperature and top_p,
+``null`` drops the key) and ``thinking`` change what it sends. ``requestBody`` is still written in
+direct mode, for VS Code builds that honour it; in proxy mode the proxy adds those fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ccendpoint.catalog.lookup import find_model
+from ccendpoint.catalog.model import Model, Provider
+from ccendpoint.errors import UsageError
+
+VENDOR = "customendpoint"
+API_TYPE = "chat-completions"
+Mode = Literal["proxy", "direct"]
+
+#: What VS Code's own "Add Models" wizard writes when the limits are unknown.
+FALLBACK_MAX_INPUT = 128000
+FALLBACK_MAX_OUTPUT = 16000
+
+
+@dataclass(frozen=True)
+class GroupOptions:
+    mode: Mode | None = None  # None: the catalog's recommendation
+    region: str | None = None
+    port: int | None = None
+    group_name: str | None = None
+    model_ids: Sequence[str] | None = None  # None: the provider's current models
+    include_deprecated: bool = False
+    force: bool = False  # allow direct mode for a provider that requires the proxy
+
+
+def default_mode(provider: Provider) -> Mode:
+    if provider.proxy_mode in ("required", "recommended") and provider.proxy_port is not None:
+        return "proxy"
+    return "direct"
+
+
+def resolve_mode(provider: Provider, options: GroupOptions) -> Mode:
+    mode = options.mode or default_mode(provider)
+    if mode == "proxy" and provider.proxy_port is None and options.port is None:
+        raise UsageError(
+            f"{provider.group_name} has no proxy port in the catalog.",
+            hint="Pass --port, or use --mode direct.",
+        )
+    if mode == "direct" and provider.proxy_mode == "required" and not options.force:
+        raise UsageError(
+            f"{provider.group_name} needs the proxy: {provider.proxy_why}",
+            hint="Use --mode proxy (the default), or add --force to write direct URLs anyway.",
+        )
+    return mode
+
+
+def direct_mode_warning(provider: Provider) -> str | None:
+    """What breaks when a proxy-required provider is configured without the proxy."""
+    if provider.proxy_mode != "required":
+        return None
+    return f"Direct mode for {provider.group_name}: requests will fail upstream. {provider.proxy_why}"
+
+
+def model_url(provider: Provider, mode: Mode, options: GroupOptions) -> str:
+    if mode == "proxy":
+        port = options.port or provider.proxy_port
+        return f"http://127.0.0.1:{port}/v1/chat/completions"
+    if options.region is not None and options.region not in provider.endpoints:
+        regions = ", ".join(provider.endpoints)
+        raise UsageError(
+            f"Unknown region '{options.region}' for {provider.group_name}.",
+            hint=f"Known regions: {regions}.",
+        )
+    return provider.endpoint(options.region).url
+
+
+def select_models(provider: Provider, options: GroupOptions) -> list[Model]:
+    if options.model_ids:
+        chosen: list[Model] = []
+        for model_id in options.model_ids:
+            model = find_model(provider, model_id)
+            if model not in chosen:
+                chosen.append(model)
+        return chosen
+    if options.include_deprecated:
+        return list(provider.models)
+    return list(provider.current_models())
+
+
+def render_model(model: Model, url: str, mode: Mode) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": model.id,
+        "name": model.name,
+        "url": url,
+        "toolCalling": model.tool_calling,
+        "vision": model.vision,
+        "streaming": model.streaming,
+        "maxInputTokens": model.context or FALLBACK_MAX_INPUT,
+        "maxOutputTokens": model.max_output or FALLBACK_MAX_OUTPUT,
+    }
+    if model.vscode_thinking is not None:
+        entry["thinking"] = model.vscode_thinking
+    if model.model_options:
+        entry["modelOptions"] = dict(model.model_options)
+    if mode == "direct":
+        body = model.direct_request_body if model.direct_request_body is not None else model.request_body
+        if body:
+            entry["requestBody"] = dict(body)
+    return entry
+
+
+def render_group(provider: Provider, options: GroupOptions | None = None) -> dict[str, Any]:
+    """The group for ``chatLanguageModels.json``; never carries an ``apiKey``."""
+    options = options or GroupOptions()
+    mode = resolve_mode(provider, options)
+    url = model_url(provider, mode, options)
+    return {
+        "name": options.group_name or provider.group_name,
+        "vendor": VENDOR,
+        "apiType": API_TYPE,
+        "models": [render_model(model, url, mode) for model in select_models(provider, options)],
+    }
+
+
+def fallback_limits(model: Model) -> list[str]:
+    """Which limits of ``model`` are VS Code's wizard defaults rather than catalog facts."""
+    missing = []
+    if model.context is None:
+        missing.append(f"maxInputTokens={FALLBACK_MAX_INPUT}")
+    if model.max_output is None:
+        missing.append(f"maxOutputTokens={FALLBACK_MAX_OUTPUT}")
+    return missing
