@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ccendpoint.commands import common
+from ccendpoint.formatting import money, price_text, tokens_text
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from ccendpoint.catalog.model import Model, Provider
-
-
-def tokens_text(n: int | None) -> str:
-    """Compact token counts: 262144 → 256K, 1048576 → 1M, 1000000 → 1M."""
-    if n is None:
-        return "—"
-    for unit, size in (("M", 1024 * 1024), ("M", 1_000_000), ("K", 1024), ("K", 1000)):
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    return f"{n:,}"
-
-
-def money(value: float | None, currency: str) -> str:
-    if value is None:
-        return "—"
-    symbol = "$" if currency == "USD" else f"{currency} "
-    text = f"{value:.4f}".rstrip("0")
-    if len(text.split(".")[1]) < 2:
-        text = f"{value:.2f}"
-    return f"{symbol}{text}"
-
-
-def price_text(model: Model) -> str:
-    if model.pricing is None:
-        return "—"
-    p = model.pricing
-    return f"{money(p.input, p.currency)} / {money(p.output, p.currency)}"
 
 
 def proxy_text(provider: Provider) -> str:
@@ -227,4 +202,6 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         out.print(trouble)
 
     out.print(f"[bold]Group that `ccendpoint add {prov.id}` writes to chatLanguageModels.json[/bold]")
-    out.print(json.dumps(group, indent="\t", ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
+    out.file.flush()
+    # written as raw text: rich would expand the tabs, and users copy this block verbatim
+    sys.stdout.write(json.dumps(group, indent="\t", ensure_ascii=False) + "\n")

@@ -1,0 +1,25 @@
+"""Shared test set-up: every test runs with its own empty home and per-user folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME and the XDG folders at a fresh temporary folder, and clear catalog overrides."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for name, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_DATA_HOME", ".local/share"),
+    ):
+        monkeypatch.setenv(name, str(home / sub))
+    monkeypatch.delenv("CCENDPOINT_CATALOG", raising=False)
+    monkeypatch.delenv("VSCODE_PORTABLE", raising=False)
+    monkeypatch.delenv("APPDATA", raising=False)
+    return home
