@@ -213,3 +213,19 @@ def test_light_commands_do_not_import_the_proxy_stack(argv: list[str]) -> None:
     _python("-m", "ccendpoint", "list")  # warm the validation stamps
     result = _python("-c", probe)
     assert result.stderr.rstrip().endswith("HEAVY="), result.stderr[-300:]
+
+
+def test_list_cost_compares_a_typical_agent_session() -> None:
+    code, out, _ = run("list", "--cost", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    k26 = next(r for r in rows if r["id"] == "kimi-k2.6")
+    # 50 turns x (10K in + 2K out) = 0.5M in at $0.95 + 0.1M out at $4.00
+    assert k26["session_cost"] == pytest.approx(0.875)
+    costs = [r["session_cost"] for r in rows]
+    known = [c for c in costs if c is not None]
+    assert known == sorted(known)
+    assert costs[: len(known)] == known  # models without prices come last
+    code, table, _ = run("list", "kimi", "--cost")
+    assert "Agent session" in table and "$0.875" in table
+    assert "50 turns" in table

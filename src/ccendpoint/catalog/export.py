@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccendpoint.catalog.cost import session_cost
 from ccendpoint.catalog.describe import model_rules_short, rule_set_sentences
 from ccendpoint.catalog.model import Model, Pricing, Provider
 
@@ -39,6 +40,7 @@ def model_dict(provider: Provider, model: Model) -> dict[str, Any]:
         "proxy": provider.proxy_mode,
         "proxy_port": provider.proxy_port,
         "pricing": pricing_dict(model.pricing),
+        "session_cost": session_cost(model.pricing),
         "request_body": dict(model.request_body),
         "rule_set": model.rules.name,
         "rules": rule_set_sentences(model.rules, model.request_body),

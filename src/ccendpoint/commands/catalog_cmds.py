@@ -26,8 +26,10 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None) -> Table:
+def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None, cost: bool = False) -> Table:
     from rich.table import Table
+
+    from ccendpoint.catalog.cost import session_cost
 
     table = Table(title=title, title_justify="left", show_lines=False)
     for name, justify, no_wrap in (
@@ -43,13 +45,15 @@ def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None
         ("In / out per 1M", "right", True),
     ):
         table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
+    if cost:
+        table.add_column("Agent session", justify="right", no_wrap=True)
     for provider, model in rows:
         name = model.name
         style = None
         if model.deprecated:
             name += f" (deprecated → {model.replacement})"
             style = "dim"
-        table.add_row(
+        cells = [
             provider.id,
             model.id,
             name,
@@ -60,8 +64,11 @@ def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None
             model.thinking,
             proxy_text(provider),
             price_text(model),
-            style=style,
-        )
+        ]
+        if cost:
+            value = session_cost(model.pricing)
+            cells.append("—" if value is None else money(value, model.pricing.currency if model.pricing else "USD"))
+        table.add_row(*cells, style=style)
     return table
 
 
@@ -69,23 +76,33 @@ def list_models(
     ctx: typer.Context,
     provider: Annotated[Optional[str], typer.Argument(help="Only this provider (id or alias).")] = None,  # noqa: UP045
     all_models: Annotated[bool, typer.Option("--all", help="Include deprecated models.")] = False,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Add the estimated cost of a typical agent session; cheapest first.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
     """List the providers and models in the catalog.
 
     Example: ccendpoint list kimi --all
+
+    Example: ccendpoint list --cost
     """
+    from ccendpoint.catalog.cost import TYPICAL_SESSION, session_cost
     from ccendpoint.catalog.export import model_dict
     from ccendpoint.catalog.lookup import find_provider
 
     cat = common.catalog(ctx)
     providers = [find_provider(cat, provider)] if provider else list(cat.providers)
     rows = [(p, m) for p in providers for m in p.models if all_models or not m.deprecated]
+    if cost:
+        rows.sort(key=lambda row: (session_cost(row[1].pricing) is None, session_cost(row[1].pricing) or 0.0))
     if as_json:
         common.print_json([model_dict(p, m) for p, m in rows])
         return
     out = common.console()
-    out.print(models_table(rows))
+    out.print(models_table(rows, cost=cost))
+    if cost:
+        out.print(f"[dim]Agent session: {TYPICAL_SESSION.describe()}, at the catalog's list prices.[/dim]")
     hidden = sum(1 for p in providers for m in p.models if m.deprecated) if not all_models else 0
     if hidden:
         out.print(f"[dim]{hidden} deprecated model(s) hidden; --all shows them.[/dim]")
