@@ -1,0 +1,286 @@
+"""Reasoning replay: remember each assistant turn's reasoning_content, give it back later.
+
+Thinking models return ``reasoning_content`` with their tool calls and several providers reject
+the next request when an assistant tool-call message in the history comes back without it.
+VS Code often drops it. The proxy records the reasoning of every answer that made tool calls
+and, on later requests, puts it back on the assistant messages that lost it.
+
+A cache entry is keyed by the tool call itself (id, function name, arguments) together with the
+provider and the last user message before the call: providers such as Kimi number their tool
+calls ``functions.name:0`` in every conversation, so the id alone would mix conversations up.
+
+The in-memory cache is a bounded LRU (entries and bytes) guarded by a lock; a background thread
+persists it to SQLite in the user cache folder so it survives restarts, pruning entries older
+than the retention limit. Nothing here touches the network or the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_ENTRIES = 20_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
+
+
+def _text(value: Any) -> str:
+    """Message content as text: a string, or the text parts of a content list."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(
+            part.get("text", "") for part in value if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def anchor_before(messages: Sequence[Any], index: int) -> str:
+    """The text of the last user message before ``messages[index]`` ("" when there is none)."""
+    for message in reversed(messages[:index]):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _text(message.get("content"))
+    return ""
+
+
+def tool_call_key(scope: str, anchor: str, tool_call: Mapping[str, Any]) -> str | None:
+    """A stable key for one tool call, or None when it has no id."""
+    call_id = tool_call.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        return None
+    function = tool_call.get("function")
+    name = arguments = ""
+    if isinstance(function, dict):
+        name = str(function.get("name") or "")
+        arguments = str(function.get("arguments") or "")
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (scope, anchor, call_id, name, arguments):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def has_reasoning(message: Mapping[str, Any]) -> bool:
+    value = message.get("reasoning_content")
+    return isinstance(value, str) and bool(value.strip())
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What restoring did to one request."""
+
+    body: dict[str, Any]
+    restored: int  # assistant tool-call messages that got their reasoning back
+    missing: int  # assistant tool-call messages still without reasoning
+
+
+def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str], str | None]) -> Replay:
+    """Copy of ``body`` with cached reasoning put back where it is missing (pure but for ``lookup``).
+
+    A message that already carries non-empty ``reasoning_content`` is never touched.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return Replay(dict(body), 0, 0)
+    restored = missing = 0
+    new_messages: list[Any] | None = None
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        calls = message.get("tool_calls")
+        if not isinstance(calls, list) or not calls or has_reasoning(message):
+            continue
+        anchor = anchor_before(messages, index)
+        found = None
+        for call in calls:
+            key = tool_call_key(scope, anchor, call) if isinstance(call, dict) else None
+            found = lookup(key) if key else None
+            if found:
+                break
+        if not found:
+            missing += 1
+            continue
+        if new_messages is None:
+            new_messages = list(messages)
+        new_messages[index] = {**message, "reasoning_content": found}
+        restored += 1
+    new_body = dict(body)
+    if new_messages is not None:
+        new_body["messages"] = new_messages
+    return Replay(new_body, restored, missing)
+
+
+def keys_for_answer(scope: str, request_messages: Sequence[Any], tool_calls: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Keys under which the reasoning of an answer to ``request_messages`` is stored.
+
+    The answer will sit right after the request's messages in the next request, so its anchor is
+    the last user message of this request.
+    """
+    anchor = anchor_before(request_messages, len(request_messages))
+    keys = [tool_call_key(scope, anchor, call) for call in tool_calls]
+    return [key for key in keys if key]
+
+
+class ReasoningCache:
+    """Bounded LRU of key → reasoning text, persisted to SQLite by a background thread."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.retention_seconds = retention_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()  # key → (text, stored at)
+        self._bytes = 0
+        self._path = path
+        self._writes: queue.Queue[tuple[str, str, float] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        if path is not None and self._load(path):
+            self._writer = threading.Thread(target=self._write_loop, name="reasoning-cache", daemon=True)
+            self._writer.start()
+
+    # -- the cache ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if self._clock() - entry[1] > self.retention_seconds:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, keys: Iterable[str], reasoning: str) -> None:
+        """Store ``reasoning`` under every key (one per tool call of the answer)."""
+        if not reasoning.strip():
+            return
+        size = len(reasoning.encode("utf-8", "surrogatepass"))
+        if size > self.max_bytes:
+            return
+        now = self._clock()
+        with self._lock:
+            for key in keys:
+                if key in self._entries:
+                    self._drop(key)
+                self._entries[key] = (reasoning, now)
+                self._bytes += size
+                if self._writer is not None:
+                    self._writes.put((key, reasoning, now))
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        text, _ = self._entries.pop(key)
+        self._bytes -= len(text.encode("utf-8", "surrogatepass"))
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=5, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS reasoning (key TEXT PRIMARY KEY, text TEXT NOT NULL, stored REAL NOT NULL)"
+        )
+        return db
+
+    def _load(self, path: Path) -> bool:
+        """Read the newest entries back; False when the file is unusable (then nothing persists)."""
+        try:
+            db = self._connect(path)
+            try:
+                cutoff = self._clock() - self.retention_seconds
+                db.execute("DELETE FROM reasoning WHERE stored < ?", (cutoff,))
+                db.commit()
+                rows = db.execute(
+                    "SELECT key, text, stored FROM reasoning ORDER BY stored DESC, rowid DESC LIMIT ?",
+                    (self.max_entries,),
+                ).fetchall()
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError):
+            self._path = None
+            return False
+        kept: list[tuple[str, str, float]] = []
+        total = 0
+        for key, text, stored in rows:  # newest first, so the byte budget keeps the newest
+            size = len(str(text).encode("utf-8", "surrogatepass"))
+            if total + size > self.max_bytes:
+                break
+            kept.append((str(key), str(text), float(stored)))
+            total += size
+        for key, text, stored in reversed(kept):
+            self._entries[key] = (text, stored)
+        self._bytes = total
+        return True
+
+    def _write_loop(self) -> None:
+        assert self._path is not None
+        try:
+            db = self._connect(self._path)
+        except sqlite3.Error:
+            return
+        closing = False
+        while not closing:
+            batch = [self._writes.get()]
+            while True:
+                try:
+                    batch.append(self._writes.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [item for item in batch if item is not None]
+            closing = len(rows) != len(batch)
+            try:
+                if rows:
+                    db.executemany("INSERT OR REPLACE INTO reasoning (key, text, stored) VALUES (?, ?, ?)", rows)
+                    self._prune(db)
+                    db.commit()
+            except sqlite3.Error:
+                pass
+            for _ in batch:
+                self._writes.task_done()
+        db.close()
+
+    def _prune(self, db: sqlite3.Connection) -> None:
+        cutoff = self._clock() - self.retention_seconds
+        db.execute("DELETE FROM reasoning WHERE stored < ?", (cutoff,))
+        db.execute(
+            "DELETE FROM reasoning WHERE key NOT IN (SELECT key FROM reasoning ORDER BY stored DESC, rowid DESC LIMIT ?)",
+            (self.max_entries,),
+        )
+
+    def flush(self) -> None:
+        """Wait until every stored entry is on disk."""
+        if self._writer is not None and self._writer.is_alive():
+            self._writes.join()
+
+    def close(self) -> None:
+        if self._writer is not None and self._writer.is_alive():
+            self._writes.put(None)
+            self._writer.join(timeout=5)
+        self._writer = None

@@ -1,0 +1,192 @@
+"""The reasoning replay cache: keys, restoring, bounds, persistence, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from ccendpoint.proxy.reasoning import (
+    ReasoningCache,
+    keys_for_answer,
+    restore_reasoning,
+    tool_call_key,
+)
+
+
+def call(call_id: str, name: str = "read_file", arguments: str = '{"path":"a.py"}') -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def conversation(question: str, calls: list[dict[str, Any]], reasoning: str | None = None) -> list[dict[str, Any]]:
+    """A VS Code-shaped history: system, user, assistant tool call, tool result."""
+    assistant: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": calls}
+    if reasoning is not None:
+        assistant["reasoning_content"] = reasoning
+    return [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": question},
+        assistant,
+        *({"role": "tool", "tool_call_id": c["id"], "content": "file text"} for c in calls),
+    ]
+
+
+def remember(cache: ReasoningCache, scope: str, question: str, calls: list[dict[str, Any]], text: str) -> None:
+    request = conversation(question, [])[:2]  # the request that produced the tool calls
+    cache.put(keys_for_answer(scope, request, calls), text)
+
+
+def test_restores_missing_reasoning_on_the_follow_up_request() -> None:
+    cache = ReasoningCache()
+    remember(cache, "kimi", "Fix the bug", [call("functions.read_file:0")], "I should read a.py first.")
+    body = {"model": "kimi-k2.6", "messages": conversation("Fix the bug", [call("functions.read_file:0")])}
+    replay = restore_reasoning(body, "kimi", cache.get)
+    assert replay.restored == 1 and replay.missing == 0
+    assert replay.body["messages"][2]["reasoning_content"] == "I should read a.py first."
+    assert "reasoning_content" not in body["messages"][2], "the input must not be mutated"
+
+
+def test_a_client_that_sends_reasoning_is_never_overwritten() -> None:
+    cache = ReasoningCache()
+    remember(cache, "kimi", "Fix the bug", [call("c1")], "cached text")
+    body = {"messages": conversation("Fix the bug", [call("c1")], reasoning="the client's own text")}
+    replay = restore_reasoning(body, "kimi", cache.get)
+    assert replay.restored == 0 and replay.missing == 0
+    assert replay.body["messages"][2]["reasoning_content"] == "the client's own text"
+
+
+def test_empty_reasoning_counts_as_missing() -> None:
+    cache = ReasoningCache()
+    remember(cache, "mimo", "q", [call("c1")], "thought")
+    body = {"messages": conversation("q", [call("c1")], reasoning="  ")}
+    assert restore_reasoning(body, "mimo", cache.get).body["messages"][2]["reasoning_content"] == "thought"
+
+
+def test_unknown_tool_calls_are_counted_as_missing() -> None:
+    body = {"messages": conversation("q", [call("never-seen")])}
+    replay = restore_reasoning(body, "kimi", ReasoningCache().get)
+    assert (replay.restored, replay.missing) == (0, 1)
+    assert replay.body == body
+
+
+def test_concurrent_conversations_with_the_same_call_ids_do_not_mix() -> None:
+    cache = ReasoningCache()
+    same_call = call("functions.read_file:0")
+    remember(cache, "kimi", "Refactor the parser", [same_call], "parser reasoning")
+    remember(cache, "kimi", "Write the README", [same_call], "readme reasoning")
+    for question, expected in (("Refactor the parser", "parser reasoning"), ("Write the README", "readme reasoning")):
+        body = {"messages": conversation(question, [same_call])}
+        assert restore_reasoning(body, "kimi", cache.get).body["messages"][2]["reasoning_content"] == expected
+    other_provider = {"messages": conversation("Write the README", [same_call])}
+    assert restore_reasoning(other_provider, "mimo", cache.get).missing == 1
+
+
+def test_keys_depend_on_arguments_and_need_an_id() -> None:
+    a = tool_call_key("p", "q", call("c1", arguments='{"path":"a.py"}'))
+    b = tool_call_key("p", "q", call("c1", arguments='{"path":"b.py"}'))
+    assert a and b and a != b
+    assert tool_call_key("p", "q", {"function": {"name": "x"}}) is None
+
+
+def test_multi_step_tool_loop_restores_every_turn() -> None:
+    cache = ReasoningCache()
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Do it"}]
+    for step in range(3):
+        calls = [call(f"call_{step}", arguments=f'{{"step":{step}}}')]
+        cache.put(keys_for_answer("deepseek", history, calls), f"reasoning {step}")
+        history += [
+            {"role": "assistant", "content": None, "tool_calls": calls},
+            {"role": "tool", "tool_call_id": f"call_{step}", "content": "ok"},
+        ]
+    replay = restore_reasoning({"messages": history}, "deepseek", cache.get)
+    assert replay.restored == 3
+    restored = [m["reasoning_content"] for m in replay.body["messages"] if m["role"] == "assistant"]
+    assert restored == ["reasoning 0", "reasoning 1", "reasoning 2"]
+
+
+def test_lru_eviction_by_entries_and_bytes() -> None:
+    cache = ReasoningCache(max_entries=3, max_bytes=1000)
+    for i in range(3):
+        cache.put([f"k{i}"], f"text {i}")
+    assert cache.get("k0") == "text 0"  # k0 is now the most recently used
+    cache.put(["k3"], "text 3")
+    assert cache.get("k1") is None and cache.get("k0") == "text 0" and len(cache) == 3
+    cache.put(["big"], "x" * 995)  # with any of the 6-byte entries it would exceed 1000 bytes
+    assert cache.size_bytes <= 1000
+    assert cache.get("big") == "x" * 995
+    assert len(cache) == 1
+    cache.put(["huge"], "y" * 5000)  # larger than the whole budget: not stored
+    assert cache.get("huge") is None and cache.get("big") is not None
+
+
+def test_entries_expire_after_the_retention_limit() -> None:
+    now = [1000.0]
+    cache = ReasoningCache(retention_seconds=60, clock=lambda: now[0])
+    cache.put(["k"], "thought")
+    now[0] += 59
+    assert cache.get("k") == "thought"
+    now[0] += 2
+    assert cache.get("k") is None
+
+
+def test_persists_across_restarts(tmp_path: Path) -> None:
+    db = tmp_path / "reasoning.sqlite3"
+    first = ReasoningCache(db)
+    remember(first, "kimi", "Fix the bug", [call("c1")], "persisted thought")
+    first.flush()
+    first.close()
+    second = ReasoningCache(db)
+    body = {"messages": conversation("Fix the bug", [call("c1")])}
+    assert restore_reasoning(body, "kimi", second.get).restored == 1
+    second.close()
+
+
+def test_persisted_entries_respect_retention_and_size(tmp_path: Path) -> None:
+    db = tmp_path / "reasoning.sqlite3"
+    now = [1000.0]
+    first = ReasoningCache(db, clock=lambda: now[0])
+    first.put(["old"], "old thought")
+    now[0] += 100
+    for i in range(5):
+        now[0] += 1
+        first.put([f"new{i}"], f"new thought {i}")
+    first.flush()
+    first.close()
+    second = ReasoningCache(db, max_entries=3, retention_seconds=50, clock=lambda: now[0])
+    assert second.get("old") is None
+    assert len(second) == 3
+    assert second.get("new4") == "new thought 4"
+    second.close()
+
+
+def test_an_unusable_cache_file_only_disables_persistence(tmp_path: Path) -> None:
+    db = tmp_path / "reasoning.sqlite3"
+    db.write_bytes(b"this is not a database" * 100)
+    cache = ReasoningCache(db)
+    cache.put(["k"], "thought")
+    assert cache.get("k") == "thought"
+    cache.close()
+
+
+def test_safe_under_concurrent_use() -> None:
+    cache = ReasoningCache(max_entries=500)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(300):
+                key = f"{n}-{i}"
+                cache.put([key], f"thought {key}")
+                got = cache.get(key)
+                assert got is None or got == f"thought {key}"
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(cache) == 500
+    assert cache.size_bytes == sum(len(v.encode()) for v, _ in cache._entries.values())
