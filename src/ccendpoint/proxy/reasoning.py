@@ -270,7 +270,8 @@ class ReasoningCache:
         cutoff = self._clock() - self.retention_seconds
         db.execute("DELETE FROM reasoning WHERE stored < ?", (cutoff,))
         db.execute(
-            "DELETE FROM reasoning WHERE key NOT IN (SELECT key FROM reasoning ORDER BY stored DESC, rowid DESC LIMIT ?)",
+            "DELETE FROM reasoning WHERE key NOT IN "
+            "(SELECT key FROM reasoning ORDER BY stored DESC, rowid DESC LIMIT ?)",
             (self.max_entries,),
         )
 
