@@ -1,0 +1,1 @@
+"""``ccendpoint doctor``: checks that each return findings (level, what, why, fix)."""

@@ -1,0 +1,313 @@
+"""Checks over the parsed ``chatLanguageModels.json`` (pure: plain data in, findings out)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ccendpoint.catalog.lookup import close_matches
+from ccendpoint.catalog.model import Catalog, Model, Provider
+from ccendpoint.doctor.findings import Finding, error, ok, warning
+from ccendpoint.vscode.blocks import render_model
+
+VENDOR = "customendpoint"
+SECRET_INPUT = re.compile(r"^\$\{input:[^}]+\}$")
+AUTH_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key", "apikey")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+SET_KEY = "Command Palette → Chat: Manage Language Models → right-click the group → Update API Key"
+
+
+def mask(value: str) -> str:
+    """Only enough of a secret to recognise it: ``sk-…(51 chars)``."""
+    head = value[:3] if len(value) > 12 else ""
+    return f"{head}…({len(value)} chars)"
+
+
+def is_loopback(url: str) -> bool:
+    try:
+        return (urlsplit(url).hostname or "") in {h.strip("[]") for h in LOOPBACK_HOSTS}
+    except ValueError:
+        return False
+
+
+def port_of(url: str) -> int | None:
+    try:
+        parts = urlsplit(url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+
+
+def groups_of(document: Any) -> list[dict[str, Any]]:
+    return [g for g in document if isinstance(g, dict)] if isinstance(document, list) else []
+
+
+def custom_groups(document: Any) -> list[dict[str, Any]]:
+    return [g for g in groups_of(document) if g.get("vendor") == VENDOR]
+
+
+def models_of(group: Mapping[str, Any]) -> list[dict[str, Any]]:
+    models = group.get("models")
+    return [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []
+
+
+def _label(group: Mapping[str, Any]) -> str:
+    return f"group '{group.get('name', '?')}' ({group.get('vendor', '?')})"
+
+
+# -- structure --------------------------------------------------------------------------------
+
+
+def check_structure(document: Any, builtin_ids: Sequence[str] = ()) -> list[Finding]:
+    if not isinstance(document, list):
+        return [
+            error(
+                "file.shape",
+                f"The top level is a {type(document).__name__}, not a list of groups.",
+                "VS Code only reads a JSON array of provider groups; anything else is silently ignored.",
+                "Wrap the groups in [ … ], or move the file away and run `ccendpoint add PROVIDER` to start fresh.",
+            )
+        ]
+    findings: list[Finding] = []
+    names = Counter((g.get("vendor"), g.get("name")) for g in groups_of(document))
+    for (vendor, name), count in names.items():
+        if count > 1:
+            findings.append(
+                error(
+                    "groups.duplicate",
+                    f"{count} groups named '{name}' for vendor {vendor}.",
+                    "Group names must be unique per vendor; VS Code refuses or mixes them up.",
+                    "Rename or delete the extra groups (Chat: Open Language Models (JSON)).",
+                )
+            )
+    for group in groups_of(document):
+        if group.get("vendor") == "customoai":
+            findings.append(
+                warning(
+                    "groups.customoai",
+                    f"{_label(group)} uses the deprecated OpenAI Compatible provider.",
+                    "customoai is deprecated in favour of Custom Endpoint and only offered in Insiders.",
+                    "Run `ccendpoint add PROVIDER` to write a customendpoint group, then delete the old one.",
+                )
+            )
+        if group.get("vendor") != VENDOR:
+            continue
+        findings += _check_group(group, set(builtin_ids))
+    return findings or [ok("groups", f"{len(custom_groups(document))} Custom Endpoint group(s), structure fine.")]
+
+
+def _check_group(group: Mapping[str, Any], builtin_ids: set[str]) -> Iterator[Finding]:
+    label = _label(group)
+    if "url" in group:
+        yield warning(
+            "groups.group-url",
+            f"{label} has a group-level url.",
+            "With a group url VS Code tries to discover models from <url>/models and ignores the models list.",
+            "Remove the group-level url; each model carries its own url.",
+        )
+    ids = Counter(m.get("id") for m in models_of(group))
+    for model_id, count in ids.items():
+        if count > 1:
+            yield error(
+                "models.duplicate",
+                f"{label}: model id '{model_id}' appears {count} times.",
+                "VS Code registers the first one and skips the rest.",
+                "Delete the duplicates or give them distinct ids.",
+            )
+        if model_id in builtin_ids:
+            yield error(
+                "models.builtin-id",
+                f"{label}: model id '{model_id}' is also a built-in Copilot model id.",
+                "VS Code hides such models or fails with 502 (vscode#318968).",
+                "Use the provider's own model id; ids from the catalog never clash.",
+            )
+    for model in models_of(group):
+        url = model.get("url")
+        if not isinstance(url, str) or not url.strip():
+            yield error(
+                "models.url",
+                f"{label}: model '{model.get('id')}' has no url.",
+                "VS Code cannot send requests for it (TypeError in the Language Models view).",
+                f"Re-run `ccendpoint add PROVIDER --models {model.get('id')}` or set the url by hand.",
+            )
+        elif not re.match(r"^https?://", url):
+            yield error(
+                "models.url",
+                f"{label}: model '{model.get('id')}' has a url that is not http(s): {url!r}.",
+                "VS Code only calls http and https endpoints.",
+                "Use the full chat-completions URL, e.g. http://127.0.0.1:3457/v1/chat/completions.",
+            )
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def _auth_header(model: Mapping[str, Any]) -> tuple[str, str] | None:
+    headers = model.get("requestHeaders")
+    if not isinstance(headers, dict):
+        return None
+    for name, value in headers.items():
+        if str(name).lower() in AUTH_HEADERS and isinstance(value, str):
+            return str(name), value
+    return None
+
+
+def check_keys(document: Any) -> list[Finding]:
+    findings: list[Finding] = []
+    for group in custom_groups(document):
+        label = _label(group)
+        key = group.get("apiKey")
+        if isinstance(key, str) and key and not SECRET_INPUT.match(key):
+            findings.append(
+                error(
+                    "keys.plaintext",
+                    f"{label}: apiKey holds a literal value ({mask(key)}).",
+                    "VS Code reads apiKey as a secret-storage reference; a pasted key is not used, and it sits "
+                    "in plain text on disk.",
+                    f"Delete the apiKey line, then set the key with {SET_KEY}.",
+                )
+            )
+        for model in models_of(group):
+            header = _auth_header(model)
+            if header and "${apiKey}" not in header[1]:
+                findings.append(
+                    warning(
+                        "keys.header-plaintext",
+                        f"{label}: model '{model.get('id')}' has the key written in requestHeaders.{header[0]} "
+                        f"({mask(header[1])}).",
+                        "The key is stored in plain text in the file.",
+                        f'Use "{header[0]}": "Bearer ${{apiKey}}" and set the key with {SET_KEY}.',
+                    )
+                )
+        direct = [m for m in models_of(group) if isinstance(m.get("url"), str) and not is_loopback(m["url"])]
+        has_key = isinstance(key, str) and bool(key)
+        if direct and not has_key and not any(_auth_header(m) for m in direct):
+            findings.append(
+                warning(
+                    "keys.missing",
+                    f"{label}: no API key is set, and {len(direct)} model(s) call the provider directly.",
+                    "VS Code sends an empty Bearer token; the provider answers 401.",
+                    f"Set the key with {SET_KEY}.",
+                )
+            )
+    return findings or [ok("keys", "No key problems found in the file.")]
+
+
+# -- catalog ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    provider: Provider
+    model: Model | None  # None: the group belongs to the provider but the catalog lacks this id
+    mode: str  # "proxy" or "direct"
+
+
+def _provider_for_url(catalog: Catalog, url: str) -> tuple[Provider, str] | None:
+    for provider in catalog.providers:
+        if is_loopback(url):
+            if provider.proxy_port is not None and port_of(url) == provider.proxy_port:
+                return provider, "proxy"
+            continue
+        for endpoint in provider.endpoints.values():
+            if url.rstrip("/") == endpoint.url or urlsplit(url).hostname == urlsplit(endpoint.url).hostname:
+                return provider, "direct"
+    return None
+
+
+def match_model(catalog: Catalog, group: Mapping[str, Any], model: Mapping[str, Any]) -> Match | None:
+    """Which catalog provider and model a config entry is, judged by its URL, group name and id."""
+    url = model.get("url") if isinstance(model.get("url"), str) else ""
+    by_url = _provider_for_url(catalog, str(url))
+    model_id = str(model.get("id", ""))
+    candidates = [by_url[0]] if by_url else []
+    candidates += [p for p in catalog.providers if p.group_name == group.get("name") and p not in candidates]
+    candidates += [p for p in catalog.providers if p.model(model_id) and p not in candidates]
+    for provider in candidates:
+        found = provider.model(model_id)
+        if found or (by_url and provider is by_url[0]) or provider.group_name == group.get("name"):
+            mode = by_url[1] if by_url and by_url[0] is provider else ("proxy" if is_loopback(str(url)) else "direct")
+            return Match(provider, found, mode)
+    return None
+
+
+def check_catalog(document: Any, catalog: Catalog) -> list[Finding]:
+    findings: list[Finding] = []
+    for group in custom_groups(document):
+        label = _label(group)
+        for entry in models_of(group):
+            match = match_model(catalog, group, entry)
+            if match is None:
+                continue
+            findings += _compare(label, entry, match)
+    return findings or [ok("catalog", "Every model the catalog knows matches it.")]
+
+
+def _compare(label: str, entry: Mapping[str, Any], match: Match) -> Iterator[Finding]:
+    provider, model, mode = match.provider, match.model, match.mode
+    model_id = str(entry.get("id", ""))
+    if model is None:
+        guesses = close_matches(model_id, [m.id for m in provider.models])
+        hint = f" Did you mean {', '.join(guesses)}?" if guesses else ""
+        yield warning(
+            "catalog.unknown-model",
+            f"{label}: '{model_id}' is not a {provider.group_name} model in the catalog.{hint}",
+            "The provider rejects unknown ids, and the proxy applies only its default rules to them.",
+            f"Check the id with `ccendpoint list {provider.id} --all`, or describe the model in a catalog overlay.",
+        )
+        return
+    if model.deprecated:
+        yield warning(
+            "catalog.deprecated",
+            f"{label}: '{model.id}' is deprecated"
+            + (f" (end of life {model.end_of_life})." if model.end_of_life else "."),
+            "The provider has retired or will retire it; requests fail or are silently rerouted.",
+            f"Run `ccendpoint add {provider.id} --models {model.replacement}` and remove the old entry.",
+        )
+    rendered = render_model(model, str(entry.get("url", "")), "proxy" if mode == "proxy" else "direct")
+    known = {"maxOutputTokens": model.max_output, "maxInputTokens": model.context, "contextWindow": model.context}
+    for key, fact in known.items():
+        actual, expected = entry.get(key), rendered.get(key) if fact is not None else None
+        if expected is not None and actual is not None and actual != expected:
+            yield warning(
+                "catalog.limits",
+                f"{label}: '{model.id}' has {key} {actual}; the catalog says {expected}.",
+                "Wrong limits make VS Code cut the context too early or ask for more output than allowed.",
+                f"Run `ccendpoint add {provider.id} --models {model.id}` to update it (your edits are kept "
+                "unless you add --force).",
+            )
+    url = str(entry.get("url", ""))
+    known = {e.url for e in provider.endpoints.values()}
+    if mode == "direct" and url and url.rstrip("/") not in known:
+        yield warning(
+            "catalog.url",
+            f"{label}: '{model.id}' calls {url}, which is not one of {provider.group_name}'s endpoints.",
+            "A wrong host or path gives 404 or 401 errors.",
+            f"Known endpoints: {', '.join(sorted(known))}. Re-run `ccendpoint add {provider.id} --region REGION`.",
+        )
+    if mode == "direct" and provider.proxy_mode == "required":
+        yield error(
+            "catalog.proxy-required",
+            f"{label}: '{model.id}' calls {provider.group_name} directly, but it needs the proxy.",
+            provider.proxy_why,
+            f"Run `ccendpoint add {provider.id} --mode proxy`, then `ccendpoint proxy {provider.id}`.",
+        )
+    elif mode == "direct" and provider.proxy_mode == "recommended":
+        yield warning(
+            "catalog.proxy-recommended",
+            f"{label}: '{model.id}' calls {provider.group_name} directly; the proxy is recommended.",
+            provider.proxy_why,
+            f"Run `ccendpoint add {provider.id} --mode proxy`, then `ccendpoint proxy {provider.id}`.",
+        )
+    elif mode == "direct" and model.request_body:
+        fields = ", ".join(model.request_body)
+        yield warning(
+            "catalog.body-fields",
+            f"{label}: '{model.id}' needs {fields} in every request, which VS Code cannot send.",
+            "Released VS Code ignores requestBody; only the proxy adds these fields.",
+            f"Run `ccendpoint add {provider.id} --mode proxy`, then `ccendpoint proxy {provider.id}`.",
+        )

@@ -1,0 +1,94 @@
+"""Is the local proxy each group points at running, and is it the right one? (pure; probing is injected)"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ccendpoint.catalog.model import Catalog
+from ccendpoint.doctor.config_checks import custom_groups, is_loopback, match_model, models_of, port_of
+from ccendpoint.doctor.findings import Finding, error, ok
+
+
+@dataclass(frozen=True)
+class Probe:
+    state: Literal["ccendpoint", "other", "closed"]
+    health: Mapping[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+
+def check_proxies(document: Any, catalog: Catalog, probe: Callable[[int], Probe]) -> list[Finding]:
+    users: dict[int, tuple[str | None, list[str]]] = {}  # port → (expected provider id, "group/model" labels)
+    for group in custom_groups(document):
+        for entry in models_of(group):
+            url = entry.get("url")
+            if not isinstance(url, str) or not is_loopback(url):
+                continue
+            port = port_of(url)
+            if port is None:
+                continue
+            match = match_model(catalog, group, entry)
+            expected, labels = users.setdefault(port, (match.provider.id if match else None, []))
+            labels.append(f"{group.get('name')}/{entry.get('id')}")
+    findings: list[Finding] = []
+    for port, (expected, labels) in sorted(users.items()):
+        findings.append(_judge(port, expected, labels, probe(port)))
+    return findings or [ok("proxy", "No group points at a local proxy.")]
+
+
+def _judge(port: int, expected: str | None, labels: list[str], result: Probe) -> Finding:
+    used_by = f"{len(labels)} model(s): {', '.join(labels[:3])}" + ("…" if len(labels) > 3 else "")
+    start = f"ccendpoint proxy {expected}" if expected else "the server these models expect"
+    if result.state == "closed":
+        return error(
+            "proxy.not-running",
+            f"Nothing listens on 127.0.0.1:{port}, used by {used_by}.",
+            "VS Code gets 'connection refused' for these models.",
+            f"Run `{start}` and keep it running while you use VS Code.",
+        )
+    if result.state == "other":
+        return error(
+            "proxy.other-program",
+            f"Port {port} is held by another program ({result.detail or 'not a ccendpoint proxy'}), used by {used_by}.",
+            "Requests go to that program instead of the ccendpoint proxy.",
+            f"Stop that program, or move the proxy: `{start} --port N` and `ccendpoint add {expected or 'PROVIDER'} "
+            "--port N`.",
+        )
+    serving = str(result.health.get("provider", "?"))
+    if expected and serving != expected:
+        return error(
+            "proxy.wrong-provider",
+            f"The ccendpoint proxy on port {port} serves {serving}, but {used_by} expect {expected}.",
+            "Requests would be rewritten with the wrong rules and sent to the wrong provider.",
+            f"Stop it and run `ccendpoint proxy {expected}`, or point the models at the right port.",
+        )
+    upstream = result.health.get("upstream") or result.health.get("upstream_url") or "?"
+    return ok("proxy.running", f"ccendpoint proxy for {serving} is running on port {port} (upstream {upstream}).")
+
+
+def http_probe(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> Probe:
+    """GET /healthz: our proxy answers with its provider and version; anything else is another program."""
+    request = urllib.request.Request(f"http://{host}:{port}/healthz", headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(65536)
+    except urllib.error.HTTPError as exc:
+        return Probe("other", detail=f"it answers /healthz with HTTP {exc.code}")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ConnectionRefusedError):
+            return Probe("closed")
+        if isinstance(reason, (TimeoutError, OSError)) and "timed out" in str(reason):
+            return Probe("other", detail="it accepts connections but does not answer HTTP")
+        return Probe("closed", detail=str(reason))
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return Probe("other", detail="it answers /healthz, but not with ccendpoint's JSON")
+    if isinstance(data, dict) and "provider" in data and "version" in data:
+        return Probe("ccendpoint", health=data)
+    return Probe("other", detail="it answers /healthz, but not with ccendpoint's JSON")

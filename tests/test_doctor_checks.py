@@ -1,0 +1,177 @@
+"""doctor's pure checks over parsed config, settings and proxy probes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from ccendpoint.catalog import load_catalog
+from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure, mask
+from ccendpoint.doctor.findings import Finding, exit_code
+from ccendpoint.doctor.proxy_checks import Probe, check_proxies, http_probe
+from ccendpoint.doctor.settings_checks import check_settings, parse_version
+from ccendpoint.vscode.blocks import GroupOptions, render_group
+
+CATALOG = load_catalog()
+SECRET = "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def group(provider: str, **options: Any) -> dict[str, Any]:
+    p = CATALOG.provider(provider)
+    assert p is not None
+    return render_group(p, GroupOptions(**options))
+
+
+def checks(findings: list[Finding]) -> set[str]:
+    return {f.check for f in findings if f.level != "ok"}
+
+
+def test_a_config_written_by_add_is_clean() -> None:
+    doc = [group("kimi"), group("glm", mode="direct")]
+    doc[1]["apiKey"] = "${input:chat.lm.secret.-60b744f3}"
+    assert checks(check_structure(doc)) == set()
+    assert checks(check_keys(doc)) == set()
+    assert checks(check_catalog(doc, CATALOG)) == {"catalog.body-fields"}  # GLM direct: only the proxy adds thinking
+
+
+def test_top_level_must_be_a_list() -> None:
+    findings = check_structure({"name": "Kimi"})
+    assert findings[0].level == "error" and findings[0].check == "file.shape"
+    assert exit_code(findings) == 1
+
+
+def test_duplicates_group_url_customoai_and_bad_urls() -> None:
+    kimi = group("kimi")
+    kimi["models"].append(dict(kimi["models"][0]))
+    other = {"name": "Kimi", "vendor": "customendpoint", "url": "https://x", "models": [{"id": "a", "url": "ftp://x"}]}
+    old = {"name": "CustomOAI", "vendor": "customoai", "models": []}
+    empty = {"name": "E", "vendor": "customendpoint", "models": [{"id": "gpt-4.1", "url": ""}]}
+    found = checks(check_structure([kimi, other, old, empty], builtin_ids=["gpt-4.1"]))
+    assert found == {
+        "groups.duplicate",
+        "models.duplicate",
+        "groups.group-url",
+        "models.url",
+        "groups.customoai",
+        "models.builtin-id",
+    }
+
+
+def test_plaintext_keys_are_reported_masked() -> None:
+    kimi = group("glm", mode="direct")
+    kimi["apiKey"] = SECRET
+    kimi["models"][0]["requestHeaders"] = {"Authorization": f"Bearer {SECRET}"}
+    findings = check_keys([kimi])
+    assert checks(findings) == {"keys.plaintext", "keys.header-plaintext"}
+    text = repr(findings)
+    assert SECRET not in text and SECRET[4:] not in text
+    assert mask(SECRET) in text
+
+
+def test_header_with_api_key_placeholder_is_fine_and_missing_key_is_flagged() -> None:
+    glm = group("glm", mode="direct")
+    assert checks(check_keys([glm])) == {"keys.missing"}
+    glm["models"][0]["requestHeaders"] = {"Authorization": "Bearer ${apiKey}"}
+    assert checks(check_keys([glm])) == set()
+    assert checks(check_keys([group("kimi")])) == set()  # proxy URLs need no key in the file
+
+
+def test_catalog_drift_deprecated_unknown_and_direct_mode() -> None:
+    kimi = group("kimi", mode="direct", force=True)
+    kimi["models"][0]["maxOutputTokens"] = 999
+    kimi["models"].append({"id": "kimi-k2-turbo-preview", "url": "https://api.moonshot.ai/v1/chat/completions"})
+    kimi["models"].append({"id": "kimi-k3.5", "url": "https://api.moonshot.ai/v1/chat/completions"})
+    findings = check_catalog([kimi], CATALOG)
+    found = checks(findings)
+    assert {"catalog.limits", "catalog.deprecated", "catalog.unknown-model", "catalog.proxy-required"} <= found
+    deprecated = next(f for f in findings if f.check == "catalog.deprecated")
+    assert "--models kimi-k2.6" in deprecated.fix
+    unknown = next(f for f in findings if f.check == "catalog.unknown-model")
+    assert "kimi-k3" in unknown.what
+
+
+def test_recommended_proxy_in_direct_mode_and_foreign_url() -> None:
+    mimo = group("mimo", mode="direct", model_ids=["mimo-v2.5-pro"])
+    assert checks(check_catalog([mimo], CATALOG)) == {"catalog.proxy-recommended"}
+    mimo["models"][0]["url"] = "https://api.xiaomimimo.com/v2/chat"
+    assert "catalog.url" in checks(check_catalog([mimo], CATALOG))
+
+
+@pytest.mark.parametrize(
+    ("settings", "version", "expected"),
+    [
+        ({}, (1, 133, 0), {"settings.agent-host", "settings.utility-model"}),
+        ({"chat.agentHost.byokModels.enabled": True, "chat.utilitySmallModel": "x"}, (1, 133, 0), set()),
+        ({"chat.utilitySmallModel": "x"}, (1, 131, 2), set()),
+        ({"chat.utilitySmallModel": "x"}, None, set()),
+    ],
+)
+def test_settings(settings: dict[str, Any], version: tuple[int, int, int] | None, expected: set[str]) -> None:
+    findings = check_settings(settings, version, custom_models=2)
+    assert checks(findings) == expected
+    if version is None:
+        assert any("version unknown" in f.what for f in findings)
+
+
+def test_version_parsing() -> None:
+    assert parse_version("1.133.0\nabc123\nx64\n") == (1, 133, 0)
+    assert parse_version("nothing") is None
+
+
+def test_proxy_states() -> None:
+    doc = [group("kimi"), group("qwen")]
+    answers = {
+        3457: Probe("closed"),
+        3458: Probe("ccendpoint", health={"provider": "mimo", "version": "0.1.0"}),
+    }
+    findings = check_proxies(doc, CATALOG, lambda port: answers[port])
+    by_check = {f.check: f for f in findings}
+    assert by_check["proxy.not-running"].fix == "Run `ccendpoint proxy kimi` and keep it running while you use VS Code."
+    assert "serves mimo" in by_check["proxy.wrong-provider"].what
+    ok = check_proxies([group("qwen")], CATALOG, lambda port: Probe("ccendpoint", {"provider": "qwen", "version": "1"}))
+    assert [f.level for f in ok] == ["ok"]
+    other = check_proxies([group("qwen")], CATALOG, lambda port: Probe("other", detail="nginx"))
+    assert other[0].check == "proxy.other-program" and "--port N" in other[0].fix
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[HTTPServer, int]:
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def test_http_probe_tells_ours_from_others(free_port: int) -> None:
+    assert http_probe(free_port).state == "closed"
+
+    class Ours(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"ok": true, "provider": "kimi", "version": "0.1.0"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Theirs(Ours):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+
+    for handler, state in ((Ours, "ccendpoint"), (Theirs, "other")):
+        server, port = _serve(handler)
+        try:
+            assert http_probe(port).state == state
+        finally:
+            server.shutdown()
