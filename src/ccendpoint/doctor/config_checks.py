@@ -269,8 +269,8 @@ def _compare(label: str, entry: Mapping[str, Any], match: Match) -> Iterator[Fin
             f"Run `ccendpoint add {provider.id} --models {model.replacement}` and remove the old entry.",
         )
     rendered = render_model(model, str(entry.get("url", "")), "proxy" if mode == "proxy" else "direct")
-    known = {"maxOutputTokens": model.max_output, "maxInputTokens": model.context, "contextWindow": model.context}
-    for key, fact in known.items():
+    facts = {"maxOutputTokens": model.max_output, "maxInputTokens": model.context, "contextWindow": model.context}
+    for key, fact in facts.items():
         actual, expected = entry.get(key), rendered.get(key) if fact is not None else None
         if expected is not None and actual is not None and actual != expected:
             yield warning(
