@@ -1,0 +1,460 @@
+"""The request rewrite: conditions on VS Code-shaped requests, actions, and every bundled rule set."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from proxy_helpers import TOOL_RESULT, assistant_tool_call, bundled_catalog, provider, vscode_request
+
+from ccendpoint.catalog.model import Condition, Rule, RuleSet
+from ccendpoint.proxy.rules import (
+    MISSING,
+    Change,
+    RequestFacts,
+    RuleBook,
+    apply_rules,
+    condition_holds,
+    is_missing_reasoning,
+    is_tool_turn,
+    request_facts,
+    role_counts,
+)
+
+# -- tool turn ---------------------------------------------------------------------------------
+
+
+def test_tool_turn_first_agent_turn_with_tools_only() -> None:
+    body = vscode_request("m", "first")
+    assert "tool_choice" not in body and not any(m["role"] == "tool" for m in body["messages"])
+    assert is_tool_turn(body)
+
+
+def test_tool_turn_follow_up_with_tool_messages() -> None:
+    assert is_tool_turn(vscode_request("m", "follow_up"))
+
+
+def test_tool_turn_follow_up_without_tools_array() -> None:
+    body = vscode_request("m", "follow_up")
+    del body["tools"]
+    assert is_tool_turn(body)
+
+
+def test_plain_chat_is_not_a_tool_turn() -> None:
+    assert not is_tool_turn(vscode_request("m", "chat"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"tools": []}, False),
+        ({"tools": None}, False),
+        ({"tools": "read_file"}, False),
+        ({"tool_choice": "none"}, False),
+        ({"tool_choice": None}, False),
+        ({"tool_choice": "auto"}, True),
+        ({"tool_choice": "required"}, True),
+        ({"tool_choice": {"type": "function", "function": {"name": "read_file"}}}, True),
+        ({"tools": [], "tool_choice": "none"}, False),
+    ],
+)
+def test_tool_turn_edge_values(extra: dict[str, Any], expected: bool) -> None:
+    assert is_tool_turn(vscode_request("m", "chat", **extra)) is expected
+
+
+def test_tool_turn_tolerates_odd_messages() -> None:
+    assert not is_tool_turn({"model": "m", "messages": "hello"})
+    assert not is_tool_turn({"model": "m", "messages": [None, 3, "x", {"role": None}]})
+    assert is_tool_turn({"model": "m", "messages": [None, {"role": "tool"}]})
+
+
+# -- missing reasoning ---------------------------------------------------------------------------
+
+
+def test_history_without_reasoning_content_is_missing() -> None:
+    assert is_missing_reasoning(vscode_request("m", "follow_up"))
+
+
+def test_history_with_reasoning_content_is_not_missing() -> None:
+    assert not is_missing_reasoning(vscode_request("m", "follow_up", reasoning="I should read the file."))
+
+
+@pytest.mark.parametrize("reasoning", ["", "   ", "\n\t", None, 42, ["text"], {"text": "x"}])
+def test_blank_or_non_text_reasoning_counts_as_missing(reasoning: Any) -> None:
+    body = vscode_request("m", "follow_up")
+    body["messages"][2]["reasoning_content"] = reasoning
+    assert is_missing_reasoning(body)
+
+
+def test_first_turn_and_plain_chat_have_nothing_missing() -> None:
+    assert not is_missing_reasoning(vscode_request("m", "first"))
+    assert not is_missing_reasoning(vscode_request("m", "chat"))
+
+
+def test_assistant_without_tool_calls_needs_no_reasoning() -> None:
+    body = vscode_request("m", "chat")
+    body["messages"] += [{"role": "assistant", "content": "Hi"}, {"role": "user", "content": "More"}]
+    assert not is_missing_reasoning(body)
+    body["messages"][2]["tool_calls"] = []
+    assert not is_missing_reasoning(body)
+    body["messages"][2]["tool_calls"] = None
+    assert not is_missing_reasoning(body)
+
+
+def test_one_lost_reasoning_among_several_tool_calls_is_missing() -> None:
+    body = vscode_request("m", "follow_up", reasoning="first thought")
+    body["messages"] += [assistant_tool_call(None, "call_2"), dict(TOOL_RESULT, tool_call_id="call_2")]
+    assert is_missing_reasoning(body)
+    body["messages"][4]["reasoning_content"] = "second thought"
+    assert not is_missing_reasoning(body)
+
+
+def test_only_assistant_messages_are_checked() -> None:
+    body = vscode_request("m", "chat")
+    body["messages"].append({"role": "user", "tool_calls": [{"id": "x"}]})
+    assert not is_missing_reasoning(body)
+
+
+# -- conditions ----------------------------------------------------------------------------------
+
+
+def _facts(**kw: Any) -> RequestFacts:
+    base = {"model": "kimi-k2.6", "tool_turn": False, "missing_reasoning": False, "stream": True}
+    return RequestFacts(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("when", "facts", "holds"),
+    [
+        (Condition(), _facts(), True),
+        (Condition(model="kimi-k2.*"), _facts(), True),
+        (Condition(model="kimi-k2.*"), _facts(model="kimi-k3"), False),
+        (Condition(model="KIMI-*"), _facts(), False),  # case-sensitive, like the upstream ids
+        (Condition(model="nvidia/*"), _facts(model="nvidia/nemotron-3-nano-30b-a3b"), True),
+        (Condition(tool_turn=True), _facts(tool_turn=True), True),
+        (Condition(tool_turn=True), _facts(), False),
+        (Condition(tool_turn=False), _facts(), True),
+        (Condition(missing_reasoning=True), _facts(missing_reasoning=True), True),
+        (Condition(missing_reasoning=False), _facts(missing_reasoning=True), False),
+        (Condition(stream=True), _facts(), True),
+        (Condition(stream=False), _facts(), False),
+        (Condition(tool_turn=True, missing_reasoning=True), _facts(tool_turn=True), False),
+        (Condition(tool_turn=True, missing_reasoning=True), _facts(tool_turn=True, missing_reasoning=True), True),
+    ],
+)
+def test_condition_holds(when: Condition, facts: RequestFacts, holds: bool) -> None:
+    assert condition_holds(when, facts) is holds
+
+
+def test_stream_fact_needs_true_exactly() -> None:
+    assert request_facts({"model": "m", "stream": True}).stream
+    assert not request_facts({"model": "m", "stream": "true"}).stream
+    assert not request_facts({"model": "m"}).stream
+
+
+# -- actions -------------------------------------------------------------------------------------
+
+
+def _rules(*rules: Rule) -> RuleSet:
+    return RuleSet("test", "", rules)
+
+
+def test_set_default_drop_and_changes() -> None:
+    rules = _rules(
+        Rule(Condition(), set={"temperature": 1}, default={"max_tokens": 100, "top_p": 0.5}, drop=("n", "absent"))
+    )
+    body = {"model": "m", "temperature": 0.1, "top_p": 1, "n": 1}
+    out, changes = apply_rules(body, rules)
+    assert out == {"model": "m", "temperature": 1, "top_p": 1, "max_tokens": 100}
+    assert [c.text() for c in changes] == ["temperature 0.1 → 1", "max_tokens → 100", "n 1 → removed"]
+
+
+def test_later_rule_wins_and_one_change_per_key() -> None:
+    rules = _rules(
+        Rule(Condition(), set={"temperature": 1}),
+        Rule(Condition(tool_turn=True), set={"temperature": 0.6}),
+    )
+    out, changes = apply_rules(vscode_request("m", "first"), rules)
+    assert out["temperature"] == 0.6
+    assert changes == (Change("temperature", 0.1, 0.6),)
+
+
+def test_request_body_comes_first_and_rules_can_override_it() -> None:
+    rules = _rules(Rule(Condition(tool_turn=True), drop=("thinking",)))
+    out, changes = apply_rules(vscode_request("m", "first"), rules, {"thinking": {"type": "enabled"}, "x": 1})
+    assert "thinking" not in out and out["x"] == 1
+    assert [c.key for c in changes] == ["x"]  # thinking was added then removed: no net change
+
+
+def test_a_value_already_right_is_not_a_change() -> None:
+    rules = _rules(Rule(Condition(), set={"temperature": 1}))
+    _, changes = apply_rules({"model": "m", "temperature": 1}, rules)
+    assert changes == ()
+
+
+def test_type_matters_when_comparing() -> None:
+    rules = _rules(Rule(Condition(), set={"flag": True, "n": 1}))
+    _, changes = apply_rules({"model": "m", "flag": 1, "n": 1.0}, rules)
+    assert [c.key for c in changes] == ["flag", "n"]
+
+
+def test_conditions_look_at_the_request_as_it_arrived() -> None:
+    rules = _rules(
+        Rule(Condition(), drop=("tools",)),
+        Rule(Condition(tool_turn=True), set={"seen_tools": True}),
+    )
+    out, _ = apply_rules(vscode_request("m", "first"), rules)
+    assert "tools" not in out and out["seen_tools"] is True
+
+
+def test_input_is_never_changed_and_output_does_not_share_catalog_values() -> None:
+    value = {"type": "disabled", "nested": [1, 2]}
+    rules = _rules(Rule(Condition(), set={"thinking": value}), Rule(Condition(), drop=("n",)))
+    body = vscode_request("m", "follow_up")
+    before = copy.deepcopy(body)
+    out, _ = apply_rules(body, rules)
+    assert body == before
+    out["thinking"]["nested"].append(3)
+    assert value == {"type": "disabled", "nested": [1, 2]}
+
+
+def test_change_text() -> None:
+    assert Change("temperature", 0.1, 1).text() == "temperature 0.1 → 1"
+    assert Change("thinking", MISSING, {"type": "disabled"}).text() == 'thinking → {"type":"disabled"}'
+    assert Change("enable_thinking", True, MISSING).text() == "enable_thinking true → removed"
+    assert Change("x", None, 1).text() == "x null → 1"
+
+
+def test_role_counts_never_show_content() -> None:
+    body = vscode_request("m", "follow_up")
+    body["messages"].append({"role": "secret sk-abcdefghijklmnop", "content": "x"})
+    body["messages"].append("not a message")
+    assert role_counts(body) == {"system": 1, "user": 1, "assistant": 1, "tool": 1, "?": 2}
+
+
+# -- every bundled rule set, on VS Code-shaped requests -------------------------------------------
+
+DISABLED = {"type": "disabled"}
+
+# (provider, rule set) -> model to use, and per scenario the expected change texts
+# scenarios: chat, first, follow_up (reasoning lost), follow_up_kept (reasoning kept), plus extra fields
+FIXTURES: dict[tuple[str, str], dict[str, Any]] = {
+    ("kimi", "k2-hybrid"): {
+        "model": "kimi-k2.6",
+        "chat": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "first": ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
+        "follow_up": ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
+        "follow_up_kept": ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
+    },
+    ("kimi", "k2-always-thinking"): {
+        "model": "kimi-k2.7-code",
+        "chat": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "first": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "follow_up": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "follow_up_kept": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "with": ({"thinking": DISABLED}, ["thinking", "removed"]),
+    },
+    ("kimi", "k3"): {
+        "model": "kimi-k3",
+        "chat": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "first": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "follow_up": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "follow_up_kept": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "with": ({"thinking": {"type": "enabled"}, "reasoning_effort": "max"}, ["thinking", "removed"]),
+    },
+    ("mimo", "history-aware-thinking"): {
+        "model": "mimo-v2.6-pro",
+        "chat": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "first": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "follow_up": ["temperature 0.1 → 1", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
+        "follow_up_kept": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "with": ({"thinking": {"type": "enabled"}}, ["thinking", "removed"]),
+    },
+    ("mimo", "flash"): {
+        "model": "mimo-v2-flash",
+        "chat": ["temperature 0.1 → 0.3", "top_p 1 → 0.95"],
+        "first": ["temperature 0.1 → 0.3", "top_p 1 → 0.95"],
+        "follow_up": ["temperature 0.1 → 0.3", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
+        "follow_up_kept": ["temperature 0.1 → 0.3", "top_p 1 → 0.95"],
+    },
+    ("qwen", "hybrid-thinking"): {
+        "model": "qwen3.8-max",
+        "chat": [],
+        "first": ["enable_thinking → false"],
+        "follow_up": ["enable_thinking → false"],
+        "follow_up_kept": ["enable_thinking → false"],
+        "with": ({"enable_thinking": True}, ["enable_thinking", "removed"]),
+    },
+    ("deepseek", "history-aware-thinking"): {
+        "model": "deepseek-v4-pro",
+        "chat": [],
+        "first": [],
+        "follow_up": ['thinking → {"type":"disabled"}'],
+        "follow_up_kept": [],
+    },
+    ("glm", "plain"): {
+        "model": "glm-5.1",
+        "chat": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "first": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "follow_up": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "follow_up_kept": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "with": ({"clear_thinking": False}, ["clear_thinking", "removed"]),
+    },
+    ("minimax", "plain"): {
+        "model": "MiniMax-M3",
+        "chat": [
+            'thinking → {"type":"adaptive"}',
+            "reasoning_split → true",
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+        "first": [
+            'thinking → {"type":"adaptive"}',
+            "reasoning_split → true",
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+        "follow_up": [
+            'thinking → {"type":"adaptive"}',
+            "reasoning_split → true",
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+        "follow_up_kept": [
+            'thinking → {"type":"adaptive"}',
+            "reasoning_split → true",
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+    },
+    ("nemotron", "plain"): {
+        "model": "nvidia/nemotron-3-super-120b-a12b",
+        "chat": [
+            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+        "first": [
+            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+        "follow_up": [
+            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+        "follow_up_kept": [
+            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
+            "temperature 0.1 → 1",
+            "top_p 1 → 0.95",
+        ],
+    },
+}
+
+
+def test_every_bundled_rule_set_has_a_fixture() -> None:
+    used = {(p.id, m.rules.name) for p in bundled_catalog().providers for m in p.models}
+    defined = {(p.id, name) for p in bundled_catalog().providers for name in p.rule_sets}
+    assert defined <= set(FIXTURES), f"rule sets without a fixture: {sorted(defined - set(FIXTURES))}"
+    assert used <= set(FIXTURES)
+
+
+def _scenario(model: str, name: str) -> dict[str, Any]:
+    if name == "follow_up_kept":
+        return vscode_request(model, "follow_up", reasoning="I will read README.md first.")
+    return vscode_request(model, name)
+
+
+@pytest.mark.parametrize("key", sorted(FIXTURES), ids=lambda k: f"{k[0]}-{k[1]}")
+@pytest.mark.parametrize("scenario", ["chat", "first", "follow_up", "follow_up_kept"])
+def test_bundled_rule_set_on_vscode_requests(key: tuple[str, str], scenario: str) -> None:
+    fixture = FIXTURES[key]
+    book = RuleBook(provider(key[0]))
+    body = _scenario(fixture["model"], scenario)
+    original = copy.deepcopy(body)
+    result = book.rewrite(body)
+    assert result.known_model and result.rule_set == key[1]
+    assert result.changes_text() == fixture[scenario]
+    assert body == original
+    # everything VS Code sent that no rule touched is forwarded as it was
+    touched = {c.key for c in result.changes}
+    assert {k: v for k, v in result.body.items() if k not in touched} == {
+        k: v for k, v in original.items() if k not in touched
+    }
+
+
+@pytest.mark.parametrize("key", sorted(k for k in FIXTURES if "with" in FIXTURES[k]), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_bundled_rule_set_on_fields_a_client_adds(key: tuple[str, str]) -> None:
+    fixture = FIXTURES[key]
+    extra, (field, after) = fixture["with"]
+    result = RuleBook(provider(key[0])).rewrite(vscode_request(fixture["model"], "chat", **extra))
+    change = next(c for c in result.changes if c.key == field)
+    assert change.text().endswith(after)
+    if "reasoning_effort" in extra:
+        assert result.body["reasoning_effort"] == "max"  # passed through untouched
+
+
+def test_kimi_k2_thinking_switch_on_tool_turns_only() -> None:
+    book = RuleBook(provider("kimi"))
+    assert "thinking" not in book.rewrite(vscode_request("kimi-k2.6", "chat")).body
+    tools = book.rewrite(vscode_request("kimi-k2.6", "follow_up")).body
+    assert tools["thinking"] == DISABLED and tools["temperature"] == 0.6 and tools["top_p"] == 0.95
+
+
+def test_unknown_model_gets_the_default_rules() -> None:
+    book = RuleBook(provider("kimi"))
+    result = book.rewrite(vscode_request("kimi-k9-preview", "first"))
+    assert not result.known_model
+    assert result.rule_set == provider("kimi").default_rules.name
+    assert result.body["temperature"] == 0.6
+    assert "max_tokens" not in result.body  # no request_body for an unknown model
+
+
+def test_short_rules_cover_every_model() -> None:
+    book = RuleBook(provider("kimi"))
+    assert set(book.short()) == {m.id for m in provider("kimi").models}
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+_json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(0, 2), st.text(max_size=5))
+_message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant", "tool", 3])},
+    optional={
+        "content": st.text(max_size=5),
+        "tool_calls": st.one_of(st.none(), st.lists(st.just({"id": "c"}), max_size=2)),
+        "reasoning_content": st.one_of(st.none(), st.text(max_size=3), st.integers()),
+    },
+)
+_body = st.fixed_dictionaries(
+    {"model": st.sampled_from(["kimi-k2.6", "kimi-k3", "mimo-v2.6-pro", "qwen3.8-max", "glm-5.1", "other"])},
+    optional={
+        "messages": st.one_of(st.lists(_message, max_size=5), _json_leaf),
+        "tools": st.one_of(st.lists(st.just({"type": "function"}), max_size=2), _json_leaf),
+        "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]), _json_leaf),
+        "stream": _json_leaf,
+        "temperature": _json_leaf,
+        "thinking": st.one_of(st.just({"type": "enabled"}), _json_leaf),
+        "enable_thinking": _json_leaf,
+    },
+)
+_BOOKS = {p.id: RuleBook(p) for p in bundled_catalog().providers}
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=_body, provider_id=st.sampled_from(sorted(_BOOKS)))
+def test_rewrite_is_pure_and_idempotent(body: dict[str, Any], provider_id: str) -> None:
+    original = copy.deepcopy(body)
+    book = _BOOKS[provider_id]
+    once = book.rewrite(body)
+    assert body == original
+    twice = book.rewrite(once.body)
+    assert twice.body == once.body and twice.changes == ()
+    for change in once.changes:
+        assert change.before != change.after or type(change.before) is not type(change.after)
+        assert once.body.get(change.key, MISSING) == change.after
+        assert original.get(change.key, MISSING) == change.before
