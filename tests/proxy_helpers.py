@@ -26,7 +26,11 @@ TOOLS: list[dict[str, Any]] = [
     },
     {
         "type": "function",
-        "function": {"name": "list_dir", "description": "List a folder.", "parameters": {"type": "object", "properties": {}}},
+        "function": {
+            "name": "list_dir",
+            "description": "List a folder.",
+            "parameters": {"type": "object", "properties": {}},
+        },
     },
 ]
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from proxy_helpers import TOOL_RESULT, assistant_tool_call, bundled_catalog, provider, vscode_request
 
 from ccendpoint.catalog.model import Condition, Rule, RuleSet
 from ccendpoint.proxy.rules import (
@@ -23,6 +22,7 @@ from ccendpoint.proxy.rules import (
     request_facts,
     role_counts,
 )
+from proxy_helpers import TOOL_RESULT, assistant_tool_call, bundled_catalog, provider, vscode_request
 
 # -- tool turn ---------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ccendpoint import __version__
-from ccendpoint.commands import catalog_cmds, common
+from ccendpoint.commands import catalog_cmds, common, proxy_cmd
 from ccendpoint.errors import CcendpointError
 
 HELP = """\
@@ -25,6 +25,7 @@ VS Code Copilot Chat through its built-in Custom Endpoint provider.
 Typical use:
   ccendpoint list                 # what the catalog knows
   ccendpoint show kimi            # endpoints, key, proxy rules, the VS Code group
+  ccendpoint proxy kimi           # run the local proxy that fixes Kimi's requests
 """
 
 
@@ -83,6 +84,7 @@ def root(
 
 app.command("list")(catalog_cmds.list_models)
 app.command("show")(catalog_cmds.show)
+app.command("proxy")(proxy_cmd.proxy)
 
 
 def main() -> None:

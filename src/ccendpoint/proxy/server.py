@@ -1,0 +1,348 @@
+"""The proxy process: one aiohttp listener per provider, a shared upstream session, start and stop.
+
+Routes of every listener:
+
+- ``POST /v1/chat/completions`` and ``POST /chat/completions``: rewrite and forward (:mod:`.relay`);
+- ``GET /healthz``: state of the listener as JSON;
+- ``GET /v1/models`` (and ``/models``): the provider's catalog models in OpenAI list format;
+- anything else: 404, or 405 for a known path with the wrong method, as OpenAI-shaped JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from ccendpoint import __version__
+from ccendpoint.catalog.describe import model_rules_short
+from ccendpoint.errors import CcendpointError
+from ccendpoint.proxy.logs import RequestLog
+from ccendpoint.proxy.relay import error_response, handle_chat
+from ccendpoint.proxy.rules import RuleBook
+from ccendpoint.proxy.settings import ListenerSettings, safe_url
+
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
+MODELS_PATHS = ("/v1/models", "/models")
+HEALTH_PATH = "/healthz"
+#: How long in-flight requests may run on after SIGINT/SIGTERM before they are cut.
+DEFAULT_GRACE = 5.0
+#: ``CCENDPOINT_LOOP=asyncio`` runs without uvloop even when it is installed.
+LOOP_ENV = "CCENDPOINT_LOOP"
+
+T = TypeVar("T")
+
+
+class UpstreamSession:
+    """The one client session every listener of the process shares (connection pooling)."""
+
+    def __init__(self, connect_timeout: float) -> None:
+        self.connect_timeout = connect_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0, ttl_dns_cache=300),
+                # bodies pass through as they are: a compressed answer keeps its Content-Encoding
+                auto_decompress=False,
+                # never keep one user's cookies for the next request
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # no total limit: long streams are fine; silence is caught by the relay's watchdog
+                timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.connect_timeout),
+                trust_env=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class Listener:
+    """One provider's listener: settings, compiled rules, counters."""
+
+    def __init__(self, settings: ListenerSettings, log: RequestLog, upstream: UpstreamSession) -> None:
+        self.settings = settings
+        self.provider = settings.provider
+        self.provider_id = settings.provider.id
+        self.rules = RuleBook(settings.provider)
+        self.log = log
+        self.session: Callable[[], aiohttp.ClientSession] = upstream.get
+        self.upstream_host = urlsplit(settings.upstream).hostname or "?"
+        self.upstream_label = safe_url(settings.upstream)
+        self.bound_port = settings.port
+        self.served = 0
+        self.in_flight = 0
+        self.started = time.monotonic()
+        self.models_body = orjson.dumps(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m.id, "object": "model", "created": 0, "owned_by": self.provider_id, "name": m.name}
+                    for m in self.provider.current_models()
+                ],
+            }
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.settings.host}]" if ":" in self.settings.host else self.settings.host
+        return f"http://{host}:{self.bound_port}/v1/chat/completions"
+
+    def rules_summary(self) -> list[tuple[list[str], str]]:
+        """Current models grouped by what the proxy does to them: ([model ids], rules in short words)."""
+        groups: dict[str, list[str]] = {}
+        for model in self.provider.current_models():
+            groups.setdefault(model_rules_short(model), []).append(model.id)
+        return [(ids, text) for text, ids in groups.items()]
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "provider": self.provider_id,
+            "upstream": self.upstream_label,
+            "host": self.settings.host,
+            "port": self.bound_port,
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "requests_served": self.served,
+            "in_flight": self.in_flight,
+            "default_rules": self.provider.default_rules.name,
+            "rules": self.rules.short(),
+            "loop": loop_name(),
+        }
+
+
+# -- the app ---------------------------------------------------------------------------------------
+
+LISTENER_KEY = web.AppKey("listener", Listener)
+
+
+def _method_not_allowed(request: web.Request, allowed: str) -> web.Response:
+    response = error_response(
+        405,
+        f"ccendpoint proxy: {request.method} is not allowed on {request.path}; use {allowed}.",
+        "method_not_allowed",
+    )
+    response.headers["Allow"] = allowed
+    return response
+
+
+async def _chat(request: web.Request) -> web.StreamResponse:
+    if request.method != "POST":
+        return _method_not_allowed(request, "POST")
+    return await handle_chat(request, request.app[LISTENER_KEY])
+
+
+async def _health(request: web.Request) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed(request, "GET")
+    return web.Response(body=orjson.dumps(request.app[LISTENER_KEY].health()), content_type="application/json")
+
+
+async def _models(request: web.Request) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed(request, "GET")
+    return web.Response(body=request.app[LISTENER_KEY].models_body, content_type="application/json")
+
+
+async def _not_found(request: web.Request) -> web.StreamResponse:
+    return error_response(
+        404,
+        f"ccendpoint proxy: nothing at {request.path}. Chat requests go to POST /v1/chat/completions.",
+        "not_found",
+    )
+
+
+def build_app(listener: Listener) -> web.Application:
+    app = web.Application(client_max_size=listener.settings.max_body_bytes)
+    app[LISTENER_KEY] = listener
+    for path in CHAT_PATHS:
+        app.router.add_route("*", path, _chat)
+    app.router.add_route("*", HEALTH_PATH, _health)
+    for path in MODELS_PATHS:
+        app.router.add_route("*", path, _models)
+    app.router.add_route("*", "/{tail:.*}", _not_found)
+    return app
+
+
+# -- starting and stopping -------------------------------------------------------------------------
+
+
+def bind_error(exc: OSError, settings: ListenerSettings) -> CcendpointError:
+    """A clear message for a listener that cannot bind (no traceback)."""
+    where = f"{settings.host}:{settings.port}"
+    provider = settings.provider.id
+    if exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == 10048:
+        return CcendpointError(
+            f"Port {settings.port} is already in use ({where}), so the {provider} proxy cannot start. "
+            "Another ccendpoint proxy may already be running.",
+            hint=f"Stop the other program, or choose a free port: "
+            f"ccendpoint proxy {provider} --port {settings.port + 100}",
+            exit_code=1,
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return CcendpointError(
+            f"Not allowed to listen on {where} (ports below 1024 need administrator rights).",
+            hint=f"Choose another port: ccendpoint proxy {provider} --port {settings.provider.proxy_port or 3457}",
+            exit_code=1,
+        )
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return CcendpointError(
+            f"Cannot listen on {settings.host}: it is not an address of this machine.",
+            hint="Use --host 127.0.0.1 (the default).",
+            exit_code=1,
+        )
+    return CcendpointError(f"Cannot listen on {where}: {exc.strerror or exc}.", exit_code=1)
+
+
+class ProxyServer:
+    """All listeners of one process. ``start`` binds every port or none."""
+
+    def __init__(self, settings: Sequence[ListenerSettings], log: RequestLog, *, grace: float = DEFAULT_GRACE) -> None:
+        connect = min((s.connect_timeout for s in settings), default=10.0)
+        self.upstream = UpstreamSession(connect)
+        self.log = log
+        self.grace = grace
+        self.listeners = [Listener(s, log, self.upstream) for s in settings]
+        self._runners: list[web.AppRunner] = []
+        self._sites: list[web.TCPSite] = []
+
+    async def start(self) -> None:
+        self.log.start()
+        try:
+            for listener in self.listeners:
+                await self._start_one(listener)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_one(self, listener: Listener) -> None:
+        runner = web.AppRunner(
+            build_app(listener),
+            handle_signals=False,
+            access_log=None,
+            handler_cancellation=True,  # a client that goes away cancels its upstream request at once
+            lingering_time=0,  # a refused (413) body is not read to its end: the connection is closed
+            shutdown_timeout=self.grace,
+        )
+        await runner.setup()
+        self._runners.append(runner)
+        settings = listener.settings
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise bind_error(exc, settings) from None
+        self._sites.append(site)
+        addresses = runner.addresses
+        if addresses:
+            listener.bound_port = int(addresses[0][1])
+
+    @property
+    def in_flight(self) -> int:
+        return sum(listener.in_flight for listener in self.listeners)
+
+    async def stop(self) -> None:
+        """Stop accepting, give in-flight requests up to ``grace`` seconds, then close everything."""
+        for site in self._sites:
+            await site.stop()
+        self._sites = []
+        runners, self._runners = self._runners, []
+        await asyncio.gather(*(runner.cleanup() for runner in runners), return_exceptions=True)
+        await self.upstream.close()
+        self.log.close()
+
+
+# -- the event loop --------------------------------------------------------------------------------
+
+
+def _uvloop() -> Any | None:
+    if os.environ.get(LOOP_ENV, "").lower() == "asyncio" or sys.platform == "win32":
+        return None
+    try:
+        return importlib.import_module("uvloop")
+    except ImportError:
+        return None
+
+
+def loop_name() -> str:
+    """``uvloop`` or ``asyncio``: the loop this process runs (or would run) on."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return "uvloop" if _uvloop() is not None else "asyncio"
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when it is installed, on the standard loop otherwise."""
+    uvloop = _uvloop()
+    if uvloop is None:
+        return asyncio.run(main)
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(main)
+    result: T = uvloop.run(main)
+    return result
+
+
+def _install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+async def serve(
+    server: ProxyServer,
+    on_started: Callable[[ProxyServer], None] | None = None,
+    on_stopping: Callable[[ProxyServer], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Start, wait for SIGINT/SIGTERM (or ``stop``), then shut down gracefully."""
+    stop = stop or asyncio.Event()
+    remove = _install_stop_signals(stop)
+    try:
+        await server.start()
+        if on_started is not None:
+            on_started(server)
+        await stop.wait()
+        if on_stopping is not None:
+            on_stopping(server)
+    finally:
+        remove()
+        await server.stop()
+
+
+def run(
+    server: ProxyServer,
+    on_started: Callable[[ProxyServer], None] | None = None,
+    on_stopping: Callable[[ProxyServer], None] | None = None,
+) -> None:
+    """Blocking: serve until a stop signal, then return normally."""
+    run_loop(serve(server, on_started, on_stopping))

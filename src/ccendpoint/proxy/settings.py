@@ -1,0 +1,363 @@
+"""Where each proxy setting comes from, and checking it before anything starts.
+
+Precedence, highest first:
+
+1. command-line flags (``--port``, ``--host``, ``--upstream``, ``--region``, ``--log``/``--no-log``,
+   ``--max-body-mb``, ``--first-byte-timeout``, ``--idle-timeout``);
+2. environment variables named after the provider's ``env_prefix`` (``KIMI_PROXY_PORT``,
+   ``KIMI_UPSTREAM_URL``, ``KIMI_PROXY_LOG``, … see :func:`env_names`);
+3. ``.env`` in the working directory, then ``.env`` in the user config directory; they are read
+   with python-dotenv into a dictionary and never copied into ``os.environ``;
+4. the catalog (port, default region's endpoint) and built-in defaults.
+
+A bare ``PORT`` variable is deliberately ignored: with ``--all`` it would put every provider on
+the same port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from ccendpoint import dirs
+from ccendpoint.catalog.export import proxy_env_names
+from ccendpoint.catalog.model import Catalog, Provider
+from ccendpoint.errors import UsageError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MAX_BODY_MB = 64.0
+DEFAULT_FIRST_BYTE_TIMEOUT = 300.0
+DEFAULT_IDLE_TIMEOUT = 300.0
+CONNECT_TIMEOUT = 10.0
+#: Values of a ``…_PROXY_LOG`` variable that switch the request log off.
+LOG_OFF_WORDS = frozenset({"off", "none", "false", "0", "no"})
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """What the command line said; ``None`` means "not given"."""
+
+    port: int | None = None
+    host: str | None = None
+    upstream: str | None = None
+    region: str | None = None
+    log: Path | None = None
+    no_log: bool = False
+    max_body_mb: float | None = None
+    first_byte_timeout: float | None = None
+    idle_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    """Everything one listener needs, checked."""
+
+    provider: Provider
+    host: str
+    port: int
+    upstream: str
+    log_path: Path | None
+    max_body_bytes: int
+    first_byte_timeout: float
+    idle_timeout: float
+    connect_timeout: float = CONNECT_TIMEOUT
+    #: Setting name → where its value came from, e.g. ``{"port": "KIMI_PROXY_PORT (environment)"}``.
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def exposed(self) -> bool:
+        """True when the address is reachable from other machines."""
+        return not is_loopback(self.host)
+
+
+def env_names(provider: Provider) -> dict[str, str]:
+    """Every variable the proxy reads for ``provider``; the first three keep the Node proxies' names."""
+    names = proxy_env_names(provider)
+    prefix = provider.env_prefix
+    names.update(
+        {
+            "host": f"{prefix}_PROXY_HOST",
+            "region": f"{prefix}_PROXY_REGION",
+            "max_body_mb": f"{prefix}_PROXY_MAX_BODY_MB",
+            "first_byte_timeout": f"{prefix}_PROXY_FIRST_BYTE_TIMEOUT",
+            "idle_timeout": f"{prefix}_PROXY_IDLE_TIMEOUT",
+        }
+    )
+    return names
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def safe_url(url: str) -> str:
+    """The URL without user info, query or fragment: safe to print, log and show in health checks."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "<invalid URL>"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layer:
+    label: str  # how an error message names it, e.g. "the environment", ".env (/home/me/.env)"
+    values: Mapping[str, str]
+
+
+def dotenv_files(cwd: Path | None = None) -> list[Path]:
+    """The ``.env`` files that apply, highest precedence first."""
+    here = (cwd or Path.cwd()) / ".env"
+    config = dirs.config_dir() / ".env"
+    return [here] if here.resolve() == config.resolve() else [here, config]
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        return {}
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Cannot read {path}: {exc}") from None
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def env_layers(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[_Layer]:
+    """The environment and the ``.env`` files as lookup layers, highest precedence first."""
+    layers = [_Layer("the environment", os.environ if environ is None else environ)]
+    for path in dotenv_files(cwd):
+        values = _read_dotenv(path)
+        if values:
+            layers.append(_Layer(f".env ({path})", values))
+    return layers
+
+
+# -- checking values -----------------------------------------------------------------------------
+
+
+def _where(name: str, layer: _Layer) -> str:
+    return f"{name} (from {layer.label})"
+
+
+def check_port(value: object, where: str) -> int:
+    try:
+        port = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise UsageError(
+            f"{where} must be a port number from 1 to 65535 (0 picks any free port), not {value!r}.",
+            hint="Example: --port 3557",
+        )
+    return port
+
+
+def check_url(value: str, where: str) -> str:
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises for a port that is not a number or out of range
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = safe_url(url) if "://" in url else repr(url)
+        raise UsageError(
+            f"{where} must be an http(s) URL such as https://api.example.com/v1/chat/completions, not {shown}."
+        )
+    return url
+
+
+def check_positive(value: object, where: str, unit: str) -> float:
+    try:
+        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise UsageError(f"{where} must be a positive number of {unit}, not {value!r}.")
+    return number
+
+
+def check_host(value: str, where: str, *, from_flag: bool) -> str:
+    host = value.strip()
+    if not host or any(c.isspace() for c in host) or "/" in host:
+        raise UsageError(f"{where} must be an IP address or host name, not {value!r}.")
+    if not from_flag and not is_loopback(host):
+        raise UsageError(
+            f"{where} is {host}, which would make the proxy reachable from the network.",
+            hint=f"If you mean it, pass it on the command line: --host {host}",
+        )
+    return host
+
+
+def _region_url(provider: Provider, region: str, where: str) -> str:
+    if region not in provider.endpoints:
+        known = ", ".join(provider.endpoints)
+        raise UsageError(f"{where}: {provider.group_name} has no region '{region}'. Known regions: {known}.")
+    return provider.endpoint(region).url
+
+
+# -- resolving -----------------------------------------------------------------------------------
+
+
+def resolve(
+    provider: Provider,
+    options: ProxyOptions,
+    layers: Sequence[_Layer] | None = None,
+) -> ListenerSettings:
+    """The settings for one provider, each value from the highest layer that sets it."""
+    layers = env_layers() if layers is None else layers
+    names = env_names(provider)
+    origins: dict[str, str] = {}
+
+    def lookup(key: str) -> tuple[str, _Layer] | None:
+        for layer in layers:
+            raw = layer.values.get(names[key])
+            if raw is not None and raw.strip() != "":
+                return raw, layer
+        return None
+
+    # port
+    port: int
+    if options.port is not None:
+        port = check_port(options.port, "--port")
+        origins["port"] = "--port"
+    elif found := lookup("port"):
+        port = check_port(found[0], _where(names["port"], found[1]))
+        origins["port"] = _where(names["port"], found[1])
+    elif provider.proxy_port is not None:
+        port = provider.proxy_port
+        origins["port"] = "catalog"
+    else:
+        raise UsageError(f"{provider.group_name} has no proxy port in the catalog.", hint="Pass --port.")
+
+    # host
+    if options.host is not None:
+        host = check_host(options.host, "--host", from_flag=True)
+        origins["host"] = "--host"
+    elif found := lookup("host"):
+        host = check_host(found[0], _where(names["host"], found[1]), from_flag=False)
+        origins["host"] = _where(names["host"], found[1])
+    else:
+        host = DEFAULT_HOST
+        origins["host"] = "default"
+
+    # upstream: the highest layer that names an upstream URL or a region decides; a URL beats a region
+    upstream: str
+    if options.upstream is not None:
+        upstream = check_url(options.upstream, "--upstream")
+        origins["upstream"] = "--upstream"
+    elif options.region is not None:
+        upstream = _region_url(provider, options.region, "--region")
+        origins["upstream"] = f"--region {options.region}"
+    else:
+        chosen: tuple[str, str, _Layer] | None = None
+        for layer in layers:
+            for key in ("upstream", "region"):
+                raw = layer.values.get(names[key])
+                if raw is not None and raw.strip() != "":
+                    chosen = (key, raw.strip(), layer)
+                    break
+            if chosen:
+                break
+        if chosen is None:
+            upstream = provider.endpoint().url
+            origins["upstream"] = f"catalog (region {provider.default_region})"
+        elif chosen[0] == "upstream":
+            upstream = check_url(chosen[1], _where(names["upstream"], chosen[2]))
+            origins["upstream"] = _where(names["upstream"], chosen[2])
+        else:
+            upstream = _region_url(provider, chosen[1], _where(names["region"], chosen[2]))
+            origins["upstream"] = _where(names["region"], chosen[2])
+
+    # log
+    log_path: Path | None
+    if options.no_log:
+        log_path = None
+        origins["log"] = "--no-log"
+    elif options.log is not None:
+        log_path = options.log.expanduser()
+        origins["log"] = "--log"
+    elif found := lookup("log"):
+        raw = found[0].strip()
+        log_path = None if raw.lower() in LOG_OFF_WORDS else Path(raw).expanduser()
+        origins["log"] = _where(names["log"], found[1])
+    else:
+        log_path = dirs.log_dir() / f"{provider.id}-proxy.ndjson"
+        origins["log"] = "default"
+
+    def number(key: str, flag: str, given: float | None, default: float, unit: str) -> float:
+        if given is not None:
+            origins[key] = flag
+            return check_positive(given, flag, unit)
+        if found := lookup(key):
+            origins[key] = _where(names[key], found[1])
+            return check_positive(found[0], origins[key], unit)
+        origins[key] = "default"
+        return default
+
+    max_body_mb = number("max_body_mb", "--max-body-mb", options.max_body_mb, DEFAULT_MAX_BODY_MB, "MiB")
+    first_byte = number(
+        "first_byte_timeout", "--first-byte-timeout", options.first_byte_timeout, DEFAULT_FIRST_BYTE_TIMEOUT, "seconds"
+    )
+    idle = number("idle_timeout", "--idle-timeout", options.idle_timeout, DEFAULT_IDLE_TIMEOUT, "seconds")
+
+    return ListenerSettings(
+        provider=provider,
+        host=host,
+        port=port,
+        upstream=upstream,
+        log_path=log_path,
+        max_body_bytes=max(1, int(max_body_mb * 1024 * 1024)),
+        first_byte_timeout=first_byte,
+        idle_timeout=idle,
+        origins=origins,
+    )
+
+
+def resolve_all(
+    catalog: Catalog,
+    options: ProxyOptions,
+    layers: Sequence[_Layer] | None = None,
+) -> list[ListenerSettings]:
+    """Settings for every provider that has a proxy port (``--all``)."""
+    for flag, value in (("--port", options.port), ("--upstream", options.upstream), ("--region", options.region)):
+        if value is not None:
+            raise UsageError(
+                f"{flag} cannot be used with --all: each provider needs its own.",
+                hint="Run `ccendpoint proxy PROVIDER` for that provider, or set the provider's environment variable.",
+            )
+    layers = env_layers() if layers is None else layers
+    providers = [p for p in catalog.providers if p.proxy_port is not None]
+    if not providers:
+        raise UsageError("No provider in the catalog has a proxy port.")
+    listeners = [resolve(p, options, layers) for p in providers]
+    seen: dict[tuple[str, int], str] = {}
+    for listener in listeners:
+        key = (listener.host, listener.port)
+        if listener.port and key in seen:
+            raise UsageError(
+                f"{seen[key]} and {listener.provider.id} would both listen on port {listener.port}.",
+                hint=f"Give one of them another port with {env_names(listener.provider)['port']}.",
+            )
+        seen[key] = listener.provider.id
+    return listeners

@@ -1,0 +1,145 @@
+"""Read a server-sent-events stream on the side while it is relayed.
+
+The relay writes every upstream chunk to the client first and then hands the same bytes to a
+:class:`StreamTap`. The tap splits them into events incrementally (a chunk may hold half an event,
+or several) and offers each event's ``data`` to its collectors. Only events a collector asks for are
+parsed as JSON, and each at most once, so the tap stays cheap on the hot path.
+
+Collectors are small objects with two methods (see :class:`Collector`); :class:`UsageCollector`
+keeps the token usage of the last event that carried one. Further collectors (reasoning text,
+tool-call ids) plug in the same way.
+
+Lines may end with ``\\n`` or ``\\r\\n``; a bare ``\\r`` line ending is not recognised.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+#: A line longer than this (no newline in sight) means the body is not SSE: the tap gives up.
+MAX_PENDING = 4 * 1024 * 1024
+
+DONE = b"[DONE]"
+
+
+class Collector(Protocol):
+    def wants(self, data: bytes) -> bool:
+        """Cheap check on the raw event data: should it be parsed and passed to :meth:`take`?"""
+
+    def take(self, event: dict[str, Any]) -> None:
+        """One parsed JSON event that :meth:`wants` asked for."""
+
+
+class UsageCollector:
+    """The ``usage`` object of the stream (sent in the last chunk when ``include_usage`` is on)."""
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] | None = None
+
+    def wants(self, data: bytes) -> bool:
+        return b'"usage"' in data
+
+    def take(self, event: dict[str, Any]) -> None:
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+
+
+class StreamTap:
+    """Incremental SSE reader: :meth:`feed` it chunks as they pass, read the results at the end."""
+
+    def __init__(self, collectors: list[Collector] | None = None) -> None:
+        self.collectors: list[Collector] = collectors if collectors is not None else []
+        self.events = 0
+        self.done = False  # saw ``data: [DONE]``
+        self.broken = False  # gave up: not SSE, or an event too large to keep
+        self.bad_events = 0  # events a collector wanted that were not valid JSON objects
+        self._pending = b""  # an incomplete line
+        self._data: list[bytes] = []  # data lines of the event being read
+
+    @property
+    def at_boundary(self) -> bool:
+        """True between events: appending a new event now cannot corrupt a half-sent one."""
+        return not self._pending and not self._data
+
+    def feed(self, chunk: bytes) -> None:
+        if self.broken or not chunk:
+            return
+        buffer = self._pending + chunk if self._pending else chunk
+        lines = buffer.split(b"\n")
+        self._pending = lines.pop()
+        if len(self._pending) > MAX_PENDING:
+            self._give_up()
+            return
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:
+                self._dispatch()
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                self._data.append(value[1:] if value.startswith(b" ") else value)
+            # other fields (event:, id:, retry:) and comments (":") are not needed by any collector
+
+    def _give_up(self) -> None:
+        self.broken = True
+        self._pending = b""
+        self._data = []
+
+    def _dispatch(self) -> None:
+        if not self._data:
+            return
+        data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+        self._data = []
+        self.events += 1
+        if data == DONE:
+            self.done = True
+            return
+        parsed: Any = None
+        for collector in self.collectors:
+            if not collector.wants(data):
+                continue
+            if parsed is None:
+                try:
+                    parsed = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    parsed = False
+                if not isinstance(parsed, dict):
+                    self.bad_events += 1
+                    parsed = False
+            if parsed is False:
+                return
+            collector.take(parsed)
+
+
+class BodyTap:
+    """The same collectors for a non-streamed JSON body: keeps up to ``limit`` bytes, parses once at the end."""
+
+    def __init__(self, collectors: list[Collector], limit: int = 1024 * 1024) -> None:
+        self.collectors = collectors
+        self.limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self._size <= self.limit:
+            self._parts.append(chunk)
+            self._size += len(chunk)
+
+    def finish(self) -> None:
+        if self._size > self.limit or not self._parts:
+            return
+        data = b"".join(self._parts)
+        self._parts = []
+        wanted = [c for c in self.collectors if c.wants(data)]
+        if not wanted:
+            return
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(parsed, dict):
+            for collector in wanted:
+                collector.take(parsed)

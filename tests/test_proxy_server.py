@@ -1,0 +1,453 @@
+"""The proxy in front of each fake provider: rewriting, forwarding, routes and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from fake_upstreams import Behaviour, FakeUpstream, free_port
+from proxy_helpers import VSCODE_HEADERS, running_proxy, vscode_request
+
+KEY = "sk-test-not-a-real-key-000000000000"
+
+
+async def post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any, aiohttp.ClientResponse]:
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=data, headers=headers or VSCODE_HEADERS) as response,
+    ):
+        raw = await response.read()
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = raw
+        return response.status, parsed, response
+
+
+# -- each provider: what VS Code sends is rejected directly and accepted through the proxy ----------
+
+# provider, VS Code request, what the fake provider says when the request goes there directly
+REJECTED_DIRECT: list[tuple[str, dict[str, Any], str]] = [
+    ("kimi", vscode_request("kimi-k2.6", "chat", stream=False), "invalid temperature: only 1 is allowed"),
+    ("kimi", vscode_request("kimi-k2.6", "follow_up", stream=False), "invalid temperature: only 1 is allowed"),
+    (
+        "kimi",
+        vscode_request("kimi-k2.6", "follow_up", stream=False, temperature=1, top_p=0.95),
+        "thinking is enabled but reasoning_content is missing in assistant tool call message",
+    ),
+    (
+        "kimi",
+        vscode_request(
+            "kimi-k2.7-code", "first", stream=False, temperature=1, top_p=0.95, thinking={"type": "disabled"}
+        ),
+        "invalid thinking: only type=enabled is allowed for this model",
+    ),
+    (
+        "kimi",
+        vscode_request("kimi-k3", "chat", stream=False, temperature=1, top_p=0.95, thinking={"type": "enabled"}),
+        "unsupported parameter: thinking",
+    ),
+    ("kimi", vscode_request("kimi-k3", "chat", stream=False, temperature=1), "invalid top_p: only 0.95 is allowed"),
+    ("mimo", vscode_request("mimo-v2.6-pro", "follow_up", stream=False), "reasoning_content is required"),
+    ("mimo", vscode_request("mimo-v2-flash", "follow_up", stream=False, thinking={"type": "enabled"}), "reasoning"),
+    ("qwen", vscode_request("qwen3.8-max", "follow_up", stream=False), "reasoning_content is missing"),
+    ("deepseek", vscode_request("deepseek-v4-pro", "follow_up", stream=False), "Missing `reasoning_content`"),
+    (
+        "glm",
+        vscode_request("glm-5.1", "follow_up", stream=False, clear_thinking=False),
+        "reasoning_content of historical assistant messages is required",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider_id", "body", "direct_error"),
+    REJECTED_DIRECT,
+    ids=[f"{p}-{b['model']}-{i}" for i, (p, b, _) in enumerate(REJECTED_DIRECT)],
+)
+async def test_provider_rejects_vscode_request_directly_but_accepts_it_through_the_proxy(
+    provider_id: str, body: dict[str, Any], direct_error: str
+) -> None:
+    async with FakeUpstream(provider_id) as upstream, running_proxy(provider_id, upstream.url) as proxy:
+        status, answer, _ = await post(upstream.url, body)
+        assert status == 400 and direct_error in answer["error"]["message"]
+
+        status, answer, _ = await post(proxy.url, body)
+        assert status == 200, answer
+        assert upstream.last.status == 200
+        assert answer["choices"][0]["message"]["role"] == "assistant"
+
+
+@pytest.mark.parametrize(
+    ("model", "turn"),
+    [
+        ("kimi-k2.6", "chat"),
+        ("kimi-k2.6", "first"),
+        ("kimi-k2.6", "follow_up"),
+        ("kimi-k2.7-code", "follow_up"),
+        ("kimi-k3", "follow_up"),
+    ],
+)
+async def test_kimi_accepts_every_vscode_turn_through_the_proxy(model: str, turn: str) -> None:
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        status, answer, _ = await post(proxy.url, vscode_request(model, turn, stream=False))
+        assert status == 200, answer
+        sent = upstream.last.body
+        assert sent["top_p"] == 0.95
+        if model == "kimi-k2.6" and turn != "chat":
+            assert sent["thinking"] == {"type": "disabled"} and sent["temperature"] == 0.6
+        else:
+            assert "thinking" not in sent and sent["temperature"] == 1
+
+
+async def test_mimo_keeps_thinking_on_while_the_history_has_its_reasoning() -> None:
+    async with FakeUpstream("mimo") as upstream, running_proxy("mimo", upstream.url) as proxy:
+        body = vscode_request("mimo-v2.6-pro", "follow_up", stream=False, reasoning="Read the README first.")
+        status, answer, _ = await post(proxy.url, body)
+        assert status == 200
+        assert "thinking" not in upstream.last.body  # API default: thinking on
+        assert answer["choices"][0]["message"]["reasoning_content"]
+
+
+async def test_qwen_plain_chat_keeps_the_model_default() -> None:
+    async with FakeUpstream("qwen") as upstream, running_proxy("qwen", upstream.url) as proxy:
+        status, _, _ = await post(proxy.url, vscode_request("qwen3.8-max", "chat", stream=False, enable_thinking=False))
+        assert status == 200 and "enable_thinking" not in upstream.last.body
+        status, _, _ = await post(proxy.url, vscode_request("qwen3.8-max", "first", stream=False))
+        assert status == 200 and upstream.last.body["enable_thinking"] is False
+
+
+async def test_minimax_gets_reasoning_split_so_the_reply_has_no_think_tags() -> None:
+    behaviour = Behaviour(reasoning_in_content=True)
+    async with FakeUpstream("minimax", behaviour) as upstream, running_proxy("minimax", upstream.url) as proxy:
+        body = vscode_request("MiniMax-M3", "chat", stream=False)
+        _, direct, _ = await post(upstream.url, body)
+        assert "<think>" in direct["choices"][0]["message"]["content"]
+
+        status, answer, _ = await post(proxy.url, body)
+        assert status == 200
+        sent = upstream.last.body
+        assert sent["reasoning_split"] is True and sent["thinking"] == {"type": "adaptive"}
+        assert (sent["temperature"], sent["top_p"]) == (1, 0.95)
+        assert "<think>" not in answer["choices"][0]["message"]["content"]
+
+
+async def test_nemotron_gets_chat_template_kwargs() -> None:
+    async with FakeUpstream("nemotron") as upstream, running_proxy("nemotron", upstream.url) as proxy:
+        model = "nvidia/nemotron-3-super-120b-a12b"
+        _, direct, _ = await post(upstream.url, vscode_request(model, "first", stream=False))
+        assert "reasoning_content" not in direct["choices"][0]["message"]
+
+        status, answer, _ = await post(proxy.url, vscode_request(model, "first", stream=False))
+        assert status == 200
+        assert upstream.last.body["chat_template_kwargs"] == {"enable_thinking": True, "force_nonempty_content": True}
+        assert answer["choices"][0]["message"]["reasoning_content"]
+
+
+async def test_glm_gets_thinking_and_sampling_within_limits() -> None:
+    async with FakeUpstream("glm") as upstream, running_proxy("glm", upstream.url) as proxy:
+        status, _, _ = await post(proxy.url, vscode_request("glm-5.3", "follow_up", stream=False, temperature=1.5))
+        assert status == 200
+        sent = upstream.last.body
+        assert sent["thinking"] == {"type": "enabled"} and sent["temperature"] == 1 and sent["top_p"] == 0.95
+
+
+async def test_unknown_model_uses_the_default_rules() -> None:
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        status, _, _ = await post(proxy.url, vscode_request("kimi-k2.6-preview-x", "chat", stream=False))
+        assert status == 200
+        assert upstream.last.body["temperature"] == 1 and upstream.last.body["model"] == "kimi-k2.6-preview-x"
+
+
+# -- forwarding ------------------------------------------------------------------------------------
+
+
+async def test_headers_forwarded_without_hop_by_hop_ones() -> None:
+    headers = {
+        **VSCODE_HEADERS,
+        "Connection": "keep-alive, X-Hop",
+        "X-Hop": "only for this connection",
+        "Keep-Alive": "timeout=5",
+        "Proxy-Authorization": "Basic dXNlcjpwYXNz",
+        "TE": "trailers",
+        "X-Custom": "kept",
+    }
+    async with FakeUpstream("deepseek") as upstream, running_proxy("deepseek", upstream.url) as proxy:
+        status, _, response = await post(proxy.url, vscode_request("deepseek-v4-pro", "chat", stream=False), headers)
+        assert status == 200
+        got = {k.lower(): v for k, v in upstream.last.headers.items()}
+        assert got["authorization"] == f"Bearer {KEY}"
+        assert got["x-custom"] == "kept" and got["user-agent"] == "GitHubCopilotChat/0.30.0"
+        assert got["content-type"] == "application/json"
+        assert got["host"] == f"127.0.0.1:{upstream.port}"
+        assert int(got["content-length"]) == len(upstream.last.raw)
+        for hop in ("x-hop", "keep-alive", "proxy-authorization", "te"):
+            assert hop not in got
+        assert response.headers["X-Request-Id"].startswith("req-up-")  # upstream headers come back
+        assert response.headers["X-Ccendpoint-Request-Id"]
+
+
+async def test_a_body_without_changes_is_forwarded_byte_for_byte() -> None:
+    raw = b'{"model": "deepseek-v4-pro",  "messages": [{"role": "user", "content": "caf\\u00e9"}], "stream": false}'
+    async with FakeUpstream("deepseek") as upstream, running_proxy("deepseek", upstream.url) as proxy:
+        status, _, _ = await post(proxy.url, raw)
+        assert status == 200
+        assert upstream.last.raw == raw
+
+
+async def test_lone_surrogates_from_javascript_clients_are_accepted() -> None:
+    raw = b'{"model": "kimi-k2.6", "messages": [{"role": "user", "content": "half \\ud83d emoji"}], "temperature": 0.1}'
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        status, answer, _ = await post(proxy.url, raw)
+        assert status == 400  # the fake's JSON reader refuses it too, but the proxy forwarded it
+        assert b"\\ud83d" in upstream.last.raw and b'"temperature":1' in upstream.last.raw
+        assert answer["error"]["message"] == "Invalid request body format"
+
+
+async def test_compressed_answer_keeps_its_content_encoding() -> None:
+    async with (
+        FakeUpstream("deepseek", Behaviour(gzip=True)) as upstream,
+        running_proxy("deepseek", upstream.url) as proxy,
+    ):
+        body = orjson.dumps(vscode_request("deepseek-v4-pro", "chat", stream=False))
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            headers = {**VSCODE_HEADERS, "Accept-Encoding": "gzip"}
+            async with session.post(proxy.url, data=body, headers=headers) as response:
+                raw = await response.read()
+                assert response.headers["Content-Encoding"] == "gzip"
+                assert int(response.headers["Content-Length"]) == len(raw)
+        assert orjson.loads(gzip.decompress(raw))["object"] == "chat.completion"
+        assert upstream.last.headers["Accept-Encoding"] == "gzip"
+
+
+async def test_no_accept_encoding_from_the_client_asks_upstream_for_identity() -> None:
+    async with FakeUpstream("deepseek") as upstream, running_proxy("deepseek", upstream.url) as proxy:
+        body = orjson.dumps(vscode_request("deepseek-v4-pro", "chat", stream=False))
+        async with (
+            aiohttp.ClientSession(auto_decompress=False, skip_auto_headers=["Accept-Encoding"]) as session,
+            session.post(proxy.url, data=body, headers=VSCODE_HEADERS) as response,
+        ):
+            assert response.status == 200
+        assert upstream.last.headers["Accept-Encoding"] == "identity"
+
+
+async def test_both_chat_paths_are_served() -> None:
+    async with FakeUpstream("deepseek") as upstream, running_proxy("deepseek", upstream.url) as proxy:
+        for path in ("/v1/chat/completions", "/chat/completions"):
+            status, _, _ = await post(proxy.base + path, vscode_request("deepseek-v4-pro", "chat", stream=False))
+            assert status == 200
+        assert [r.path for r in upstream.received] == ["/v1/chat/completions"] * 2
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+
+async def test_healthz() -> None:
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        await post(proxy.url, vscode_request("kimi-k2.6", "chat", stream=False))
+        async with aiohttp.ClientSession() as session, session.get(proxy.base + "/healthz?probe=1") as response:
+            assert response.status == 200
+            health = await response.json()
+        assert health["ok"] is True and health["provider"] == "kimi"
+        assert health["port"] == proxy.port != 0
+        assert health["upstream"] == upstream.url
+        assert health["requests_served"] == 1 and health["in_flight"] == 0
+        assert health["rules"]["kimi-k2.6"].startswith("temperature=1 top_p=0.95")
+        assert {"version", "uptime_s", "loop"} <= set(health)
+
+
+async def test_models_in_openai_list_format() -> None:
+    async with (
+        running_proxy("mimo", f"http://127.0.0.1:{free_port()}/v1/chat/completions") as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        for path in ("/v1/models", "/models"):
+            async with session.get(proxy.base + path) as response:
+                listing = await response.json()
+            assert listing["object"] == "list"
+            ids = [m["id"] for m in listing["data"]]
+            assert "mimo-v2.6-pro" in ids and "mimo-v2-pro" not in ids  # deprecated ones are left out
+            assert all(m["object"] == "model" and m["owned_by"] == "mimo" for m in listing["data"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/v1/chat/completions", 405, "method_not_allowed"),
+        ("PUT", "/chat/completions", 405, "method_not_allowed"),
+        ("POST", "/healthz", 405, "method_not_allowed"),
+        ("DELETE", "/v1/models", 405, "method_not_allowed"),
+        ("GET", "/", 404, "not_found"),
+        ("POST", "/v1/completions", 404, "not_found"),
+        ("POST", "/v1/chat/completions/extra", 404, "not_found"),
+    ],
+)
+async def test_other_routes_get_openai_shaped_errors(method: str, path: str, status: int, code: str) -> None:
+    async with (
+        running_proxy("kimi", f"http://127.0.0.1:{free_port()}/v1/chat/completions") as proxy,
+        aiohttp.ClientSession() as session,
+        session.request(method, proxy.base + path) as response,
+    ):
+        assert response.status == status
+        error = (await response.json())["error"]
+        assert error["code"] == code and error["message"].startswith("ccendpoint proxy:")
+        assert error["type"] == "invalid_request_error"
+        if status == 405:
+            assert response.headers["Allow"] in ("GET", "POST")
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "words"),
+    [
+        (b"{not json", "invalid_json", "not valid JSON"),
+        (b"", "empty_body", "empty"),
+        (b"   ", "empty_body", "empty"),
+        (b"[1, 2]", "body_not_object", "not an array"),
+        (b"null", "body_not_object", "not null"),
+        (b"42", "body_not_object", "not a number"),
+        (b'"text"', "body_not_object", "not a string"),
+        (b'{"messages": []}', "invalid_model", '"model" is missing'),
+        (b'{"model": 5}', "invalid_model", "a number, not a string"),
+        (b'{"model": null}', "invalid_model", "null, not a string"),
+        (b'{"model": ["kimi-k2.6"]}', "invalid_model", "an array, not a string"),
+        (b"\xff\xfe{}", "invalid_json", "not valid JSON"),
+    ],
+)
+async def test_bad_bodies_get_a_clear_400(raw: bytes, code: str, words: str) -> None:
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        status, answer, _ = await post(proxy.url, raw)
+        assert status == 400
+        assert answer["error"]["code"] == code and words in answer["error"]["message"]
+        assert upstream.received == []
+
+
+async def test_oversized_body_is_refused_from_its_content_length_without_reading_it() -> None:
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, max_body_mb=1) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1073741824\r\n\r\n" + b"{" * 1000
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        assert head.startswith(b"HTTP/1.1 413")
+        length = int(
+            next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1]
+        )
+        error = orjson.loads(await reader.readexactly(length))["error"]
+        assert error["code"] == "body_too_large" and "1 MiB" in error["message"] and "--max-body-mb" in error["message"]
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # the connection is closed, the rest never read
+        writer.close()
+        assert upstream.received == []
+
+
+async def test_oversized_chunked_body_is_refused_while_reading() -> None:
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b" " * 100_000
+
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, max_body_mb=1) as proxy:
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.post(proxy.url, data=chunks(), headers=VSCODE_HEADERS) as response:
+                    assert response.status == 413
+                    assert (await response.json())["error"]["code"] == "body_too_large"
+            except aiohttp.ClientError:
+                pytest.fail("the client should get the 413 answer")
+        assert upstream.received == []
+
+
+async def test_a_body_just_under_the_limit_is_accepted() -> None:
+    body = vscode_request("deepseek-v4-pro", "chat", stream=False)
+    body["messages"][1]["content"] = "x" * 1_000_000
+    async with FakeUpstream("deepseek") as upstream, running_proxy("deepseek", upstream.url, max_body_mb=1) as proxy:
+        status, _, _ = await post(proxy.url, body)
+        assert status == 200
+        assert len(upstream.last.raw) > 1_000_000
+
+
+async def test_upstream_down_is_a_502_naming_the_host() -> None:
+    async with running_proxy("kimi", f"http://127.0.0.1:{free_port()}/v1/chat/completions") as proxy:
+        status, answer, _ = await post(proxy.url, vscode_request("kimi-k2.6", "chat"))
+        assert status == 502
+        error = answer["error"]
+        assert error["code"] == "upstream_unreachable" and "127.0.0.1" in error["message"]
+        assert KEY not in error["message"] and "Bearer" not in error["message"]
+
+
+async def test_upstream_host_that_does_not_resolve_is_a_502() -> None:
+    async with running_proxy("kimi", "http://no-such-host.invalid/v1/chat/completions") as proxy:
+        status, answer, _ = await post(proxy.url, vscode_request("kimi-k2.6", "chat"))
+        assert status == 502 and "no-such-host.invalid" in answer["error"]["message"]
+
+
+async def test_upstream_slow_first_byte_is_a_504() -> None:
+    async with (
+        FakeUpstream("kimi", Behaviour(first_byte_delay=2)) as upstream,
+        running_proxy("kimi", upstream.url, first_byte_timeout=0.2) as proxy,
+    ):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, answer, _ = await post(proxy.url, vscode_request("kimi-k2.6", "chat"))
+        assert status == 504 and loop.time() - started < 1
+        assert answer["error"]["code"] == "upstream_timeout" and "127.0.0.1" in answer["error"]["message"]
+        await asyncio.wait_for(upstream.cancelled.wait(), 1)  # the upstream request was dropped
+
+
+async def test_upstream_429_is_passed_through_unchanged() -> None:
+    behaviour = Behaviour(status=429, retry_after="7")
+    async with FakeUpstream("kimi", behaviour) as upstream, running_proxy("kimi", upstream.url) as proxy:
+        body = vscode_request("kimi-k2.6", "chat")
+        direct = await post(upstream.url, body)
+        proxied = await post(proxy.url, body)
+        assert proxied[0] == direct[0] == 429
+        assert proxied[1] == direct[1]
+        assert proxied[2].headers["Retry-After"] == "7"
+
+
+async def test_upstream_400_body_is_passed_through_unchanged() -> None:
+    async with FakeUpstream("mimo") as upstream, running_proxy("mimo", upstream.url) as proxy:
+        body = vscode_request("mimo-v2.6-pro", "first", stream=False, thinking={"type": "bogus"})
+        direct = await post(upstream.url, body)
+        proxied = await post(proxy.url, body)
+        assert proxied[0] == direct[0] == 400
+        assert (
+            proxied[1]
+            == direct[1]
+            == {
+                "error": {
+                    "message": "Param Incorrect: thinking.type must be enabled or disabled",
+                    "type": "invalid_request_error",
+                }
+            }
+        )
+
+
+async def test_keep_alive_connection_serves_many_requests() -> None:
+    async with FakeUpstream("deepseek") as upstream, running_proxy("deepseek", upstream.url) as proxy:
+        body = orjson.dumps(vscode_request("deepseek-v4-pro", "chat", stream=False))
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(20):
+                async with session.post(proxy.url, data=body, headers=VSCODE_HEADERS) as response:
+                    assert response.status == 200
+                    await response.read()
+        assert len(upstream.received) == 20
+        assert proxy.listener.served == 20 and proxy.listener.in_flight == 0
+
+
+def test_free_port_helper_gives_a_closed_port() -> None:
+    port = free_port()
+    with socket.socket() as sock, pytest.raises(OSError):
+        sock.settimeout(0.5)
+        sock.connect(("127.0.0.1", port))
