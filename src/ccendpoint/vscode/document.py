@@ -1,0 +1,451 @@
+"""Tolerant JSONC reading and minimal text edits for ``chatLanguageModels.json`` (pure, no I/O).
+
+VS Code reads the file leniently: ``//`` and ``/* */`` comments and trailing commas are fine. This
+reader accepts the same, and keeps the position of every value and object member so that an edit
+touches only the text of what it changes. Every other character of the file, comments and
+formatting included, stays exactly as it was.
+
+Positions are offsets into the decoded text (characters, after a leading BOM is removed).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ccendpoint.errors import CcendpointError
+
+BOM = "\ufeff"
+#: How VS Code writes the file: ``JSON.stringify(groups, undefined, '\t')``.
+DEFAULT_INDENT = "\t"
+
+_WHITESPACE = re.compile(r"[ \t\r\n]+")
+_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\.)*"', re.DOTALL)
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_LITERALS = {"true": True, "false": False, "null": None}
+_WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+
+Kind = Literal["object", "array", "string", "number", "literal"]
+
+
+class DocumentError(CcendpointError):
+    """The text is not a JSON (with comments) array; says where."""
+
+    def __init__(self, problem: str, line: int, column: int, *, source: str = "") -> None:
+        where = f"{source}:{line}:{column}" if source else f"line {line}, column {column}"
+        super().__init__(
+            f"{where}: {problem}",
+            hint="Fix the file by hand (or restore a backup with `ccendpoint restore`); nothing was written.",
+        )
+        self.problem = problem
+        self.line = line
+        self.column = column
+
+
+@dataclass
+class Member:
+    """An element of an array, or a ``"key": value`` pair of an object."""
+
+    start: int  # where the key starts (objects) or where the value starts (arrays)
+    value: Node
+    key: str | None = None
+    comma: int | None = None  # position of the comma that follows this member, if any
+
+    @property
+    def end(self) -> int:
+        return self.value.end
+
+
+@dataclass
+class Node:
+    kind: Kind
+    start: int
+    end: int  # exclusive
+    value: Any = None
+    members: list[Member] = field(default_factory=list)
+
+    def get(self, key: str) -> Node | None:
+        """The value of ``key`` in an object (the last one wins, as in JSON.parse)."""
+        member = self.member(key)
+        return member.value if member else None
+
+    def member(self, key: str) -> Member | None:
+        for member in reversed(self.members):
+            if member.key == key:
+                return member
+        return None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file: its text, the root array node and how the file is formatted."""
+
+    text: str
+    root: Node
+    bom: bool = False
+    newline: str = "\n"
+    indent: str = DEFAULT_INDENT
+
+    @property
+    def value(self) -> list[Any]:
+        value: list[Any] = self.root.value
+        return value
+
+    def full_text(self, text: str | None = None) -> str:
+        """``text`` (default: the current text) with the BOM put back if the file had one."""
+        body = self.text if text is None else text
+        return (BOM + body) if self.bom else body
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+class _Parser:
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.source = source
+
+    def fail(self, problem: str, at: int | None = None) -> DocumentError:
+        line, column = line_column(self.text, self.pos if at is None else at)
+        return DocumentError(problem, line, column, source=self.source)
+
+    def skip(self) -> None:
+        """Skip whitespace and comments."""
+        text = self.text
+        while self.pos < len(text):
+            match = _WHITESPACE.match(text, self.pos)
+            if match:
+                self.pos = match.end()
+                continue
+            if text.startswith("//", self.pos):
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+                continue
+            if text.startswith("/*", self.pos):
+                end = text.find("*/", self.pos + 2)
+                if end < 0:
+                    raise self.fail("unterminated /* comment")
+                self.pos = end + 2
+                continue
+            return
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def value(self, depth: int = 0) -> Node:
+        if depth > 200:
+            raise self.fail("nested too deeply")
+        self.skip()
+        char = self.peek()
+        if char == "{":
+            return self.container("object", "}", depth)
+        if char == "[":
+            return self.container("array", "]", depth)
+        if char == '"':
+            return self.string()
+        if char == "-" or char.isdigit():
+            return self.number()
+        word = _WORD.match(self.text, self.pos)
+        if word and word.group() in _LITERALS:
+            start, self.pos = self.pos, word.end()
+            return Node("literal", start, self.pos, _LITERALS[word.group()])
+        if not char:
+            raise self.fail("unexpected end of file, expected a value")
+        shown = word.group() if word else char
+        raise self.fail(f"unexpected {shown!r}, expected a value")
+
+    def string(self) -> Node:
+        match = _STRING.match(self.text, self.pos)
+        if not match:
+            raise self.fail("unterminated string or control character inside a string")
+        try:
+            value = json.loads(match.group())
+        except json.JSONDecodeError as exc:
+            raise self.fail(f"bad escape in string ({exc.msg})", self.pos + exc.pos) from None
+        start, self.pos = self.pos, match.end()
+        return Node("string", start, self.pos, value)
+
+    def number(self) -> Node:
+        match = _NUMBER.match(self.text, self.pos)
+        if not match:
+            raise self.fail("malformed number")
+        start, self.pos = self.pos, match.end()
+        return Node("number", start, self.pos, json.loads(match.group()))
+
+    def container(self, kind: Kind, closer: str, depth: int) -> Node:
+        node = Node(kind, self.pos, self.pos)
+        self.pos += 1
+        while True:
+            self.skip()
+            if self.peek() == closer:
+                self.pos += 1
+                break
+            if node.members and node.members[-1].comma is None:
+                if not self.peek():
+                    raise self.fail(f"unexpected end of file, expected ',' or '{closer}'")
+                raise self.fail(f"expected ',' or '{closer}'")
+            node.members.append(self.member(kind, depth))
+            self.skip()
+            if self.peek() == ",":
+                node.members[-1].comma = self.pos
+                self.pos += 1
+        node.end = self.pos
+        if kind == "object":
+            node.value = {m.key: m.value.value for m in node.members}
+        else:
+            node.value = [m.value.value for m in node.members]
+        return node
+
+    def member(self, kind: Kind, depth: int) -> Member:
+        start = self.pos
+        if kind == "array":
+            return Member(start, self.value(depth + 1))
+        if self.peek() != '"':
+            raise self.fail("expected a property name in double quotes" if self.peek() else "unexpected end of file")
+        key = self.string().value
+        self.skip()
+        if self.peek() != ":":
+            raise self.fail("expected ':' after the property name")
+        self.pos += 1
+        return Member(start, self.value(depth + 1), key=key)
+
+
+def parse_value(text: str, source: str = "") -> Node:
+    """Parse any JSONC value; the whole text must be that one value (comments around it allowed)."""
+    parser = _Parser(text, source)
+    node = parser.value()
+    parser.skip()
+    if parser.pos != len(text):
+        raise parser.fail("unexpected text after the end of the JSON value")
+    return node
+
+
+def parse(raw: str, source: str = "") -> Document:
+    """Parse the file's text. An empty file counts as an empty array, as VS Code treats it."""
+    bom = raw.startswith(BOM)
+    text = raw[1:] if bom else raw
+    if not text.strip():
+        root = Node("array", 0, 0, [])
+        return Document(text, root, bom, newline_style(text), DEFAULT_INDENT)
+    root = parse_value(text, source)
+    if root.kind != "array":
+        line, column = line_column(text, root.start)
+        raise DocumentError(
+            f"the top level is {'an object' if root.kind == 'object' else 'a ' + root.kind}, but VS Code expects "
+            "an array of provider groups ([ {...}, ... ])",
+            line,
+            column,
+            source=source,
+        )
+    return Document(text, root, bom, newline_style(text), indent_unit(text))
+
+
+def newline_style(text: str) -> str:
+    """``\\r\\n`` when most line ends in the text are CRLF, otherwise ``\\n``."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def indent_unit(text: str) -> str:
+    """The indentation step the file uses: a tab, or the most common increase in leading spaces."""
+    steps: dict[str, int] = {}
+    previous = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        lead = line[: len(line) - len(line.lstrip(" \t"))]
+        if len(lead) > len(previous) and lead.startswith(previous):
+            step = lead[len(previous) :]
+            if step.strip(" ") == "" or step.strip("\t") == "":
+                steps[step] = steps.get(step, 0) + 1
+        previous = lead
+    if not steps:
+        return DEFAULT_INDENT
+    return max(steps, key=lambda s: (steps[s], -len(s)))
+
+
+def line_indent(text: str, offset: int) -> str:
+    """The leading whitespace of the line that contains ``offset``."""
+    start = text.rfind("\n", 0, offset) + 1
+    end = start
+    while end < len(text) and text[end] in " \t":
+        end += 1
+    return text[start:end]
+
+
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
+def starts_line(text: str, offset: int) -> bool:
+    """True when only whitespace and ``/* */`` comments precede ``offset`` on its line."""
+    start = text.rfind("\n", 0, offset) + 1
+    return _BLOCK_COMMENT.sub("", text[start:offset]).strip(" \t") == ""
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def render(value: Any, indent: str, base: str = "", newline: str = "\n") -> str:
+    """``value`` as JSON in the file's style; lines after the first start with ``base``."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return text.replace("\n", newline + base)
+
+
+def render_new_file(groups: Sequence[Any]) -> str:
+    """A new file exactly as VS Code writes one."""
+    return json.dumps(list(groups), indent=DEFAULT_INDENT, ensure_ascii=False)
+
+
+# --- edits ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``text[start:end]`` with ``new``."""
+
+    start: int
+    end: int
+    new: str
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    """Apply non-overlapping edits (any order)."""
+    ordered = sorted(edits, key=lambda e: (e.start, e.end))
+    for before, after in itertools.pairwise(ordered):
+        if after.start < before.end:
+            raise ValueError("overlapping edits")
+    pieces: list[str] = []
+    cursor = 0
+    for edit in ordered:
+        pieces.append(text[cursor : edit.start])
+        pieces.append(edit.new)
+        cursor = edit.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def member_text(key: str | None, value: Any, doc: Document, base: str) -> str:
+    rendered = render(value, doc.indent, base, doc.newline)
+    return rendered if key is None else f"{json.dumps(key, ensure_ascii=False)}: {rendered}"
+
+
+def replace_value(doc: Document, node: Node, value: Any) -> Edit:
+    """Replace one value in place, indented like the line it is on."""
+    return Edit(node.start, node.end, render(value, doc.indent, line_indent(doc.text, node.start), doc.newline))
+
+
+def append_member(doc: Document, container: Node, value: Any, key: str | None = None) -> Edit:
+    """Add a member after the last one of an array or object (``key`` for objects)."""
+    text = doc.text
+    if not container.members:
+        return _append_to_empty(doc, container, value, key)
+    last = container.members[-1]
+    base = line_indent(text, last.start)
+    separator = ("," + doc.newline + base) if starts_line(text, last.start) else ", "
+    return Edit(last.end, last.end, separator + member_text(key, value, doc, base))
+
+
+def _append_to_empty(doc: Document, container: Node, value: Any, key: str | None) -> Edit:
+    text = doc.text
+    outer = line_indent(text, container.start)
+    inner = outer + doc.indent
+    body = member_text(key, value, doc, inner)
+    interior_start, interior_end = container.start + 1, container.end - 1
+    interior = text[interior_start:interior_end]
+    if not interior.strip():
+        return Edit(interior_start, interior_end, doc.newline + inner + body + doc.newline + outer)
+    # comments inside the empty container stay: the member goes after the last one
+    anchor = interior_start + len(interior.rstrip(" \t\r\n"))
+    closing = "" if "\n" in text[anchor:interior_end] else doc.newline + outer
+    return Edit(anchor, anchor, doc.newline + inner + body + closing)
+
+
+def remove_member(doc: Document, container: Node, index: int) -> list[Edit]:
+    """Edits that delete member ``index`` and one comma, leaving the neighbours' text as it was.
+
+    Candidates are tried from the tidiest to the plainest; the first one whose result still parses
+    to the container without that member wins.
+    """
+    expected = _without(container, index)
+    for edits in _removal_candidates(doc, container, index):
+        if _check(doc, container, edits, expected):
+            return edits
+    raise CcendpointError(
+        "could not remove an entry without disturbing the text around it",
+        hint="Remove it by hand in VS Code: Chat: Open Language Models (JSON).",
+    )
+
+
+def _without(container: Node, index: int) -> Any:
+    if container.kind == "array":
+        return [m.value.value for i, m in enumerate(container.members) if i != index]
+    return {m.key: m.value.value for i, m in enumerate(container.members) if i != index}
+
+
+def _check(doc: Document, container: Node, edits: list[Edit], expected: Any) -> bool:
+    new_text = apply_edits(doc.text, edits)
+    end = container.end + sum(len(e.new) - (e.end - e.start) for e in edits)
+    try:
+        node = parse_value(new_text[container.start : end])
+    except DocumentError:
+        return False
+    return _same(node.value, expected)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _removal_candidates(doc: Document, container: Node, index: int) -> Iterator[list[Edit]]:
+    text = doc.text
+    members = container.members
+    member = members[index]
+    lead = _whitespace_before(text, member.start)
+    if index == len(members) - 1 and index > 0:
+        # the last one: drop the comma before it and the line it sits on; a trailing comma stays
+        comma = members[index - 1].comma
+        assert comma is not None
+        yield [Edit(comma, comma + 1, ""), Edit(lead, member.end, "")]
+        yield [Edit(comma, comma + 1, ""), Edit(member.start, member.end, "")]
+    elif member.comma is not None:
+        # one of several, or the only one with a trailing comma: drop it, its comma and the space after
+        after = _whitespace_after(text, member.comma + 1)
+        if index == 0 and len(members) == 1 and _only_space_around(doc, container, member):
+            yield [Edit(container.start + 1, container.end - 1, "")]
+        yield [Edit(member.start, after, "")]
+        yield [Edit(member.start, member.end, ""), Edit(member.comma, member.comma + 1, "")]
+    else:  # the only member
+        if _only_space_around(doc, container, member):
+            yield [Edit(container.start + 1, container.end - 1, "")]
+        yield [Edit(lead, member.end, "")]
+        yield [Edit(member.start, member.end, "")]
+
+
+def _only_space_around(doc: Document, container: Node, member: Member) -> bool:
+    """Nothing but whitespace (and the member's own comma) inside the container besides the member."""
+    before = doc.text[container.start + 1 : member.start]
+    after = doc.text[member.end : container.end - 1].replace(",", "", 1)
+    return not (before + after).strip()
+
+
+def _whitespace_before(text: str, offset: int) -> int:
+    start = offset
+    while start > 0 and text[start - 1] in " \t\r\n":
+        start -= 1
+    return start
+
+
+def _whitespace_after(text: str, offset: int) -> int:
+    end = offset
+    while end < len(text) and text[end] in " \t\r\n":
+        end += 1
+    return end
