@@ -47,7 +47,7 @@ MASK = "<redacted>"
 # sk-…, tp-…, key_…: a known key prefix followed by a long token
 _PREFIXED_KEY = re.compile(r"\b(?:sk|tp|pk|rk|ak|api|key)[-_][A-Za-z0-9._\-]{8,}", re.IGNORECASE)
 # long runs of token characters (base64, hex, JWT pieces); masked when they mix letters and digits
-_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-.+=]{24,}")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-.+]{24,}=*")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[A-Za-z]")

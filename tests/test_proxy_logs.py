@@ -1,0 +1,240 @@
+"""The request log: fields, no content, no secrets, rotation, and never blocking a request."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from rich.console import Console
+
+from ccendpoint.proxy import logs
+from ccendpoint.proxy.logs import MASK, RequestLog, RotatingFile, console_line, redact_headers, scrub
+from fake_upstreams import Behaviour, FakeUpstream
+from proxy_helpers import VSCODE_HEADERS, running_proxy, vscode_request
+
+# a key that looks real: provider prefix, long mixed token
+SECRET = "sk-proj-Q7vX2mN9pL4kR8sT1wY6zB3cD5fG0hJ"
+SECRET_TAIL = "Q7vX2mN9pL4kR8sT1wY6zB3cD5fG0hJ"
+BARE_SECRET = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"  # no prefix at all
+
+
+async def read_log(path: Path, count: int = 1) -> list[dict[str, Any]]:
+    for _ in range(100):
+        if path.exists():
+            lines = path.read_bytes().splitlines()
+            if len(lines) >= count:
+                return [orjson.loads(line) for line in lines]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{path} has fewer than {count} lines")
+
+
+async def test_one_line_per_request_with_the_facts_and_no_content(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        body = vscode_request("kimi-k2.6", "follow_up")
+        body["messages"][1]["content"] = "my private question about project-zebra"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(proxy.url, data=orjson.dumps(body), headers=VSCODE_HEADERS) as response:
+                await response.read()
+            async with session.post(proxy.url, data=b"[]") as response:
+                assert response.status == 400
+    first, second = await read_log(log, 2)
+    assert first["provider"] == "kimi" and first["model"] == "kimi-k2.6"
+    assert first["path"] == "/v1/chat/completions" and first["status"] == 200 and first["outcome"] == "ok"
+    assert first["stream"] is True and first["tool_turn"] is True and first["missing_reasoning"] is True
+    assert first["messages"] == 4 and first["roles"] == {"system": 1, "user": 1, "assistant": 1, "tool": 1}
+    assert first["tools"] == 2 and first["rule_set"] == "k2-hybrid"
+    assert first["changes"] == ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}']
+    assert first["upstream_request_id"].startswith("req-up-")
+    assert first["client_request_id"] == VSCODE_HEADERS["X-Request-Id"]
+    assert first["bytes_in"] > 0 and first["bytes_out"] > 0 and first["bytes_upstream"] > 0
+    assert 0 <= first["first_byte_ms"] <= first["total_ms"]
+    assert first["id"] and first["time"].endswith("Z")
+    assert second["status"] == 400 and second["outcome"] == "rejected" and "JSON object" in second["error"]
+    text = log.read_text()
+    assert "project-zebra" not in text and "expert AI programming" not in text and "Hello." not in text
+
+
+async def test_unknown_model_is_noted(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    body = orjson.dumps(vscode_request("kimi-k9", "chat"))
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=body) as response,
+    ):
+        await response.read()
+    (record,) = await read_log(log)
+    assert "not in the catalog" in record["notes"][0] and record["rule_set"] == "k2-hybrid"
+
+
+async def test_no_secret_reaches_the_log_file_stdout_or_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "kimi.ndjson"
+    headers = {
+        "Authorization": f"Bearer {SECRET}",
+        "Proxy-Authorization": f"Bearer {SECRET}",
+        "X-Api-Key": SECRET,
+        "Api-Key": SECRET,
+        "Cookie": f"session={SECRET}; other={BARE_SECRET}",
+        "X-Custom-Token": f"token={BARE_SECRET}",
+        "X-Request-Id": SECRET,
+    }
+    behaviour = Behaviour(extra_headers={"Set-Cookie": f"sid={SECRET}; Path=/", "X-Echo": SECRET})
+    console = Console(file=sys.stdout, force_terminal=True, width=200)
+    request_log = RequestLog(console=console)
+    async with (
+        FakeUpstream("kimi", behaviour) as upstream,
+        running_proxy("kimi", upstream.url, log=log, request_log=request_log) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        for body in (vscode_request("kimi-k2.6", "chat"), vscode_request("kimi-k2.6", "chat", stream=False)):
+            async with session.post(proxy.url + f"?api-key={SECRET}", json=body, headers=headers) as response:
+                assert response.status == 200
+                await response.read()
+        async with session.post(proxy.url, data=b"{bad", headers=headers) as response:
+            assert response.status == 400
+        assert upstream.last.headers["Authorization"] == f"Bearer {SECRET}"  # forwarded as it came
+    records = await read_log(log, 3)
+    out, err = capfd.readouterr()
+    text = log.read_text()
+    for secret in (SECRET, SECRET_TAIL, BARE_SECRET):
+        assert secret not in text
+        assert secret not in out
+        assert secret not in err
+    assert records[0]["headers"]["authorization"] == f"Bearer {MASK}"
+    assert records[0]["headers"]["cookie"] == MASK
+    assert "200" in out and "kimi-k2.6" in out  # the terminal line was printed
+
+
+def test_scrub_masks_key_looking_values_and_keeps_ordinary_ones() -> None:
+    assert scrub(f"x {SECRET} y") == f"x {MASK} y"
+    assert scrub(f"token={BARE_SECRET}") == f"token={MASK}"
+    assert scrub("tp-abcdefghijkl0123") == MASK
+    for kept in (
+        "GitHubCopilotChat/0.30.0",
+        "4f1c2b9e-8d7a-4e3f-9c1b-2a3d4e5f6a7b",
+        "conversation-other",
+        "application/json",
+        "electron-fetch",
+        "a-very-long-header-value-with-words-only",
+    ):
+        assert scrub(kept) == kept
+
+
+def test_redact_headers() -> None:
+    headers = [
+        ("Authorization", f"Bearer {SECRET}"),
+        ("api-key", SECRET),
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+        ("X-Thing", f"prefix {SECRET}"),
+        ("Accept", "application/json"),
+    ]
+    assert redact_headers(headers) == {
+        "authorization": f"Bearer {MASK}",
+        "api-key": MASK,
+        "set-cookie": f"{MASK}, {MASK}",
+        "x-thing": f"prefix {MASK}",
+        "accept": "application/json",
+    }
+
+
+def test_rotation_keeps_a_bounded_number_of_files(tmp_path: Path) -> None:
+    path = tmp_path / "proxy.ndjson"
+    handle = RotatingFile(path, max_bytes=100, keep=3)
+    for index in range(40):
+        handle.write(f'{{"n": {index:03d}, "pad": "{"x" * 20}"}}\n'.encode())
+    handle.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["proxy.ndjson", "proxy.ndjson.1", "proxy.ndjson.2", "proxy.ndjson.3"]
+    assert all(p.stat().st_size <= 100 for p in tmp_path.iterdir())
+    assert '"n": 039' in path.read_text()
+    assert '"n": 038' in path.read_text()  # two lines fit in 100 bytes
+    assert '"n": 037' in (tmp_path / "proxy.ndjson.1").read_text()
+    assert '"n": 033' in (tmp_path / "proxy.ndjson.3").read_text()
+
+
+def test_rotation_continues_an_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "proxy.ndjson"
+    path.write_bytes(b"x" * 90 + b"\n")
+    handle = RotatingFile(path, max_bytes=100, keep=2)
+    handle.write(b"y" * 20 + b"\n")
+    handle.close()
+    assert (tmp_path / "proxy.ndjson.1").read_bytes().startswith(b"x")
+    assert path.read_bytes() == b"y" * 20 + b"\n"
+
+
+def test_emit_never_waits_for_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = threading.Event()
+    real_write = RotatingFile.write
+
+    def slow_write(self: RotatingFile, data: bytes) -> None:
+        slow.wait(2)
+        real_write(self, data)
+
+    monkeypatch.setattr(RotatingFile, "write", slow_write)
+    request_log = RequestLog(queue_limit=5)
+    request_log.start()
+    path = tmp_path / "slow.ndjson"
+    started = time.perf_counter()
+    for index in range(50):
+        request_log.emit({"n": index}, path)
+    assert time.perf_counter() - started < 0.05  # 50 records while the disk is stuck
+    slow.set()
+    request_log.close()
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert 1 <= len(lines) <= 7
+    assert sum(line.get("log_lines_dropped", 0) for line in lines) + len(lines) == 50
+
+
+def test_a_log_file_that_cannot_be_written_is_reported_once(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    request_log = RequestLog()
+    request_log.start()
+    for _ in range(3):
+        request_log.emit({"n": 1}, folder)  # a folder is not a file
+    request_log.close()
+    err = capfd.readouterr().err
+    assert err.count("cannot write the request log") == 1
+
+
+def test_console_line() -> None:
+    record = {
+        "time": "2026-11-25T10:11:12.345Z",
+        "status": 200,
+        "provider": "kimi",
+        "model": "kimi-k2.6[bold]",
+        "tool_turn": True,
+        "changes": ["temperature 0.1 → 0.6"],
+        "total_ms": 1234.5,
+    }
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, force_terminal=False).print(console_line(record))
+    line = buffer.getvalue().strip()
+    assert line == "10:11:12 200 kimi kimi-k2.6[bold] tools temperature 0.1 → 0.6 1.2 s"
+    record.update(status=502, total_ms=12, outcome="upstream_unreachable", tool_turn=False, changes=[])
+    buffer = io.StringIO()
+    Console(file=buffer, width=200).print(console_line(record))
+    assert buffer.getvalue().strip() == "10:11:12 502 kimi kimi-k2.6[bold] chat 12 ms upstream_unreachable"
+
+
+def test_terminal_only_log_writes_no_file(tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    request_log = RequestLog(console=Console(file=buffer, width=200))
+    request_log.start()
+    request_log.emit({"status": 200, "model": "m", "time": "2026-01-01T00:00:00.000Z"}, None)
+    request_log.close()
+    assert "200" in buffer.getvalue() and list(tmp_path.iterdir()) == []
+    assert logs.QUEUE_LIMIT > 0

@@ -1,0 +1,272 @@
+"""Proxy settings: flags > environment > .env files > catalog, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ccendpoint import dirs
+from ccendpoint.errors import UsageError
+from ccendpoint.proxy.settings import (
+    ProxyOptions,
+    env_layers,
+    env_names,
+    is_loopback,
+    resolve,
+    resolve_all,
+    safe_url,
+)
+from proxy_helpers import bundled_catalog, provider
+
+KIMI_GLOBAL = "https://api.moonshot.ai/v1/chat/completions"
+KIMI_CHINA = "https://api.moonshot.cn/v1/chat/completions"
+
+
+def layers(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list:  # type: ignore[type-arg]
+    return env_layers(environ or {}, cwd)
+
+
+def test_catalog_defaults(tmp_path: Path) -> None:
+    settings = resolve(provider("kimi"), ProxyOptions(), layers(cwd=tmp_path))
+    assert (settings.host, settings.port, settings.upstream) == ("127.0.0.1", 3457, KIMI_GLOBAL)
+    assert settings.log_path == dirs.log_dir() / "kimi-proxy.ndjson"
+    assert settings.max_body_bytes == 64 * 1024 * 1024
+    assert settings.first_byte_timeout == settings.idle_timeout == 300
+    assert settings.connect_timeout == 10
+    assert not settings.exposed
+    assert settings.origins["port"] == "catalog"
+
+
+def test_every_provider_has_its_own_variables() -> None:
+    assert env_names(provider("kimi")) == {
+        "port": "KIMI_PROXY_PORT",
+        "upstream": "KIMI_UPSTREAM_URL",
+        "log": "KIMI_PROXY_LOG",
+        "host": "KIMI_PROXY_HOST",
+        "region": "KIMI_PROXY_REGION",
+        "max_body_mb": "KIMI_PROXY_MAX_BODY_MB",
+        "first_byte_timeout": "KIMI_PROXY_FIRST_BYTE_TIMEOUT",
+        "idle_timeout": "KIMI_PROXY_IDLE_TIMEOUT",
+    }
+    assert env_names(provider("qwen"))["port"] == "QWEN_PROXY_PORT"
+    assert env_names(provider("mimo"))["upstream"] == "MIMO_UPSTREAM_URL"
+
+
+def test_environment_beats_the_catalog(tmp_path: Path) -> None:
+    environ = {
+        "KIMI_PROXY_PORT": "4001",
+        "KIMI_UPSTREAM_URL": "http://127.0.0.1:9/v1/chat/completions",
+        "KIMI_PROXY_LOG": str(tmp_path / "k.ndjson"),
+        "KIMI_PROXY_MAX_BODY_MB": "2.5",
+        "KIMI_PROXY_FIRST_BYTE_TIMEOUT": "30",
+        "KIMI_PROXY_IDLE_TIMEOUT": "45",
+        "KIMI_PROXY_HOST": "localhost",
+        "QWEN_PROXY_PORT": "5000",
+        "PORT": "1234",
+    }
+    settings = resolve(provider("kimi"), ProxyOptions(), layers(environ, tmp_path))
+    assert settings.port == 4001 and settings.upstream == "http://127.0.0.1:9/v1/chat/completions"
+    assert settings.log_path == tmp_path / "k.ndjson"
+    assert settings.max_body_bytes == int(2.5 * 1024 * 1024)
+    assert (settings.first_byte_timeout, settings.idle_timeout, settings.host) == (30, 45, "localhost")
+    assert settings.origins["port"] == "KIMI_PROXY_PORT (from the environment)"
+
+
+def test_flags_beat_the_environment(tmp_path: Path) -> None:
+    environ = {"KIMI_PROXY_PORT": "4001", "KIMI_UPSTREAM_URL": "http://127.0.0.1:9/x", "KIMI_PROXY_LOG": "a.ndjson"}
+    options = ProxyOptions(
+        port=4002,
+        upstream="https://example.com/v1/chat/completions",
+        log=tmp_path / "flag.ndjson",
+        max_body_mb=1,
+        first_byte_timeout=5,
+        idle_timeout=6,
+        host="127.0.0.2",
+    )
+    settings = resolve(provider("kimi"), options, layers(environ, tmp_path))
+    assert settings.port == 4002 and settings.upstream == "https://example.com/v1/chat/completions"
+    assert settings.log_path == tmp_path / "flag.ndjson" and settings.max_body_bytes == 1024 * 1024
+    assert (settings.first_byte_timeout, settings.idle_timeout, settings.host) == (5, 6, "127.0.0.2")
+
+
+def test_no_log_beats_every_log_setting(tmp_path: Path) -> None:
+    settings = resolve(provider("kimi"), ProxyOptions(no_log=True), layers({"KIMI_PROXY_LOG": "x.ndjson"}, tmp_path))
+    assert settings.log_path is None
+
+
+@pytest.mark.parametrize("word", ["off", "OFF", "none", "0", "false"])
+def test_log_variable_can_switch_the_log_off(tmp_path: Path, word: str) -> None:
+    settings = resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_LOG": word}, tmp_path))
+    assert settings.log_path is None
+
+
+def test_dotenv_files_rank_below_the_environment(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    config = dirs.config_dir()
+    config.mkdir(parents=True)
+    (config / ".env").write_text("KIMI_PROXY_PORT=4100\nKIMI_PROXY_IDLE_TIMEOUT=11\nKIMI_PROXY_MAX_BODY_MB=3\n")
+    (work / ".env").write_text("# local\nKIMI_PROXY_PORT=4200\nexport KIMI_PROXY_IDLE_TIMEOUT=22\nKIMI_PROXY_LOG\n")
+    settings = resolve(provider("kimi"), ProxyOptions(), layers({}, work))
+    assert settings.port == 4200  # working directory beats the config directory
+    assert settings.idle_timeout == 22
+    assert settings.max_body_bytes == 3 * 1024 * 1024  # only the config-directory file says it
+    assert settings.origins["port"] == f"KIMI_PROXY_PORT (from .env ({work / '.env'}))"
+    assert settings.log_path == dirs.log_dir() / "kimi-proxy.ndjson"  # a name without value is ignored
+
+    settings = resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_PORT": "4300"}, work))
+    assert settings.port == 4300 and settings.idle_timeout == 22
+    assert "KIMI_PROXY_PORT" not in os.environ  # .env files never leak into the process environment
+
+
+def test_dotenv_does_not_touch_other_providers(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("KIMI_PROXY_PORT=4200\n")
+    assert resolve(provider("qwen"), ProxyOptions(), layers({}, tmp_path)).port == 3458
+
+
+def test_region_flag_and_variable(tmp_path: Path) -> None:
+    kimi = provider("kimi")
+    assert resolve(kimi, ProxyOptions(region="china"), layers(cwd=tmp_path)).upstream == KIMI_CHINA
+    env = {"KIMI_PROXY_REGION": "china"}
+    assert resolve(kimi, ProxyOptions(), layers(env, tmp_path)).upstream == KIMI_CHINA
+    # an upstream URL beats a region in the same place; a flag beats any variable
+    env["KIMI_UPSTREAM_URL"] = "http://127.0.0.1:9/x"
+    assert resolve(kimi, ProxyOptions(), layers(env, tmp_path)).upstream == "http://127.0.0.1:9/x"
+    assert resolve(kimi, ProxyOptions(region="global"), layers(env, tmp_path)).upstream == KIMI_GLOBAL
+    both = ProxyOptions(region="china", upstream="http://127.0.0.1:8/y")
+    assert resolve(kimi, both, layers(env, tmp_path)).upstream == "http://127.0.0.1:8/y"
+
+
+def test_unknown_region_lists_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"no region 'mars'. Known regions: global, china"):
+        resolve(provider("kimi"), ProxyOptions(region="mars"), layers(cwd=tmp_path))
+    with pytest.raises(UsageError, match=r"KIMI_PROXY_REGION \(from the environment\)"):
+        resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_REGION": "mars"}, tmp_path))
+
+
+@pytest.mark.parametrize("value", ["abc", "70000", "-1", "3457.5", "1e3", " "])
+def test_bad_port_variable(tmp_path: Path, value: str) -> None:
+    if not value.strip():
+        assert resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_PORT": value}, tmp_path)).port == 3457
+        return
+    with pytest.raises(UsageError, match=r"KIMI_PROXY_PORT \(from the environment\) must be a port number"):
+        resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_PORT": value}, tmp_path))
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 100000])
+def test_bad_port_flag(tmp_path: Path, port: int) -> None:
+    with pytest.raises(UsageError, match=r"--port must be a port number from 1 to 65535"):
+        resolve(provider("kimi"), ProxyOptions(port=port), layers(cwd=tmp_path))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://api.moonshot.ai/v1",
+        "api.moonshot.ai/v1/chat/completions",
+        "http://",
+        "https://:443/x",
+        "http://h:99999/x",
+    ],
+)
+def test_bad_upstream_url(tmp_path: Path, url: str) -> None:
+    with pytest.raises(UsageError, match=r"--upstream must be an http\(s\) URL"):
+        resolve(provider("kimi"), ProxyOptions(upstream=url), layers(cwd=tmp_path))
+    with pytest.raises(UsageError, match=r"KIMI_UPSTREAM_URL \(from the environment\) must be an http\(s\) URL"):
+        resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_UPSTREAM_URL": url}, tmp_path))
+
+
+def test_bad_url_message_does_not_repeat_credentials(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(
+            provider("kimi"), ProxyOptions(upstream="ftp://user:sk-secret-value@host/x?key=sk-x"), layers(cwd=tmp_path)
+        )
+    assert "sk-secret" not in caught.value.message and "key=" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("max_body_mb", 0.0, "--max-body-mb must be a positive number of MiB"),
+        ("max_body_mb", -3.0, "--max-body-mb"),
+        ("first_byte_timeout", 0.0, "--first-byte-timeout must be a positive number of seconds"),
+        ("idle_timeout", float("nan"), "--idle-timeout"),
+        ("idle_timeout", float("inf"), "--idle-timeout"),
+    ],
+)
+def test_bad_numbers(tmp_path: Path, field: str, value: float, words: str) -> None:
+    with pytest.raises(UsageError, match=words):
+        resolve(provider("kimi"), replace(ProxyOptions(), **{field: value}), layers(cwd=tmp_path))
+
+
+@pytest.mark.parametrize("name", ["KIMI_PROXY_MAX_BODY_MB", "KIMI_PROXY_FIRST_BYTE_TIMEOUT", "KIMI_PROXY_IDLE_TIMEOUT"])
+def test_bad_number_variables(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UsageError, match=name):
+        resolve(provider("kimi"), ProxyOptions(), layers({name: "soon"}, tmp_path))
+
+
+def test_network_address_needs_the_flag(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="reachable from the network") as caught:
+        resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_HOST": "0.0.0.0"}, tmp_path))
+    assert "--host 0.0.0.0" in (caught.value.hint or "")
+    settings = resolve(provider("kimi"), ProxyOptions(host="0.0.0.0"), layers(cwd=tmp_path))
+    assert settings.exposed and settings.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("host", ["", "two words", "http://x"])
+def test_bad_host(tmp_path: Path, host: str) -> None:
+    with pytest.raises(UsageError, match="--host must be an IP address or host name"):
+        resolve(provider("kimi"), ProxyOptions(host=host), layers(cwd=tmp_path))
+
+
+def test_loopback_addresses() -> None:
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.2", "::", "example.com"))
+
+
+def test_all_gives_every_provider_its_catalog_port(tmp_path: Path) -> None:
+    listeners = resolve_all(bundled_catalog(), ProxyOptions(), layers(cwd=tmp_path))
+    ports = {s.provider.id: s.port for s in listeners}
+    assert ports == {
+        "deepseek": 3460,
+        "glm": 3461,
+        "kimi": 3457,
+        "mimo": 3459,
+        "minimax": 3462,
+        "nemotron": 3463,
+        "qwen": 3458,
+    }
+
+
+@pytest.mark.parametrize(
+    "options", [ProxyOptions(port=5000), ProxyOptions(upstream="http://x/y"), ProxyOptions(region="china")]
+)
+def test_all_refuses_options_that_belong_to_one_provider(tmp_path: Path, options: ProxyOptions) -> None:
+    with pytest.raises(UsageError, match="cannot be used with --all"):
+        resolve_all(bundled_catalog(), options, layers(cwd=tmp_path))
+
+
+def test_all_refuses_two_providers_on_one_port(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="kimi and qwen would both listen on port 3457"):
+        resolve_all(bundled_catalog(), ProxyOptions(), layers({"QWEN_PROXY_PORT": "3457"}, tmp_path))
+
+
+def test_all_accepts_port_zero_everywhere(tmp_path: Path) -> None:
+    environ = {env_names(p)["port"]: "0" for p in bundled_catalog().providers}
+    assert {s.port for s in resolve_all(bundled_catalog(), ProxyOptions(), layers(environ, tmp_path))} == {0}
+
+
+def test_provider_without_a_port_needs_the_flag(tmp_path: Path) -> None:
+    portless = replace(provider("kimi"), proxy_port=None)
+    with pytest.raises(UsageError, match="no proxy port"):
+        resolve(portless, ProxyOptions(), layers(cwd=tmp_path))
+    assert resolve(portless, ProxyOptions(port=4000), layers(cwd=tmp_path)).port == 4000
+
+
+def test_safe_url() -> None:
+    assert safe_url("https://user:pw@api.example.com:8443/v1/chat?key=sk-1#x") == "https://api.example.com:8443/v1/chat"
+    assert safe_url("http://[::1]:3457/v1") == "http://[::1]:3457/v1"
+    assert safe_url("http://h:notaport/") == "<invalid URL>"
