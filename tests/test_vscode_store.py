@@ -1,0 +1,266 @@
+"""Reading, backing up, writing atomically, locking, and remembering what was written."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from ccendpoint import dirs
+from ccendpoint.errors import CcendpointError
+from ccendpoint.vscode import store
+from ccendpoint.vscode.plan import GroupRecord, plan_add
+from vscode_helpers import acme_group
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return state
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def test_missing_file_reads_as_none(tmp_path: Path) -> None:
+    state = store.read_file(tmp_path / "nope" / "chatLanguageModels.json")
+    assert not state.exists and state.text is None and state.mode is None
+
+
+def test_bytes_are_kept_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_bytes(b"\xef\xbb\xbf[\r\n]")
+    state = store.read_file(path)
+    assert state.raw == b"\xef\xbb\xbf[\r\n]"
+    assert state.text == "\ufeff[\r\n]"
+
+
+def test_non_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_bytes(b'["caf\xe9"]')
+    with pytest.raises(CcendpointError, match="not UTF-8"):
+        store.read_file(path)
+
+
+def test_folder_instead_of_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CcendpointError, match="is a folder"):
+        store.read_file(tmp_path)
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def test_new_file_is_private_and_its_folders_are_created(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "chatLanguageModels.json"
+    store.write_atomic(target, b"[]", None)
+    assert target.read_bytes() == b"[]"
+    assert mode_of(target) == 0o600
+
+
+def test_existing_mode_is_kept_and_no_temp_file_is_left(tmp_path: Path) -> None:
+    target = tmp_path / "f.json"
+    target.write_text("[1]")
+    target.chmod(0o640)
+    store.write_atomic(target, b"[2]", mode_of(target))
+    assert target.read_text() == "[2]"
+    assert mode_of(target) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
+
+
+def test_symlink_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "models.json"
+    real.parent.mkdir()
+    real.write_text("[]")
+    link = tmp_path / "User" / "chatLanguageModels.json"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    state = store.read_file(link)
+    assert state.target == real.resolve()
+    plan = plan_add(state.text, acme_group(), None, "acme")
+    store.apply_plan(link, plan, state)
+    assert link.is_symlink()
+    assert real.read_text() == plan.new_text
+
+
+def test_read_only_file_is_refused_even_for_root(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[]")
+    path.chmod(0o444)
+    state = store.read_file(path)
+    plan = plan_add(state.text, acme_group(), None, "acme")
+    with pytest.raises(CcendpointError, match="read-only") as raised:
+        store.apply_plan(path, plan, state)
+    assert "chmod u+w" in (raised.value.hint or "")
+    assert path.read_text() == "[]"
+    assert store.list_backups() == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write into any folder")
+def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(CcendpointError, match="Cannot write"):
+            store.write_atomic(folder / "f.json", b"[]", None)
+    finally:
+        folder.chmod(0o700)
+
+
+def test_file_changed_after_planning_is_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[]")
+    state = store.read_file(path)
+    plan = plan_add(state.text, acme_group(), None, "acme")
+    path.write_text('[{"name": "saved by VS Code meanwhile", "vendor": "x"}]')
+    with pytest.raises(CcendpointError, match="changed while ccendpoint was planning"):
+        store.apply_plan(path, plan, state)
+    assert "meanwhile" in path.read_text()
+
+
+def test_apply_plan_backs_up_writes_and_records(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[]")
+    state = store.read_file(path)
+    plan = plan_add(state.text, acme_group(), None, "acme")
+    result = store.apply_plan(path, plan, state)
+    assert result.written and result.backup is not None
+    assert result.backup.path.read_bytes() == b"[]"
+    assert path.read_text() == plan.new_text
+    assert store.load_record(state.key, "customendpoint", "Acme") == plan.record
+
+
+def test_unchanged_plan_writes_nothing_and_makes_no_backup(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    first = plan_add(None, acme_group(), None, "acme")
+    store.apply_plan(path, first, store.read_file(path))
+    before = path.stat().st_mtime_ns
+    state = store.read_file(path)
+    again = plan_add(state.text, acme_group(), first.record, "acme")
+    result = store.apply_plan(path, again, state)
+    assert not result.written and result.backup is None
+    assert path.stat().st_mtime_ns == before
+    assert store.list_backups() == []
+
+
+# --- lock -----------------------------------------------------------------------------------------
+
+
+def test_second_writer_waits_then_gives_up_clearly() -> None:
+    holder = store.write_lock()
+    holder.__enter__()
+    try:
+        with pytest.raises(CcendpointError, match=f"process {os.getpid()}"), store.write_lock(timeout=0.2):
+            pass
+    finally:
+        holder.__exit__(None, None, None)
+
+
+def test_lock_is_released_after_use() -> None:
+    with store.write_lock():
+        pass
+    with store.write_lock(timeout=0.2):
+        pass
+
+
+def test_lock_makes_writers_take_turns() -> None:
+    inside: list[int] = []
+    overlaps: list[bool] = []
+
+    def writer(n: int) -> None:
+        with store.write_lock():
+            inside.append(n)
+            overlaps.append(len(inside) > 1)
+            threading.Event().wait(0.02)
+            inside.remove(n)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == [False] * 4
+
+
+# --- backups --------------------------------------------------------------------------------------
+
+
+def test_only_the_newest_ten_backups_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    for n in range(12):
+        path.write_text(f"[{n}]")
+        store.make_backup(store.read_file(path))
+    backups = store.list_backups(str(path.resolve()))
+    assert len(backups) == store.KEEP_BACKUPS
+    assert [b.path.read_text() for b in backups] == [f"[{n}]" for n in range(11, 1, -1)]
+    assert all(mode_of(b.path) == 0o600 for b in backups)
+    assert mode_of(backups[0].path.parent) == 0o700
+    assert backups[0].path.is_relative_to(dirs.state_dir() / "backups")
+
+
+def test_backups_are_listed_per_file_and_found_by_id(tmp_path: Path) -> None:
+    a, b = tmp_path / "a" / "chatLanguageModels.json", tmp_path / "b" / "chatLanguageModels.json"
+    for path in (a, b):
+        path.parent.mkdir()
+        path.write_text("[]")
+        store.make_backup(store.read_file(path))
+    assert {x.target for x in store.list_backups()} == {str(a), str(b)}
+    only_a = store.list_backups(str(a))
+    assert [x.target for x in only_a] == [str(a)]
+    assert store.find_backup(only_a[0].id) == only_a[0]
+    assert store.find_backup(only_a[0].path.name).path.read_text() == "[]"
+    with pytest.raises(CcendpointError, match="No backup named") as raised:
+        store.find_backup("nope")
+    assert raised.value.exit_code == 2
+
+
+def test_no_backup_for_a_file_that_did_not_exist(tmp_path: Path) -> None:
+    assert store.make_backup(store.read_file(tmp_path / "none.json")) is None
+
+
+def test_restore_backs_up_the_current_file_first(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[1]")
+    old = store.make_backup(store.read_file(path))
+    assert old is not None
+    path.write_text("[2]")
+    result = store.restore_backup(old, path)
+    assert path.read_text() == "[1]"
+    assert result.backup is not None and result.backup.path.read_text() == "[2]"
+    assert not store.restore_backup(old, path).written  # already in place
+
+
+# --- ownership records ----------------------------------------------------------------------------
+
+
+def test_records_round_trip_and_can_be_forgotten() -> None:
+    record = GroupRecord("customendpoint", "Acme", "acme", {"m": ("h2", "h1")}, created=True)
+    other = GroupRecord("customendpoint", "Other", "acme", {"n": ("h",)})
+    store.save_record("/f.json", "customendpoint", "Acme", record)
+    store.save_record("/f.json", "customendpoint", "Other", other)
+    store.save_record("/g.json", "customendpoint", "Other", other)
+    assert store.load_record("/f.json", "customendpoint", "Acme") == record
+    assert store.load_records("/f.json") == [record, other]
+    store.save_record("/f.json", "customendpoint", "Acme", None)
+    assert store.load_record("/f.json", "customendpoint", "Acme") is None
+    assert store.load_records("/g.json") == [other]
+    assert mode_of(store.records_path()) == 0o600
+    with pytest.raises(ValueError, match="belongs to"):
+        store.save_record("/g.json", "customendpoint", "Acme", other)
+
+
+def test_unreadable_record_is_a_clear_error() -> None:
+    store.records_path().parent.mkdir(parents=True)
+    store.records_path().write_text("{broken")
+    with pytest.raises(CcendpointError, match="ownership record") as raised:
+        store.load_records("/f.json")
+    assert "Delete it" in (raised.value.hint or "")
