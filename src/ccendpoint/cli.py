@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ccendpoint import __version__
-from ccendpoint.commands import catalog_cmds, common, proxy_cmd
+from ccendpoint.commands import catalog_cmds, common, config_cmds, proxy_cmd
 from ccendpoint.errors import CcendpointError
 
 HELP = """\
@@ -25,6 +25,9 @@ VS Code Copilot Chat through its built-in Custom Endpoint provider.
 Typical use:
   ccendpoint list                 # what the catalog knows
   ccendpoint show kimi            # endpoints, key, proxy rules, the VS Code group
+  ccendpoint add kimi --dry-run   # preview the merge into VS Code's chatLanguageModels.json
+  ccendpoint add kimi             # write it (backup first; your other entries stay as they are)
+  ccendpoint remove kimi          # take out what ccendpoint added
   ccendpoint proxy kimi           # run the local proxy that fixes Kimi's requests
 """
 
@@ -84,6 +87,10 @@ def root(
 
 app.command("list")(catalog_cmds.list_models)
 app.command("show")(catalog_cmds.show)
+app.command("add")(config_cmds.add)
+app.command("remove")(config_cmds.remove)
+app.command("backups")(config_cmds.backups)
+app.command("restore")(config_cmds.restore)
 app.command("proxy")(proxy_cmd.proxy)
 
 

@@ -1,0 +1,415 @@
+"""``add``, ``remove``, ``backups`` and ``restore`` end to end, on a temporary home folder."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ccendpoint.cli import app
+from ccendpoint.commands import config_cmds
+from ccendpoint.vscode.document import parse
+from vscode_helpers import PROVIDER_FILE, acme_group, fixture_text
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A machine where VS Code has never run: no config folder at all."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("VSCODE_PORTABLE", "VSCODE_APPDATA", "CCENDPOINT_CATALOG"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def models_file(home: Path) -> Path:
+    return home / ".config" / "Code" / "User" / "chatLanguageModels.json"
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--catalog", str(PROVIDER_FILE), *args], input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def backups_of(home: Path) -> list[Path]:
+    return sorted((home / ".local" / "state" / "ccendpoint" / "backups").glob("*/*.json"))
+
+
+def groups(path: Path) -> list[dict[str, Any]]:
+    return list(parse(path.read_text("utf-8")).value)
+
+
+def existing(models_file: Path, text: str) -> str:
+    models_file.parent.mkdir(parents=True, exist_ok=True)
+    models_file.write_bytes(text.encode("utf-8"))
+    return text
+
+
+# --- add ------------------------------------------------------------------------------------------
+
+
+def test_fresh_machine(home: Path, models_file: Path) -> None:
+    assert not (home / ".config").exists()
+    code, out, err = run("add", "acme")
+    assert code == 0, err
+    assert models_file.read_text() == json.dumps([acme_group()], indent="\t")
+    assert stat.S_IMODE(models_file.stat().st_mode) == 0o600
+    assert "+ acme-large: new" in out
+    assert "Wrote " in out and str(models_file) in out.replace("\n", "")
+    assert 'Chat: Manage Language Models → right-click the "Acme" group → Update API Key' in out
+    assert "ccendpoint proxy acme" in out
+    assert "Developer: Reload Window" in out
+    assert backups_of(home) == []  # nothing existed to back up
+    assert "apiKey" not in models_file.read_text()
+
+
+def test_second_identical_add_writes_nothing(home: Path, models_file: Path) -> None:
+    existing(models_file, "[]")
+    assert run("add", "acme")[0] == 0
+    written = models_file.read_bytes()
+    mtime = models_file.stat().st_mtime_ns
+    count = len(backups_of(home))
+    code, out, _ = run("add", "acme")
+    assert code == 0
+    assert "Already up to date; nothing was written." in out
+    assert models_file.read_bytes() == written and models_file.stat().st_mtime_ns == mtime
+    assert len(backups_of(home)) == count == 1
+
+
+def test_existing_file_keeps_comments_and_other_groups(home: Path, models_file: Path) -> None:
+    original = existing(models_file, fixture_text("commented.jsonc"))
+    code, out, err = run("add", "acme", "--models", "acme-small")
+    assert code == 0, err
+    text = models_file.read_text()
+    cut = original.rindex("}", 0, original.rindex("// trailing")) + 1
+    assert text.startswith(original[:cut]) and text.endswith(original[cut:])
+    assert [g["name"] for g in groups(models_file)] == ["Ollama", "My Gateway", "OpenRouter", "Acme"]
+    assert [m["id"] for m in groups(models_file)[-1]["models"]] == ["acme-small"]
+    [backup] = backups_of(home)
+    assert backup.read_text() == original
+    assert "+++ b/chatLanguageModels.json" in out
+
+
+def test_dry_run_writes_nothing(home: Path, models_file: Path) -> None:
+    original = existing(models_file, fixture_text("commented.jsonc"))
+    code, out, _ = run("add", "acme", "--dry-run")
+    assert code == 0
+    assert "Dry run: nothing was written." in out
+    assert any(line.startswith("+") and line.strip("+ ") == '"name": "Acme",' for line in out.splitlines())
+    assert models_file.read_text() == original
+    assert backups_of(home) == []
+    assert not (home / ".local" / "state" / "ccendpoint" / "ownership.json").exists()
+
+
+def test_json_plan(models_file: Path) -> None:
+    existing(models_file, "[]")
+    code, out, _ = run("add", "acme", "--json", "--dry-run")
+    assert code == 0
+    data = json.loads(out)
+    assert data["dry_run"] is True and data["written"] is False and data["changed"] is True
+    assert data["group"] == "Acme" and data["mode"] == "proxy"
+    assert {(c["model"], c["action"]) for c in data["changes"]} == {
+        (None, "add"),
+        ("acme-large", "add"),
+        ("acme-small", "add"),
+    }
+    assert data["diff"].startswith("--- a/chatLanguageModels.json")
+    assert models_file.read_text() == "[]"
+
+
+def test_json_after_writing_names_the_backup_and_next_steps(models_file: Path) -> None:
+    existing(models_file, "[]")
+    code, out, _ = run("add", "acme", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["written"] is True
+    assert data["backup"].endswith(".json")
+    assert any("ccendpoint proxy acme" in step for step in data["next_steps"])
+
+
+def test_unparseable_file_is_left_alone(home: Path, models_file: Path) -> None:
+    original = existing(models_file, fixture_text("bad_syntax.json"))
+    code, _, err = run("add", "acme")
+    assert code == 1
+    assert f"{models_file}:5:5: expected ',' or '}}'" in err.replace("\n", "")
+    assert models_file.read_text() == original
+    assert backups_of(home) == []
+
+
+def test_top_level_object_is_refused(models_file: Path) -> None:
+    original = existing(models_file, fixture_text("top_object.json"))
+    code, _, err = run("add", "acme")
+    assert code == 1 and "top level is an object" in err
+    assert models_file.read_text() == original
+
+
+def test_read_only_file(home: Path, models_file: Path) -> None:
+    original = existing(models_file, "[]")
+    models_file.chmod(0o444)
+    code, _, err = run("add", "acme")
+    assert code == 1
+    assert "read-only" in err and "chmod u+w" in err
+    assert models_file.read_text() == original
+    assert backups_of(home) == []
+
+
+def test_symlinked_file(tmp_path: Path, models_file: Path) -> None:
+    real = tmp_path / "dotfiles" / "vscode-models.json"
+    real.parent.mkdir()
+    real.write_text("[]")
+    models_file.parent.mkdir(parents=True)
+    models_file.symlink_to(real)
+    code, out, err = run("add", "acme")
+    assert code == 0, err
+    assert models_file.is_symlink()
+    assert groups(real) == [acme_group()]
+    assert f"→ {real}" in out.replace("\n", "")
+
+
+def test_crlf_and_bom_are_kept(models_file: Path) -> None:
+    original = '\ufeff[\r\n  {\r\n    "name": "Ollama",\r\n    "vendor": "ollama"\r\n  }\r\n]\r\n'
+    existing(models_file, original)
+    assert run("add", "acme")[0] == 0
+    raw = models_file.read_bytes()
+    assert raw.startswith(b'\xef\xbb\xbf[\r\n  {\r\n    "name": "Ollama"')
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert run("remove", "acme")[0] == 0
+    assert models_file.read_bytes() == original.encode()
+
+
+def test_conflict_needs_force_when_not_interactive(home: Path, models_file: Path) -> None:
+    original = existing(models_file, fixture_text("user_acme_group.jsonc"))
+    code, out, err = run("add", "acme")
+    assert code == 1
+    assert "? acme-small: conflict" in out
+    assert "--force" in err and "nothing was written" in err
+    assert models_file.read_text() == original
+    assert backups_of(home) == []
+
+
+@pytest.mark.parametrize("flag", ["--force", "--yes"])
+def test_conflict_replaced_with_force_or_yes(models_file: Path, flag: str) -> None:
+    existing(models_file, fixture_text("user_acme_group.jsonc"))
+    code, _, err = run("add", "acme", flag)
+    assert code == 0, err
+    [group] = groups(models_file)
+    assert [m["id"] for m in group["models"]] == ["acme-custom", "acme-small", "acme-large"]
+    assert group["models"][1] == acme_group()["models"][1]
+    assert group["apiKey"] == "${input:chat.lm.secret.1a2b3c}"
+
+
+@pytest.mark.parametrize(("answer", "replaced"), [("y\n", True), ("n\n", False)])
+def test_conflict_question_on_a_terminal(
+    models_file: Path, monkeypatch: pytest.MonkeyPatch, answer: str, replaced: bool
+) -> None:
+    original = existing(models_file, fixture_text("user_acme_group.jsonc"))
+    monkeypatch.setattr(config_cmds, "interactive", lambda: True)
+    code, _, err = run("add", "acme", input=answer)
+    assert "Replace acme-small with the catalog's entries?" in err
+    if replaced:
+        assert code == 0
+        assert groups(models_file)[0]["models"][1]["name"] == "Acme Small"
+    else:
+        assert code == 1
+        assert models_file.read_text() == original
+
+
+def test_user_edit_is_kept_on_the_next_add(models_file: Path) -> None:
+    assert run("add", "acme")[0] == 0
+    models_file.write_text(models_file.read_text().replace('"name": "Acme Small"', '"name": "Tuned"'))
+    code, out, _ = run("add", "acme", "--port", "4200")
+    assert code == 0
+    assert "kept your edits to acme-small; use --force to replace them" in out
+    models = groups(models_file)[0]["models"]
+    assert models[0]["url"] == "http://127.0.0.1:4200/v1/chat/completions"
+    assert models[1]["name"] == "Tuned" and models[1]["url"].endswith(":4100/v1/chat/completions")
+
+
+def test_direct_mode_for_a_proxy_provider_needs_force(models_file: Path) -> None:
+    code, _, err = run("add", "acme", "--mode", "direct")
+    assert code == 2 and "--force" in err
+    assert not models_file.exists()
+    code, out, err = run("add", "acme", "--mode", "direct", "--region", "cn", "--force")
+    assert code == 0
+    assert "Direct mode for Acme" in err
+    assert groups(models_file)[0]["models"][0]["url"] == "https://api.acme.test.cn/v1/chat/completions"
+    assert "ccendpoint proxy" not in out
+
+
+def test_unknown_model_suggests_one(models_file: Path) -> None:
+    code, _, err = run("add", "acme", "--models", "acme-smal")
+    assert code == 2 and "acme-small" in err
+    assert not models_file.exists()
+
+
+def test_all_adds_deprecated_models_with_fallback_limits(models_file: Path) -> None:
+    assert run("add", "acme", "--all")[0] == 0
+    old = groups(models_file)[0]["models"][-1]
+    assert old["id"] == "acme-old" and old["maxInputTokens"] == 128000
+
+
+def test_invalid_result_is_refused_and_listed(models_file: Path) -> None:
+    broken = '[{"name": "Mine", "vendor": "customendpoint", "models": [{"id": "gpt-4.1", "name": "x"}]}]'
+    existing(models_file, broken)
+    code, _, err = run("add", "acme")
+    assert code == 1
+    assert "would not be valid" in err
+    assert 'group "Mine" › model "gpt-4.1": same id as a model Copilot serves itself' in err.replace("\n", " ")
+    assert "(already in the file)" in err and "--force" in err
+    assert models_file.read_text() == broken
+    code, _, err = run("add", "acme", "--force")
+    assert code == 0 and "already in the file, left as it is" in err.replace("\n", " ")
+    assert groups(models_file)[0] == json.loads(broken)[0]
+
+
+def test_group_name_option(models_file: Path) -> None:
+    assert run("add", "acme", "--group", "Acme EU")[0] == 0
+    assert groups(models_file)[0]["name"] == "Acme EU"
+    assert run("remove", "acme")[0] == 0
+    assert groups(models_file) == []
+
+
+# --- where the file is ----------------------------------------------------------------------------
+
+
+def test_insiders_profile_and_portable(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    insiders = home / ".config" / "Code - Insiders" / "User"
+    (insiders / "globalStorage").mkdir(parents=True)
+    storage = {"userDataProfiles": [{"location": "-42ab", "name": "Work"}]}
+    (insiders / "globalStorage" / "storage.json").write_text(json.dumps(storage))
+    assert run("add", "acme", "--edition", "insiders", "--profile", "Work")[0] == 0
+    assert groups(insiders / "profiles" / "-42ab" / "chatLanguageModels.json")[0]["name"] == "Acme"
+
+    code, _, err = run("add", "acme", "--edition", "insiders", "--profile", "Home")
+    assert code == 2 and "'Work'" in err
+
+    monkeypatch.setenv("VSCODE_PORTABLE", str(home / "portable" / "data"))
+    assert run("add", "acme")[0] == 0
+    assert (home / "portable" / "data" / "user-data" / "User" / "chatLanguageModels.json").exists()
+
+
+def test_vscodium_is_warned_about(home: Path) -> None:
+    code, _, err = run("add", "acme", "--edition", "vscodium", "--dry-run")
+    assert code == 0 and "VSCodium ships without GitHub Copilot Chat" in err.replace("\n", " ")
+
+
+def test_explicit_file_and_user_data_dir(tmp_path: Path) -> None:
+    target = tmp_path / "any" / "where.json"
+    assert run("add", "acme", "--file", str(target))[0] == 0
+    assert groups(target)[0]["name"] == "Acme"
+    assert run("add", "acme", "--user-data-dir", str(tmp_path / "udd"))[0] == 0
+    assert (tmp_path / "udd" / "User" / "chatLanguageModels.json").exists()
+
+
+# --- remove ---------------------------------------------------------------------------------------
+
+
+def test_remove_after_add_restores_the_exact_file(models_file: Path) -> None:
+    original = existing(models_file, fixture_text("commented.jsonc"))
+    assert run("add", "acme")[0] == 0
+    code, out, _ = run("remove", "acme")
+    assert code == 0
+    assert '- group "Acme": remove' in out
+    assert models_file.read_text() == original
+    code, out, _ = run("remove", "acme")
+    assert code == 0 and "Nothing to remove" in out
+
+
+def test_remove_some_models_and_dry_run(models_file: Path) -> None:
+    assert run("add", "acme")[0] == 0
+    before = models_file.read_text()
+    code, out, _ = run("remove", "acme", "--models", "acme-large", "--dry-run")
+    assert code == 0 and "- acme-large: remove" in out
+    assert models_file.read_text() == before
+    assert run("remove", "acme", "--models", "acme-large")[0] == 0
+    assert [m["id"] for m in groups(models_file)[0]["models"]] == ["acme-small"]
+
+
+def test_remove_warns_about_the_key_reference(models_file: Path) -> None:
+    assert run("add", "acme")[0] == 0
+    with_key = models_file.read_text().replace(
+        '"vendor": "customendpoint",', '"vendor": "customendpoint",\n\t\t"apiKey": "${input:chat.lm.secret.-1f}",'
+    )
+    models_file.write_text(with_key)
+    code, _, err = run("remove", "acme")
+    assert code == 0
+    assert "forgets that reference" in err.replace("\n", " ")
+    assert groups(models_file) == []
+
+
+def test_secrets_never_reach_the_output(models_file: Path) -> None:
+    assert run("add", "acme")[0] == 0
+    with_key = models_file.read_text().replace(
+        '"vendor": "customendpoint",', '"vendor": "customendpoint",\n\t\t"apiKey": "sk-plain-SECRET",'
+    )
+    models_file.write_text(with_key)
+    for args in (("remove", "acme", "--dry-run"), ("remove", "acme", "--json", "--dry-run"), ("backups", "--json")):
+        code, out, err = run(*args)
+        assert code == 0
+        assert "sk-plain-SECRET" not in out + err, args
+    code, out, err = run("remove", "acme")
+    assert "sk-plain-SECRET" not in out + err and "********" in out
+
+
+def test_remove_leaves_a_users_group(models_file: Path) -> None:
+    original = existing(models_file, fixture_text("user_acme_group.jsonc"))
+    code, out, _ = run("remove", "acme")
+    assert code == 0
+    assert "not written by ccendpoint; --force removes it" in out
+    assert models_file.read_text() == original
+
+
+# --- backups and restore --------------------------------------------------------------------------
+
+
+def test_backups_and_restore(home: Path, models_file: Path) -> None:
+    original = existing(models_file, fixture_text("commented.jsonc"))
+    assert run("add", "acme", "--models", "acme-large")[0] == 0
+    after_first = models_file.read_text()
+    assert run("add", "acme")[0] == 0
+    code, out, _ = run("backups", "--json")
+    listed = json.loads(out)
+    assert code == 0 and len(listed) == 2
+    assert listed[0]["file"] == str(models_file) and listed[0]["created"] >= listed[1]["created"]
+
+    code, _, err = run("restore")
+    assert code == 1 and "--yes" in err  # no terminal, no question: refuse
+    code, out, _ = run("restore", "--yes")
+    assert code == 0 and "Restored" in out
+    assert models_file.read_text() == after_first  # the newest backup: the file before the second add
+
+    code, out, _ = run("restore", listed[1]["id"], "--yes")
+    assert code == 0
+    assert models_file.read_text() == original
+    assert len(backups_of(home)) == 4  # each restore kept the file it replaced
+
+
+def test_backups_table_and_empty_list(models_file: Path) -> None:
+    code, out, _ = run("backups")
+    assert code == 0 and "No backups yet" in out
+    existing(models_file, "[]")
+    run("add", "acme")
+    code, out, _ = run("backups")
+    assert code == 0 and "Code-User-" in out and "restore BACKUP" in out
+
+
+def test_restore_unknown_backup() -> None:
+    code, _, err = run("restore", "nope.json", "--yes")
+    assert code == 2 and "No backup named" in err
+
+
+@pytest.mark.parametrize("command", ["add", "remove", "backups", "restore"])
+def test_help_has_an_example(command: str) -> None:
+    code, out, _ = run(command, "--help")
+    assert code == 0
+    assert f"Example: ccendpoint {command}" in out
