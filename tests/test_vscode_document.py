@@ -55,6 +55,13 @@ def test_object_members_know_their_keys_and_spans() -> None:
     assert node.get("a") is not None and node.get("zzz") is None
 
 
+def test_errors_do_not_echo_bare_words() -> None:
+    with pytest.raises(DocumentError) as raised:
+        parse('[{"apiKey": sk_live_abcdef}]')
+    assert "sk_live" not in raised.value.message
+    assert "unexpected text" in raised.value.message
+
+
 def test_comment_markers_inside_strings_are_text() -> None:
     doc = parse('[{"url": "http://x//y", "note": "/* not a comment */"}]')
     assert doc.value == [{"url": "http://x//y", "note": "/* not a comment */"}]

@@ -104,6 +104,16 @@ def test_read_only_file_is_refused_even_for_root(tmp_path: Path) -> None:
     assert store.list_backups() == []
 
 
+def test_read_only_file_that_is_up_to_date_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    first = plan_add(None, acme_group(), None, "acme")
+    store.apply_plan(path, first, store.read_file(path))
+    path.chmod(0o444)
+    state = store.read_file(path)
+    again = plan_add(state.text, acme_group(), first.record, "acme")
+    assert not store.apply_plan(path, again, state).written
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write into any folder")
 def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     folder = tmp_path / "locked"

@@ -114,7 +114,9 @@ def describe(location: Location) -> str:
 
 
 def warn(message: str) -> None:
-    common.err_console().print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    from rich.markup import escape
+
+    common.err_console().print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
 
 
 def interactive() -> bool:

@@ -160,8 +160,9 @@ class _Parser:
             return Node("literal", start, self.pos, _LITERALS[word.group()])
         if not char:
             raise self.fail("unexpected end of file, expected a value")
-        shown = word.group() if word else char
-        raise self.fail(f"unexpected {shown!r}, expected a value")
+        # a bare word is not echoed: it could be a key pasted without quotes
+        shown = "text" if word or char.isalnum() else repr(char)
+        raise self.fail(f"unexpected {shown}, expected a value")
 
     def string(self) -> Node:
         match = _STRING.match(self.text, self.pos)

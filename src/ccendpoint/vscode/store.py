@@ -183,7 +183,6 @@ def _write_error(target: Path, exc: OSError) -> CcendpointError:
 
 def apply_plan(path: Path, plan: Plan, before: FileState) -> WriteResult:
     """Back up, write and record ``plan``, under the lock. Writes nothing when nothing changes."""
-    check_writable(before)
     with write_lock():
         now = read_file(path)
         if now.raw != before.raw:
@@ -191,13 +190,13 @@ def apply_plan(path: Path, plan: Plan, before: FileState) -> WriteResult:
                 f"{path} changed while ccendpoint was planning (VS Code may have saved it).",
                 hint="Run the command again; nothing was written.",
             )
-        if not plan.changed:
-            save_record(now.key, plan.vendor, plan.group, plan.record)
-            return WriteResult(False)
-        backup = make_backup(now)
-        write_atomic(now.target, plan.new_text.encode("utf-8"), now.mode)
+        backup = None
+        if plan.changed:
+            check_writable(now)
+            backup = make_backup(now)
+            write_atomic(now.target, plan.new_text.encode("utf-8"), now.mode)
         save_record(now.key, plan.vendor, plan.group, plan.record)
-    return WriteResult(True, backup)
+    return WriteResult(plan.changed, backup)
 
 
 # --- lock -----------------------------------------------------------------------------------------
