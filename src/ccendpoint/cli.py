@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ccendpoint import __version__
-from ccendpoint.commands import catalog_cmds, common, config_cmds, proxy_cmd
+from ccendpoint.commands import catalog_cmds, common, config_cmds, proxy_cmd, usage_cmd
 from ccendpoint.errors import CcendpointError
 
 HELP = """\
@@ -91,6 +91,7 @@ app.command("add")(config_cmds.add)
 app.command("remove")(config_cmds.remove)
 app.command("backups")(config_cmds.backups)
 app.command("restore")(config_cmds.restore)
+app.command("usage")(usage_cmd.usage)
 app.command("proxy")(proxy_cmd.proxy)
 
 

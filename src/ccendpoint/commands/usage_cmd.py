@@ -1,0 +1,115 @@
+"""``ccendpoint usage``: requests, tokens and cost per day and model, from the proxy logs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ccendpoint.commands import common
+
+
+def usage(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="How far back: 7d, 12h, 2w, or a date (2026-11-01).")] = "7d",
+    provider: Annotated[Optional[str], typer.Option("--provider", help="Only this provider.")] = None,  # noqa: UP045
+    log: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--log", help="A proxy log file or folder (default: the proxy's log folder)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Show token usage and cost per day and model, read from the proxy's request logs.
+
+    Costs use the catalog's prices; requests whose answer carried no usage are counted apart,
+    never guessed.
+
+    Example: ccendpoint usage --since 30d --provider kimi
+    """
+    from datetime import datetime, timezone
+
+    from ccendpoint import dirs
+    from ccendpoint.catalog.lookup import find_provider
+    from ccendpoint.usage import aggregate, log_files, parse_since, read_records
+
+    cat = common.catalog(ctx)
+    provider_id = find_provider(cat, provider).id if provider else None
+    start = parse_since(since, datetime.now(timezone.utc))
+    location = log or dirs.log_dir()
+    files = log_files(location)
+    report = aggregate(read_records(files), cat, since=start, provider=provider_id)
+    if as_json:
+        common.print_json(
+            {
+                "since": report.since,
+                "logs": [str(p) for p in files],
+                "rows": [asdict(r) | {"without_usage": r.without_usage} for r in report.rows],
+                "totals": asdict(report.totals()) | {"without_usage": report.totals().without_usage},
+                "skipped_lines": report.skipped_lines,
+            }
+        )
+        return
+    _print(report, files, location)
+
+
+def _print(report: object, files: list[Path], location: Path) -> None:
+    from rich.table import Table
+
+    from ccendpoint.formatting import money
+    from ccendpoint.usage import Report, Row, bar
+
+    assert isinstance(report, Report)
+    out = common.console()
+    if not files:
+        out.print(f"No proxy logs in {location}. Usage is recorded while `ccendpoint proxy PROVIDER` runs.")
+        return
+    if not report.rows:
+        out.print(f"No requests since {report.since[:16].replace('T', ' ')} in {location}.")
+        return
+    largest = max((r.cost or 0.0) for r in report.rows)
+    by_tokens = largest <= 0
+    if by_tokens:
+        largest = float(max(r.input_tokens + r.output_tokens for r in report.rows))
+    table = Table(title=f"Proxy usage since {report.since[:10]}", title_justify="left")
+    for name, justify in (
+        ("Day", "left"),
+        ("Provider", "left"),
+        ("Model", "left"),
+        ("Requests", "right"),
+        ("No usage", "right"),
+        ("In", "right"),
+        ("Cached", "right"),
+        ("Out", "right"),
+        ("Cost", "right"),
+        ("", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+
+    def cells(row: Row) -> list[str]:
+        value = (row.input_tokens + row.output_tokens) if by_tokens else (row.cost or 0.0)
+        return [
+            row.day,
+            row.provider,
+            row.model,
+            f"{row.requests:,}",
+            f"{row.without_usage:,}" if row.without_usage else "",
+            f"{row.input_tokens:,}",
+            f"{row.cached_tokens:,}",
+            f"{row.output_tokens:,}",
+            "no price" if row.cost is None else money(round(row.cost, 4), row.currency),
+            bar(float(value), largest),
+        ]
+
+    for row in report.rows:
+        table.add_row(*cells(row))
+    total = report.totals()
+    table.add_section()
+    table.add_row(*cells(total)[:-1], "", style="bold")
+    out.print(table)
+    dates = sorted({(r.model, r.price_date) for r in report.rows if r.price_date})
+    if dates:
+        out.print("[dim]Prices from the catalog: " + ", ".join(f"{m} as of {d}" for m, d in dates) + "[/dim]")
+    if total.without_usage:
+        out.print(f"[dim]{total.without_usage} request(s) had no usage in the answer and are not priced.[/dim]")

@@ -1,0 +1,175 @@
+"""Token usage and cost from the proxy's request logs (pure aggregation; reading files at the edge).
+
+A log record that carries ``usage`` (prompt, completion, cached prompt and reasoning tokens, as
+the provider reported them) is priced with the catalog; a record without it is counted as such
+and never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ccendpoint.catalog.cost import tokens_cost
+from ccendpoint.catalog.model import Catalog, Pricing
+from ccendpoint.errors import UsageError
+
+LOG_GLOB = "*-proxy.ndjson*"
+
+
+@dataclass
+class Row:
+    day: str
+    provider: str
+    model: str
+    requests: int = 0
+    with_usage: int = 0
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float | None = None  # None: no price in the catalog
+    currency: str = ""
+    price_date: str = ""
+
+    @property
+    def without_usage(self) -> int:
+        return self.requests - self.with_usage
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    since: str = ""
+    skipped_lines: int = 0
+
+    def totals(self) -> Row:
+        total = Row(day="total", provider="", model="")
+        costs = [r.cost for r in self.rows if r.cost is not None]
+        for row in self.rows:
+            total.requests += row.requests
+            total.with_usage += row.with_usage
+            total.input_tokens += row.input_tokens
+            total.cached_tokens += row.cached_tokens
+            total.output_tokens += row.output_tokens
+            total.reasoning_tokens += row.reasoning_tokens
+        total.cost = sum(costs) if costs else None
+        currencies = {r.currency for r in self.rows if r.cost is not None}
+        total.currency = currencies.pop() if len(currencies) == 1 else ("mixed" if currencies else "")
+        return total
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``7d``, ``12h``, ``2w``, ``30m`` or an ISO date (``2026-11-01``)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+        return now - timedelta(**{unit: int(match[1])})
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"Cannot read --since {text!r}.", hint="Use a duration such as 7d, 12h, 2w, or a date such as 2026-11-01."
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _time(record: Mapping[str, Any]) -> datetime | None:
+    value = record.get("time")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _pricing(catalog: Catalog, provider_id: str, model_id: str) -> Pricing | None:
+    provider = catalog.provider(provider_id)
+    model = provider.model(model_id) if provider else None
+    return model.pricing if model else None
+
+
+def aggregate(
+    records: Iterable[Mapping[str, Any]],
+    catalog: Catalog,
+    *,
+    since: datetime | None = None,
+    provider: str | None = None,
+) -> Report:
+    """One row per day, provider and model, in date order."""
+    rows: dict[tuple[str, str, str], Row] = {}
+    report = Report(since=since.isoformat() if since else "")
+    for record in records:
+        when = _time(record)
+        model = record.get("model")
+        prov = record.get("provider")
+        if when is None or not isinstance(model, str) or not isinstance(prov, str):
+            report.skipped_lines += 1
+            continue
+        if (since and when < since) or (provider and prov != provider):
+            continue
+        day = when.astimezone(timezone.utc).date().isoformat()
+        row = rows.setdefault((day, prov, model), Row(day=day, provider=prov, model=model))
+        row.requests += 1
+        usage = record.get("usage")
+        if not isinstance(usage, dict):
+            continue
+        row.with_usage += 1
+        row.input_tokens += _int(usage.get("prompt_tokens"))
+        row.cached_tokens += _int(usage.get("cached_tokens"))
+        row.output_tokens += _int(usage.get("completion_tokens"))
+        row.reasoning_tokens += _int(usage.get("reasoning_tokens"))
+    for row in rows.values():
+        pricing = _pricing(catalog, row.provider, row.model)
+        if pricing is None or row.with_usage == 0:
+            continue
+        row.cost = tokens_cost(pricing, row.input_tokens, row.output_tokens, row.cached_tokens)
+        row.currency, row.price_date = pricing.currency, pricing.date
+    report.rows = sorted(rows.values(), key=lambda r: (r.day, r.provider, r.model))
+    return report
+
+
+def bar(value: float, largest: float, width: int = 20) -> str:
+    """A horizontal bar scaled to the largest value (eighth-block precision)."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / largest * width * 8))
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+def log_files(location: Path) -> list[Path]:
+    """The request logs in a folder (rotated ones included), or the one file given."""
+    if location.is_file():
+        return [location]
+    if not location.is_dir():
+        return []
+    return sorted(p for p in location.glob(LOG_GLOB) if p.is_file())
+
+
+def read_records(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """Every JSON object line of the files; broken lines (a crash mid-write) are skipped."""
+    import json
+
+    for path in paths:
+        try:
+            handle = path.open("rb")
+        except OSError:
+            continue
+        with handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    yield {}
+                    continue
+                yield record if isinstance(record, dict) else {}

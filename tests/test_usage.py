@@ -1,0 +1,109 @@
+"""``ccendpoint usage``: aggregation over proxy log records, and the command on a real log folder."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ccendpoint import dirs
+from ccendpoint.catalog import load_catalog
+from ccendpoint.cli import app
+from ccendpoint.errors import UsageError
+from ccendpoint.usage import aggregate, bar, parse_since
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+CATALOG = load_catalog()
+
+
+def record(hours_ago: float, model: str, provider: str = "kimi", **usage: int) -> dict[str, Any]:
+    when = (NOW - timedelta(hours=hours_ago)).isoformat().replace("+00:00", "Z")
+    out: dict[str, Any] = {"time": when, "provider": provider, "model": model, "status": 200}
+    if usage:
+        out["usage"] = usage
+    return out
+
+
+def test_rows_per_day_and_model_with_catalog_prices() -> None:
+    records = [
+        record(1, "kimi-k2.6", prompt_tokens=1_000_000, completion_tokens=100_000, cached_tokens=400_000),
+        record(2, "kimi-k2.6", prompt_tokens=0, completion_tokens=0),
+        record(3, "kimi-k2.6"),  # no usage in the answer
+        record(30, "kimi-k3", prompt_tokens=10_000, completion_tokens=2_000),
+        record(40, "kimi-unknown", prompt_tokens=10, completion_tokens=10),
+    ]
+    report = aggregate(records, CATALOG)
+    by_key = {(r.day, r.model): r for r in report.rows}
+    today = by_key[("2026-11-25", "kimi-k2.6")]
+    assert (today.requests, today.with_usage, today.without_usage) == (3, 2, 1)
+    # 600K uncached at $0.95 + 400K cached at $0.16 + 100K out at $4.00
+    assert today.cost == pytest.approx(0.6 * 0.95 + 0.4 * 0.16 + 0.1 * 4.0)
+    assert today.price_date == "2026-08-03"
+    assert by_key[("2026-11-24", "kimi-k3")].cost == pytest.approx(0.01 * 3 + 0.002 * 15)
+    assert by_key[("2026-11-23", "kimi-unknown")].cost is None
+    totals = report.totals()
+    assert totals.requests == 5 and totals.without_usage == 1
+    assert totals.cost == pytest.approx(today.cost + by_key[("2026-11-24", "kimi-k3")].cost)
+
+
+def test_filters_by_time_and_provider_and_skips_broken_lines() -> None:
+    records = [record(1, "kimi-k2.6"), record(100, "kimi-k2.6"), record(1, "glm-5.1", provider="glm"), {}, {"x": 1}]
+    report = aggregate(records, CATALOG, since=NOW - timedelta(days=1), provider="kimi")
+    assert [(r.model, r.requests) for r in report.rows] == [("kimi-k2.6", 1)]
+    assert report.skipped_lines == 2
+
+
+def test_parse_since() -> None:
+    assert parse_since("7d", NOW) == NOW - timedelta(days=7)
+    assert parse_since("12h", NOW) == NOW - timedelta(hours=12)
+    assert parse_since("2026-11-01", NOW) == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with pytest.raises(UsageError, match="Cannot read --since"):
+        parse_since("last tuesday", NOW)
+
+
+def test_bar_scales_to_the_largest_value() -> None:
+    assert bar(10, 10, width=10) == "█" * 10
+    assert bar(5, 10, width=10) == "█" * 5
+    assert bar(0, 10) == "" and bar(1, 0) == ""
+    assert 0 < len(bar(0.001, 10, width=10)) <= 1  # tiny but visible
+
+
+def _write_logs(folder: Path, records: list[dict[str, Any]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    half = len(records) // 2
+    (folder / "kimi-proxy.ndjson.1").write_text("".join(json.dumps(r) + "\n" for r in records[:half]))
+    (folder / "kimi-proxy.ndjson").write_text("".join(json.dumps(r) + "\n" for r in records[half:]) + '{"truncated": ')
+
+
+def test_usage_command_reads_the_log_folder() -> None:
+    now = datetime.now(timezone.utc)
+    records = [
+        {"time": (now - timedelta(hours=h)).isoformat(), "provider": "kimi", "model": "kimi-k2.6", "usage": u}
+        for h, u in ((1, {"prompt_tokens": 5000, "completion_tokens": 700}), (2, {"prompt_tokens": 100}))
+    ] + [{"time": now.isoformat(), "provider": "kimi", "model": "kimi-k2.6", "status": 502}]
+    _write_logs(dirs.log_dir(), records)
+    result = CliRunner().invoke(app, ["usage", "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["totals"]["requests"] == 3
+    assert data["totals"]["without_usage"] == 1
+    assert data["totals"]["input_tokens"] == 5100
+    assert data["skipped_lines"] == 1
+    table = CliRunner().invoke(app, ["usage"]).stdout
+    assert "kimi-k2.6" in table and "5,100" in table and "█" in table
+    assert "had no usage" in table
+
+
+def test_usage_without_logs_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["usage", "--log", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "No proxy logs" in result.stdout
+
+
+def test_usage_unknown_provider_is_exit_2() -> None:
+    result = CliRunner().invoke(app, ["usage", "--provider", "kimmi"])
+    assert result.exit_code == 2 and "Did you mean kimi" in result.stderr
