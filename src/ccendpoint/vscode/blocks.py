@@ -97,8 +97,7 @@ def render_model(model: Model, url: str, mode: Mode) -> dict[str, Any]:
         "toolCalling": model.tool_calling,
         "vision": model.vision,
         "streaming": model.streaming,
-        "maxInputTokens": model.context or FALLBACK_MAX_INPUT,
-        "maxOutputTokens": model.max_output or FALLBACK_MAX_OUTPUT,
+        **token_limits(model),
     }
     if model.vscode_thinking is not None:
         entry["thinking"] = model.vscode_thinking
@@ -109,6 +108,19 @@ def render_model(model: Model, url: str, mode: Mode) -> dict[str, Any]:
         if body:
             entry["requestBody"] = dict(body)
     return entry
+
+
+def token_limits(model: Model) -> dict[str, int]:
+    """Prompt and output budgets that fit together in the model's context window.
+
+    ``maxInputTokens`` is VS Code's prompt budget, so it leaves room for the answer;
+    ``contextWindow`` states the whole window for VS Code builds that derive the budget themselves.
+    """
+    max_output = model.max_output or FALLBACK_MAX_OUTPUT
+    if model.context is None:
+        return {"maxInputTokens": FALLBACK_MAX_INPUT, "maxOutputTokens": max_output}
+    max_input = model.context - max_output if model.context > 2 * max_output else model.context // 2
+    return {"maxInputTokens": max_input, "maxOutputTokens": max_output, "contextWindow": model.context}
 
 
 def render_group(provider: Provider, options: GroupOptions | None = None) -> dict[str, Any]:
