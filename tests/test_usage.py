@@ -50,6 +50,26 @@ def test_rows_per_day_and_model_with_catalog_prices() -> None:
     assert totals.cost == pytest.approx(today.cost + by_key[("2026-11-24", "kimi-k3")].cost)
 
 
+def test_usage_spellings_of_different_providers() -> None:
+    from ccendpoint.usage import usage_numbers
+
+    openai_style = {
+        "prompt_tokens": 100,
+        "completion_tokens": 50,
+        "prompt_tokens_details": {"cached_tokens": 40},
+        "completion_tokens_details": {"reasoning_tokens": 30},
+    }
+    assert usage_numbers(openai_style) == {
+        "prompt_tokens": 100,
+        "cached_tokens": 40,
+        "completion_tokens": 50,
+        "reasoning_tokens": 30,
+    }
+    deepseek_style = {"prompt_tokens": 100, "completion_tokens": 5, "prompt_cache_hit_tokens": 64}
+    assert usage_numbers(deepseek_style)["cached_tokens"] == 64
+    assert usage_numbers({"prompt_tokens": -3, "completion_tokens": "x"})["prompt_tokens"] == 0
+
+
 def test_filters_by_time_and_provider_and_skips_broken_lines() -> None:
     records = [record(1, "kimi-k2.6"), record(100, "kimi-k2.6"), record(1, "glm-5.1", provider="glm"), {}, {"x": 1}]
     report = aggregate(records, CATALOG, since=NOW - timedelta(days=1), provider="kimi")

@@ -82,6 +82,31 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def _detail(usage: Mapping[str, Any], group: str, key: str) -> int:
+    details = usage.get(group)
+    return _int(details.get(key)) if isinstance(details, dict) else 0
+
+
+def usage_numbers(usage: Mapping[str, Any]) -> dict[str, int]:
+    """The four counts from a provider's ``usage`` object, whichever spelling it uses.
+
+    OpenAI-style providers nest cached and reasoning tokens under ``*_tokens_details``; some put
+    ``cached_tokens`` at the top level, and DeepSeek reports ``prompt_cache_hit_tokens``.
+    """
+    cached = (
+        _int(usage.get("cached_tokens"))
+        or _detail(usage, "prompt_tokens_details", "cached_tokens")
+        or _int(usage.get("prompt_cache_hit_tokens"))
+    )
+    reasoning = _int(usage.get("reasoning_tokens")) or _detail(usage, "completion_tokens_details", "reasoning_tokens")
+    return {
+        "prompt_tokens": _int(usage.get("prompt_tokens")),
+        "cached_tokens": cached,
+        "completion_tokens": _int(usage.get("completion_tokens")),
+        "reasoning_tokens": reasoning,
+    }
+
+
 def _time(record: Mapping[str, Any]) -> datetime | None:
     value = record.get("time")
     if not isinstance(value, str):
@@ -125,10 +150,11 @@ def aggregate(
         if not isinstance(usage, dict):
             continue
         row.with_usage += 1
-        row.input_tokens += _int(usage.get("prompt_tokens"))
-        row.cached_tokens += _int(usage.get("cached_tokens"))
-        row.output_tokens += _int(usage.get("completion_tokens"))
-        row.reasoning_tokens += _int(usage.get("reasoning_tokens"))
+        numbers = usage_numbers(usage)
+        row.input_tokens += numbers["prompt_tokens"]
+        row.cached_tokens += numbers["cached_tokens"]
+        row.output_tokens += numbers["completion_tokens"]
+        row.reasoning_tokens += numbers["reasoning_tokens"]
     for row in rows.values():
         pricing = _pricing(catalog, row.provider, row.model)
         if pricing is None or row.with_usage == 0:
