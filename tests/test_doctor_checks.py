@@ -51,15 +51,12 @@ def test_duplicates_group_url_customoai_and_bad_urls() -> None:
     other = {"name": "Kimi", "vendor": "customendpoint", "url": "https://x", "models": [{"id": "a", "url": "ftp://x"}]}
     old = {"name": "CustomOAI", "vendor": "customoai", "models": []}
     empty = {"name": "E", "vendor": "customendpoint", "models": [{"id": "gpt-4.1", "url": ""}]}
-    found = checks(check_structure([kimi, other, old, empty], builtin_ids=["gpt-4.1"]))
-    assert found == {
-        "groups.duplicate",
-        "models.duplicate",
-        "groups.group-url",
-        "models.url",
-        "groups.customoai",
-        "models.builtin-id",
-    }
+    findings = check_structure([kimi, other, old, empty])
+    assert checks(findings) == {"file.schema", "groups.group-url", "groups.customoai"}
+    problems = " | ".join(f.what for f in findings if f.check == "file.schema")
+    for expected in ('"Kimi"', "kimi-k2.6", "gpt-4.1", "http"):
+        assert expected in problems, expected
+    assert all(f.fix for f in findings)
 
 
 def test_plaintext_keys_are_reported_masked() -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,7 +61,10 @@ def _label(group: Mapping[str, Any]) -> str:
 # -- structure --------------------------------------------------------------------------------
 
 
-def check_structure(document: Any, builtin_ids: Sequence[str] = ()) -> list[Finding]:
+def check_structure(document: Any) -> list[Finding]:
+    """The schema and the rules it cannot express (duplicates, built-in ids), plus what VS Code ignores."""
+    from ccendpoint.vscode.plan import validate
+
     if not isinstance(document, list):
         return [
             error(
@@ -72,18 +74,16 @@ def check_structure(document: Any, builtin_ids: Sequence[str] = ()) -> list[Find
                 "Wrap the groups in [ … ], or move the file away and run `ccendpoint add PROVIDER` to start fresh.",
             )
         ]
-    findings: list[Finding] = []
-    names = Counter((g.get("vendor"), g.get("name")) for g in groups_of(document))
-    for (vendor, name), count in names.items():
-        if count > 1:
-            findings.append(
-                error(
-                    "groups.duplicate",
-                    f"{count} groups named '{name}' for vendor {vendor}.",
-                    "Group names must be unique per vendor; VS Code refuses or mixes them up.",
-                    "Rename or delete the extra groups (Chat: Open Language Models (JSON)).",
-                )
-            )
+    findings = [
+        error(
+            "file.schema",
+            str(problem),
+            "VS Code skips or misreads entries that break its schema (models missing, 502 errors).",
+            "Fix it in VS Code (Command Palette → Chat: Open Language Models (JSON)), or re-run "
+            "`ccendpoint add PROVIDER --force` for a group ccendpoint wrote.",
+        )
+        for problem in validate(document)
+    ]
     for group in groups_of(document):
         if group.get("vendor") == "customoai":
             findings.append(
@@ -94,53 +94,16 @@ def check_structure(document: Any, builtin_ids: Sequence[str] = ()) -> list[Find
                     "Run `ccendpoint add PROVIDER` to write a customendpoint group, then delete the old one.",
                 )
             )
-        if group.get("vendor") != VENDOR:
-            continue
-        findings += _check_group(group, set(builtin_ids))
+        if group.get("vendor") == VENDOR and "url" in group:
+            findings.append(
+                warning(
+                    "groups.group-url",
+                    f"{_label(group)} has a group-level url.",
+                    "With a group url VS Code tries to discover models from <url>/models and ignores the models list.",
+                    "Remove the group-level url; each model carries its own url.",
+                )
+            )
     return findings or [ok("groups", f"{len(custom_groups(document))} Custom Endpoint group(s), structure fine.")]
-
-
-def _check_group(group: Mapping[str, Any], builtin_ids: set[str]) -> Iterator[Finding]:
-    label = _label(group)
-    if "url" in group:
-        yield warning(
-            "groups.group-url",
-            f"{label} has a group-level url.",
-            "With a group url VS Code tries to discover models from <url>/models and ignores the models list.",
-            "Remove the group-level url; each model carries its own url.",
-        )
-    ids = Counter(m.get("id") for m in models_of(group))
-    for model_id, count in ids.items():
-        if count > 1:
-            yield error(
-                "models.duplicate",
-                f"{label}: model id '{model_id}' appears {count} times.",
-                "VS Code registers the first one and skips the rest.",
-                "Delete the duplicates or give them distinct ids.",
-            )
-        if model_id in builtin_ids:
-            yield error(
-                "models.builtin-id",
-                f"{label}: model id '{model_id}' is also a built-in Copilot model id.",
-                "VS Code hides such models or fails with 502 (vscode#318968).",
-                "Use the provider's own model id; ids from the catalog never clash.",
-            )
-    for model in models_of(group):
-        url = model.get("url")
-        if not isinstance(url, str) or not url.strip():
-            yield error(
-                "models.url",
-                f"{label}: model '{model.get('id')}' has no url.",
-                "VS Code cannot send requests for it (TypeError in the Language Models view).",
-                f"Re-run `ccendpoint add PROVIDER --models {model.get('id')}` or set the url by hand.",
-            )
-        elif not re.match(r"^https?://", url):
-            yield error(
-                "models.url",
-                f"{label}: model '{model.get('id')}' has a url that is not http(s): {url!r}.",
-                "VS Code only calls http and https endpoints.",
-                "Use the full chat-completions URL, e.g. http://127.0.0.1:3457/v1/chat/completions.",
-            )
 
 
 # -- keys ------------------------------------------------------------------------------------
