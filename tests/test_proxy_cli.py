@@ -95,6 +95,10 @@ async def test_serves_prints_start_up_lines_and_stops_on_sigterm(tmp_path: Path)
         assert "rules: kimi-k2.6: temperature=1 top_p=0.95; [tools]" in line and "kimi-k3:" in line
         assert str(log) in footer and "event loop:" in footer
         port = proxy.port()
+        cmdline = Path(f"/proc/{proxy.process.pid}/cmdline")
+        if cmdline.exists():  # the serving process has already deleted its settings file
+            settings_file = cmdline.read_bytes().split(b"\0")[-2].decode()
+            assert settings_file.endswith(".settings") and not Path(settings_file).exists()
         headers = {
             "Authorization": f"Bearer {SECRET}",
             "X-Api-Key": SECRET,

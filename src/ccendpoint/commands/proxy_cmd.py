@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -12,10 +13,10 @@ from ccendpoint.commands import common
 from ccendpoint.errors import UsageError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ccendpoint.proxy.server import Listener, ProxyServer
     from ccendpoint.proxy.settings import ListenerSettings
+
+#: The serving process: ``python -c WORKER_CODE SETTINGS_FILE``.
+WORKER_CODE = "import sys; from ccendpoint.proxy.server import worker_main; sys.exit(worker_main(sys.argv[1:]))"
 
 
 def proxy(
@@ -109,17 +110,38 @@ def proxy(
     else:
         assert provider is not None
         listeners = [resolve(find_provider(cat, provider), options)]
-    try:
-        _serve(listeners)
-    except KeyboardInterrupt:  # Ctrl+C before the signal handlers were in place
-        raise typer.Exit(130) from None
+    _warn_if_exposed(listeners)
+    code = launch(listeners)
+    if code:
+        raise typer.Exit(code)
 
 
-def _serve(listeners: list[ListenerSettings]) -> None:
-    from ccendpoint.proxy.logs import RequestLog
-    from ccendpoint.proxy.server import ProxyServer, run
+def launch(listeners: list[ListenerSettings]) -> int:
+    """Serve ``listeners``. On POSIX this process is replaced by the lean serving process and never returns.
 
-    out = common.console()
+    The command-line libraries (typer, rich, the YAML loader) would otherwise stay in memory for
+    the proxy's whole life; the serving process imports only what serving needs. The settings go
+    over in a private temporary file, which the serving process deletes once it has read it.
+    """
+    if os.name == "posix":
+        import pickle
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="ccendpoint-proxy-", suffix=".settings")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(listeners, handle)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execv(sys.executable, [sys.executable, "-c", WORKER_CODE, name])
+        except OSError:
+            Path(name).unlink(missing_ok=True)
+    from ccendpoint.proxy.server import serve_main
+
+    return serve_main(listeners)
+
+
+def _warn_if_exposed(listeners: list[ListenerSettings]) -> None:
     err = common.err_console()
     for settings in listeners:
         if settings.exposed:
@@ -129,42 +151,3 @@ def _serve(listeners: list[ListenerSettings]) -> None:
                 "through it with their own key.",
                 soft_wrap=True,
             )
-    request_log = RequestLog(console=out if sys.stdout.isatty() else None)
-    server = ProxyServer(listeners, request_log)
-    run(server, on_started=lambda s: _print_started(out, s), on_stopping=lambda s: _print_stopping(out, s))
-    out.print("[dim]Proxy stopped.[/dim]")
-
-
-def listener_line(listener: Listener) -> str:
-    """One start-up line (rich markup): provider, local URL, upstream and the rules in short words."""
-    from rich.markup import escape
-
-    rules = " | ".join(
-        f"{escape(ids[0])}{f' (+{len(ids) - 1})' if len(ids) > 1 else ''}: {escape(text)}"
-        for ids, text in listener.rules_summary()
-    )
-    return (
-        f"[bold]{escape(listener.provider_id)}[/bold]  {escape(listener.url)} → {escape(listener.upstream_label)}"
-        f"  [dim]rules:[/dim] {rules or 'pass-through'}"
-    )
-
-
-def _print_started(out: Console, server: ProxyServer) -> None:
-    from rich.markup import escape
-
-    from ccendpoint.proxy.server import loop_name
-
-    for listener in server.listeners:
-        out.print(listener_line(listener), soft_wrap=True)
-    paths = sorted({str(lst.settings.log_path) for lst in server.listeners if lst.settings.log_path is not None})
-    log_text = ", ".join(paths) if paths else "off"
-    out.print(
-        f"[dim]Request log: {escape(log_text)} · event loop: {loop_name()} · Ctrl+C stops.[/dim]",
-        soft_wrap=True,
-    )
-
-
-def _print_stopping(out: Console, server: ProxyServer) -> None:
-    busy = server.in_flight
-    if busy:
-        out.print(f"[dim]Stopping: waiting up to {server.grace:g} s for {busy} request(s) in flight…[/dim]")

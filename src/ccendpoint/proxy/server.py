@@ -6,20 +6,26 @@ Routes of every listener:
 - ``GET /healthz``: state of the listener as JSON;
 - ``GET /v1/models`` (and ``/models``): the provider's catalog models in OpenAI list format;
 - anything else: 404, or 405 for a known path with the wrong method, as OpenAI-shaped JSON.
+
+On POSIX systems ``ccendpoint proxy`` checks its options and then replaces itself (``exec``) with a
+lean serving process that starts in :func:`worker_main` and imports only what serving needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import importlib
 import os
+import pickle
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -33,6 +39,9 @@ from ccendpoint.proxy.logs import RequestLog
 from ccendpoint.proxy.relay import error_response, handle_chat
 from ccendpoint.proxy.rules import RuleBook
 from ccendpoint.proxy.settings import ListenerSettings, safe_url
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 MODELS_PATHS = ("/v1/models", "/models")
@@ -346,3 +355,83 @@ def run(
 ) -> None:
     """Blocking: serve until a stop signal, then return normally."""
     run_loop(serve(server, on_started, on_stopping))
+
+
+# -- the serving process ---------------------------------------------------------------------------
+
+
+def listener_line(listener: Listener) -> str:
+    """One start-up line: provider, local URL, upstream and the rules in short words."""
+    rules = " | ".join(
+        f"{ids[0]}{f' (+{len(ids) - 1})' if len(ids) > 1 else ''}: {text}" for ids, text in listener.rules_summary()
+    )
+    return f"{listener.provider_id}  {listener.url} → {listener.upstream_label}  rules: {rules or 'pass-through'}"
+
+
+class Output:
+    """Start-up and shutdown lines on stdout, errors on stderr; rich only when stdout is a terminal."""
+
+    def __init__(self) -> None:
+        self.console: Console | None = None
+        if sys.stdout.isatty():
+            from rich.console import Console
+
+            self.console = Console(highlight=False)
+
+    def line(self, text: str, *, bold: int = 0, dim: bool = False) -> None:
+        """Print ``text``; on a terminal its first ``bold`` characters are bold, or all of it is dim."""
+        if self.console is None:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+            return
+        from rich.markup import escape
+
+        markup = f"[bold]{escape(text[:bold])}[/bold]{escape(text[bold:])}" if bold else escape(text)
+        self.console.print(f"[dim]{markup}[/dim]" if dim else markup, soft_wrap=True)
+
+    def error(self, exc: CcendpointError) -> None:
+        sys.stderr.write(f"error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(exc.hint + "\n")
+        sys.stderr.flush()
+
+
+def serve_main(listeners: Sequence[ListenerSettings], grace: float = DEFAULT_GRACE) -> int:
+    """Serve until SIGINT/SIGTERM; the exit code (0 after a normal stop)."""
+    out = Output()
+    server = ProxyServer(listeners, RequestLog(console=out.console), grace=grace)
+
+    def started(srv: ProxyServer) -> None:
+        # what start-up created lives as long as the process: keep it out of the collector's full
+        # passes, which otherwise stall a request now and then (a large body creates many objects)
+        gc.freeze()
+        for listener in srv.listeners:
+            out.line(listener_line(listener), bold=len(listener.provider_id))
+        paths = sorted({str(lst.settings.log_path) for lst in srv.listeners if lst.settings.log_path is not None})
+        log_text = ", ".join(paths) if paths else "off"
+        out.line(f"Request log: {log_text} · event loop: {loop_name()} · Ctrl+C stops.", dim=True)
+
+    def stopping(srv: ProxyServer) -> None:
+        if srv.in_flight:
+            out.line(f"Stopping: waiting up to {srv.grace:g} s for {srv.in_flight} request(s) in flight…", dim=True)
+
+    try:
+        run(server, started, stopping)
+    except CcendpointError as exc:
+        out.error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:  # a signal before the handlers were in place
+        return 130
+    out.line("Proxy stopped.", dim=True)
+    return 0
+
+
+def worker_main(argv: Sequence[str]) -> int:
+    """Entry point of the serving process: read (and delete) the settings file, then serve."""
+    path = Path(argv[0])
+    try:
+        data = path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)
+    listeners: list[ListenerSettings] = pickle.loads(data)
+    return serve_main(listeners)
