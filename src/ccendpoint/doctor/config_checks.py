@@ -240,8 +240,8 @@ def _compare(label: str, entry: Mapping[str, Any], match: Match) -> Iterator[Fin
                 "catalog.limits",
                 f"{label}: '{model.id}' has {key} {actual}; the catalog says {expected}.",
                 "Wrong limits make VS Code cut the context too early or ask for more output than allowed.",
-                f"Run `ccendpoint add {provider.id} --models {model.id}` to update it (your edits are kept "
-                "unless you add --force).",
+                f"Run `ccendpoint add {provider.id} --models {model.id} --force` to take the catalog's value, "
+                "or keep yours if you set it on purpose.",
             )
     url = str(entry.get("url", ""))
     known = {e.url for e in provider.endpoints.values()}

@@ -44,11 +44,16 @@ def _judge(port: int, expected: str | None, labels: list[str], result: Probe) ->
     used_by = f"{len(labels)} model(s): {', '.join(labels[:3])}" + ("…" if len(labels) > 3 else "")
     start = f"ccendpoint proxy {expected}" if expected else "the server these models expect"
     if result.state == "closed":
+        fix = (
+            f"Run `{start}` and keep it running while you use VS Code."
+            if expected
+            else f"Start the server that should listen on port {port}, or fix the models' url."
+        )
         return error(
             "proxy.not-running",
             f"Nothing listens on 127.0.0.1:{port}, used by {used_by}.",
             "VS Code gets 'connection refused' for these models.",
-            f"Run `{start}` and keep it running while you use VS Code.",
+            fix,
         )
     if result.state == "other":
         return error(

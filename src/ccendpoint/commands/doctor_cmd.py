@@ -1,0 +1,130 @@
+"""``ccendpoint doctor``: find what is wrong on this machine and say how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from ccendpoint.commands import common
+from ccendpoint.commands.config_cmds import EditionOpt, FileOpt, ProfileOpt, UserDataOpt
+
+if TYPE_CHECKING:
+    from ccendpoint.doctor.findings import Finding
+
+ICONS = {"ok": "[green]✓[/green]", "warning": "[yellow]![/yellow]", "error": "[red]✗[/red]"}
+
+
+def doctor(
+    ctx: typer.Context,
+    edition: EditionOpt = None,
+    profile: ProfileOpt = None,
+    user_data_dir: UserDataOpt = None,
+    file: FileOpt = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Also send three real requests per model (key from the environment)."),
+    ] = False,
+    models: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--models", help="With --live: only these model ids or providers (comma-separated)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="With --live: seconds per request.", min=1)] = 120.0,
+    report: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--report", help="Write a shareable report with every secret masked (.json or .md).", metavar="FILE"
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list the checks that passed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON on stdout.")] = False,
+) -> None:
+    """Check VS Code's chatLanguageModels.json, keys, the catalog, the proxies, settings and logs.
+
+    Every finding says what was found, why it matters and the exact fix. Exit code 0 when
+    nothing is an error, 1 otherwise.
+
+    Example: ccendpoint doctor
+
+    Example: KIMI_API_KEY=... ccendpoint doctor --live --models kimi-k2.6 --report report.md
+    """
+    from ccendpoint.doctor.findings import exit_code
+    from ccendpoint.doctor.machine import gather
+    from ccendpoint.vscode.paths import FileRequest
+
+    cat = common.catalog(ctx)
+    request = FileRequest(
+        edition=edition.value if edition else None,
+        profile=profile,
+        user_data_dir=str(user_data_dir) if user_data_dir else None,
+        file=str(file.expanduser()) if file else None,
+    )
+    found = gather(request, cat)
+    findings = list(found.findings)
+    if live:
+        from ccendpoint.doctor.live import run_live
+
+        if found.document is None:
+            findings.append(_no_live())
+        else:
+            only = [part.strip() for part in (models or "").split(",") if part.strip()]
+            findings += run_live(found.document, cat, only=only, timeout=timeout)
+    if report is not None:
+        _write_report(report, findings, found)
+    if as_json:
+        common.print_json(
+            {
+                "file": found.location.path if found.location else None,
+                "vscode": found.version,
+                "exit_code": exit_code(findings),
+                "findings": [f.as_dict() for f in findings],
+            }
+        )
+    else:
+        _print(findings, verbose)
+    raise typer.Exit(exit_code(findings))
+
+
+def _no_live() -> Finding:
+    from ccendpoint.doctor.findings import warning
+
+    return warning("live.none", "Live check skipped: no readable config file.", "", "Fix the file first.")
+
+
+def _write_report(path: Path, findings: list[Finding], found: object) -> None:
+    from ccendpoint.doctor.machine import Gathered
+    from ccendpoint.doctor.report import bundle, render
+    from ccendpoint.errors import CcendpointError
+
+    assert isinstance(found, Gathered)
+    data = bundle(
+        findings,
+        config_path=found.location.path if found.location else None,
+        config_text=found.text,
+        log_lines=found.log_lines,
+        vscode_version=found.version,
+    )
+    try:
+        path.write_text(render(data, as_json=path.suffix.lower() == ".json"), "utf-8")
+    except OSError as exc:
+        raise CcendpointError(
+            f"Cannot write the report to {path}: {exc.strerror}.", hint="Pick another path."
+        ) from None
+    common.err_console().print(f"Report written to {path} (secrets masked).", markup=False)
+
+
+def _print(findings: list[Finding], verbose: bool) -> None:
+    from rich.markup import escape
+
+    out = common.console()
+    shown = [f for f in findings if verbose or f.level != "ok"]
+    counts = {level: sum(1 for f in findings if f.level == level) for level in ("ok", "warning", "error")}
+    for f in sorted(shown, key=lambda f: {"error": 0, "warning": 1, "ok": 2}[f.level]):
+        out.print(f"{ICONS[f.level]} {escape(f.what)}")
+        if f.why:
+            out.print(f"    [dim]why:[/dim] {escape(f.why)}")
+        if f.fix:
+            out.print(f"    [bold]fix:[/bold] {escape(f.fix)}")
+    hidden = "" if verbose or not counts["ok"] else " (--verbose lists the passed checks)"
+    out.print(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['ok']} check(s) passed{hidden}.")

@@ -1,0 +1,245 @@
+"""The edge of ``doctor``: look at this machine (files, VS Code, ports, logs) and run every check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccendpoint.catalog.model import Catalog
+from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure, custom_groups, models_of
+from ccendpoint.doctor.findings import Finding, error, ok, warning
+from ccendpoint.doctor.log_checks import check_log
+from ccendpoint.doctor.proxy_checks import Probe, check_proxies, http_probe
+from ccendpoint.doctor.settings_checks import check_settings, parse_version
+from ccendpoint.errors import CcendpointError
+from ccendpoint.vscode.paths import (
+    FILE_NAME,
+    PRODUCT_FOLDER,
+    FileRequest,
+    Location,
+    locate,
+    parse_profiles,
+    read_storage,
+    storage_file,
+    user_data_dir,
+    user_folder,
+)
+
+EDITION_COMMANDS = {"stable": "code", "insiders": "code-insiders", "vscodium": "codium"}
+LOG_TAIL = 2000  # log lines read per provider log
+
+
+@dataclass
+class Gathered:
+    """What doctor found on the machine, for the report and for ``--live``."""
+
+    location: Location | None = None
+    document: Any = None  # the parsed file, None when missing or broken
+    text: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    log_lines: list[str] = field(default_factory=list)
+    version: str | None = None
+
+
+def installations(platform: str, environ: Mapping[str, str]) -> Iterator[tuple[str, Path, list[tuple[str, Path]]]]:
+    """Every edition whose user folder exists: (edition, user folder, [(profile name, file)])."""
+    for edition in PRODUCT_FOLDER:
+        data_dir, _ = user_data_dir(platform, environ, edition)
+        user = Path(user_folder(platform, data_dir))
+        if not user.is_dir():
+            continue
+        files = [("default", user / FILE_NAME)]
+        storage = read_storage(storage_file(platform, data_dir))
+        for profile in parse_profiles(storage) if storage else []:
+            if not profile.uses_default_models:
+                files.append((profile.name, user / "profiles" / profile.id / FILE_NAME))
+        yield edition, user, files
+
+
+def check_installations(platform: str, environ: Mapping[str, str], chosen: Location | None) -> list[Finding]:
+    found = list(installations(platform, environ))
+    if not found and (chosen is None or chosen.how == "default"):
+        return [
+            warning(
+                "vscode.missing",
+                "No VS Code user folder was found on this machine.",
+                "chatLanguageModels.json lives in VS Code's user folder; without one there is nothing to configure.",
+                "Install VS Code and start it once, or name the folder with --user-data-dir DIR or the file with "
+                "--file PATH.",
+            )
+        ]
+    findings = []
+    for edition, user, files in found:
+        with_file = [f"{name}" for name, path in files if path.exists()]
+        listing = ", ".join(with_file) if with_file else "none yet"
+        findings.append(ok("vscode.installations", f"{edition}: {user} — profiles with {FILE_NAME}: {listing}."))
+    return findings
+
+
+def read_document(location: Location) -> tuple[str | None, Any, list[Finding]]:
+    from ccendpoint.vscode.document import DocumentError, parse
+    from ccendpoint.vscode.store import read_file
+
+    path = Path(location.path)
+    try:
+        state = read_file(path)
+    except CcendpointError as exc:
+        return (
+            None,
+            None,
+            [error("file.read", exc.message, "Nothing can be checked in a file that cannot be read.", exc.hint or "")],
+        )
+    if state.text is None:
+        return (
+            None,
+            None,
+            [
+                warning(
+                    "file.missing",
+                    f"{path} does not exist yet.",
+                    "VS Code has no Custom Endpoint groups until the file has some.",
+                    "Run `ccendpoint add PROVIDER` (for example `ccendpoint add kimi`).",
+                )
+            ],
+        )
+    try:
+        doc = parse(state.text, str(path))
+    except DocumentError as exc:
+        return (
+            state.text,
+            None,
+            [
+                error(
+                    "file.parse",
+                    exc.message,
+                    "VS Code ignores what it cannot parse, so none of the groups in it work.",
+                    "Fix the file at that line (Command Palette → Chat: Open Language Models (JSON)), "
+                    "or restore a backup with `ccendpoint restore`.",
+                )
+            ],
+        )
+    return state.text, doc.value, [ok("file.parse", f"{path} parses ({len(doc.value)} group(s)).")]
+
+
+def read_settings(location: Location) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """settings.json beside the checked file (tolerant of comments); None when absent."""
+    from ccendpoint.vscode.document import DocumentError, parse_value
+
+    path = Path(location.path).with_name("settings.json")
+    if location.profile_id:
+        path = Path(location.path).parent / "settings.json"
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None, []
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [warning("settings.read", f"Cannot read {path}: {exc}.", "Settings checks are skipped.", "")]
+    if not text.strip():
+        return {}, []
+    try:
+        value = parse_value(text, str(path)).value
+    except DocumentError as exc:
+        return None, [
+            warning(
+                "settings.parse",
+                exc.message,
+                "VS Code ignores a settings.json it cannot parse; settings checks are skipped.",
+                "Fix the file in VS Code (Preferences: Open User Settings (JSON)).",
+            )
+        ]
+    return (value if isinstance(value, dict) else {}), []
+
+
+def vscode_version(edition: str | None, run: Callable[[list[str]], str | None] | None = None) -> str | None:
+    """``code --version`` of the edition, when the command is on PATH."""
+    command = EDITION_COMMANDS.get(edition or "stable", "code")
+    if run is None:
+        if shutil.which(command) is None:
+            return None
+
+        def run(argv: list[str]) -> str | None:
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+            except (OSError, subprocess.TimeoutExpired):
+                return None
+            return done.stdout if done.returncode == 0 else None
+
+    return run([command, "--version"])
+
+
+def read_log_records(folder: Path, tail: int = LOG_TAIL) -> tuple[list[dict[str, Any]], list[str]]:
+    """The last ``tail`` records of each provider's current log, oldest first, and their raw lines."""
+    import json
+
+    records: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for path in sorted(folder.glob("*-proxy.ndjson")) if folder.is_dir() else []:
+        try:
+            with path.open("rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - 4 * 1024 * 1024))
+                raw_lines = handle.read().splitlines()[-tail:]
+        except OSError:
+            continue
+        for raw in raw_lines:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+                lines.append(raw.decode("utf-8", "replace"))
+    records.sort(key=lambda r: str(r.get("time", "")))
+    return records, lines
+
+
+def gather(
+    request: FileRequest,
+    catalog: Catalog,
+    *,
+    platform: str = sys.platform,
+    environ: Mapping[str, str] | None = None,
+    probe: Callable[[int], Probe] = http_probe,
+    version_runner: Callable[[list[str]], str | None] | None = None,
+    log_folder: Path | None = None,
+) -> Gathered:
+    from ccendpoint import dirs
+
+    env = os.environ if environ is None else environ
+    result = Gathered()
+    try:
+        location = locate(request, platform, env, read_storage)
+    except CcendpointError as exc:
+        result.findings = check_installations(platform, env, None)
+        result.findings.append(
+            error("vscode.locate", exc.message, "doctor cannot pick the file to check.", exc.hint or "")
+        )
+        return result
+    result.location = location
+    result.findings += check_installations(platform, env, location)
+    result.findings += [warning("vscode.edition", w, "", "Use VS Code Stable or Insiders.") for w in location.warnings]
+    result.findings.append(ok("file.checked", f"Checking {location.path}."))
+    result.text, result.document, file_findings = read_document(location)
+    result.findings += file_findings
+    document = result.document
+    if document is not None:
+        result.findings += check_structure(document)
+        result.findings += check_keys(document)
+        result.findings += check_catalog(document, catalog)
+        result.findings += check_proxies(document, catalog, probe)
+    settings, settings_findings = read_settings(location)
+    result.findings += settings_findings
+    output = vscode_version(location.edition, version_runner)
+    result.version = output.splitlines()[0].strip() if output else None
+    count = sum(len(models_of(g)) for g in custom_groups(document)) if document is not None else 0
+    result.findings += check_settings(settings, parse_version(output) if output else None, count)
+    records, result.log_lines = read_log_records(log_folder or dirs.log_dir())
+    result.findings += check_log(records, document)
+    return result
