@@ -160,8 +160,8 @@ def small_request() -> bytes:
     body = {
         "model": "kimi-k2.6",
         "messages": [
-            {"role": "system", "content": "You are an expert AI programming assistant. " * 20},
-            {"role": "user", "content": "Explain what this function does and suggest a better name. " * 12},
+            {"role": "system", "content": "You are an expert AI programming assistant. " * 26},
+            {"role": "user", "content": "Explain what this function does and suggest a better name. " * 14},
         ],
         "temperature": 0.1,
         "top_p": 1,
