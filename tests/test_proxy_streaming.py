@@ -157,6 +157,20 @@ async def test_client_disconnect_cancels_the_upstream_request(tmp_path: Path) ->
     assert records[0]["outcome"] == "client_disconnected" and records[0]["status"] == 200
 
 
+async def test_client_leaving_before_the_answer_starts_cancels_the_upstream_request(tmp_path: Path) -> None:
+    log = tmp_path / "proxy.ndjson"
+    async with (
+        FakeUpstream("kimi", Behaviour(first_byte_delay=5)) as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+    ):
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(session.post(proxy.url, data=orjson.dumps(vscode_request("kimi-k2.6"))), 0.3)
+        await asyncio.wait_for(upstream.cancelled.wait(), 1)
+        records = await read_log(log)
+    assert records[0]["outcome"] == "client_disconnected" and records[0]["status"] is None
+
+
 async def test_upstream_breaking_mid_stream_ends_the_client_stream(tmp_path: Path) -> None:
     log = tmp_path / "proxy.ndjson"
     async with FakeUpstream("kimi", Behaviour(break_after=3)) as upstream:

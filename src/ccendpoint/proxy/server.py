@@ -14,6 +14,7 @@ lean serving process that starts in :func:`worker_main` and imports only what se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
 import importlib
@@ -381,8 +382,9 @@ class Output:
     def line(self, text: str, *, bold: int = 0, dim: bool = False) -> None:
         """Print ``text``; on a terminal its first ``bold`` characters are bold, or all of it is dim."""
         if self.console is None:
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
+            with contextlib.suppress(OSError):  # stdout closed or a pipe whose reader went away
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
             return
         from rich.markup import escape
 
