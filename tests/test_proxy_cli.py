@@ -249,3 +249,9 @@ def test_help_mentions_proxy_and_stays_light() -> None:
 
 def test_free_port_is_free() -> None:
     assert 0 < free_port() < 65536
+
+
+def test_the_command_only_replaces_its_own_process() -> None:
+    from ccendpoint.commands.proxy_cmd import _running_as_the_command
+
+    assert not _running_as_the_command()  # under pytest: serve in this process, never exec

@@ -123,7 +123,7 @@ def launch(listeners: list[ListenerSettings]) -> int:
     the proxy's whole life; the serving process imports only what serving needs. The settings go
     over in a private temporary file, which the serving process deletes once it has read it.
     """
-    if os.name == "posix":
+    if os.name == "posix" and _running_as_the_command():
         import pickle
         import tempfile
 
@@ -151,3 +151,12 @@ def _warn_if_exposed(listeners: list[ListenerSettings]) -> None:
                 "through it with their own key.",
                 soft_wrap=True,
             )
+
+
+def _running_as_the_command() -> bool:
+    """True when this process is ``ccendpoint`` itself, not a program that called the command (a test)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name == "ccendpoint.__main__":
+        return True
+    return Path(sys.argv[0]).stem == "ccendpoint"
