@@ -203,6 +203,7 @@ class Behaviour:
     gzip: bool = False  # compress non-stream answers
     extra_headers: dict[str, str] = field(default_factory=dict)
     reasoning_in_content: bool = False  # MiniMax without reasoning_split: <think> inside content
+    tool_rounds: int = 0  # keep calling tools after a tool result until the history has this many
 
 
 @dataclass
@@ -309,7 +310,8 @@ class FakeUpstream:
         tools = body.get("tools") or []
         last_role = (body.get("messages") or [{}])[-1].get("role")
         tool_call = None
-        if tools and last_role != "tool":
+        results = sum(1 for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "tool")
+        if tools and (last_role != "tool" or results < self.behaviour.tool_rounds):
             name = tools[0].get("function", {}).get("name", "tool")
             tool_call = {"id": f"call_{next(_ids)}", "type": "function", "function": {"name": name, "arguments": ""}}
         pieces = [f"word{i} " for i in range(self.behaviour.chunks)]

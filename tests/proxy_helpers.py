@@ -12,6 +12,7 @@ from typing import Any
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.proxy.logs import RequestLog
+from ccendpoint.proxy.reasoning import ReasoningCache
 from ccendpoint.proxy.server import ProxyServer
 from ccendpoint.proxy.settings import ProxyOptions, resolve
 
@@ -140,13 +141,18 @@ async def running_proxy(
     log: Path | None = None,
     request_log: RequestLog | None = None,
     grace: float = 0.5,
+    reasoning: ReasoningCache | None = None,
     **options: Any,
 ) -> AsyncIterator[RunningProxy]:
-    """The proxy for ``provider_id`` on a free loopback port, forwarding to ``upstream``."""
+    """The proxy for ``provider_id`` on a free loopback port, forwarding to ``upstream``.
+
+    As in production it keeps a reasoning cache (in memory unless one is given).
+    """
     opts = ProxyOptions(port=0, upstream=upstream, no_log=log is None, log=log)
     opts = replace(opts, **options)
     settings = resolve(provider(provider_id), opts, layers=[])
-    server = ProxyServer([settings], request_log or RequestLog(), grace=grace)
+    cache = reasoning if reasoning is not None else ReasoningCache()
+    server = ProxyServer([settings], request_log or RequestLog(), grace=grace, reasoning=cache)
     await server.start()
     try:
         yield RunningProxy(server)

@@ -92,7 +92,8 @@ async def test_serves_prints_start_up_lines_and_stops_on_sigterm(tmp_path: Path)
     ):
         (line, footer) = proxy.lines
         assert line.startswith("kimi  http://127.0.0.1:") and f"→ {upstream.url}" in line
-        assert "rules: kimi-k2.6: temperature=1 top_p=0.95; [tools]" in line and "kimi-k3:" in line
+        assert "rules: kimi-k2.6: replay reasoning; temperature=1 top_p=0.95; [tools+reasoning-missing]" in line
+        assert "kimi-k3:" in line
         assert str(log) in footer and "event loop:" in footer
         port = proxy.port()
         cmdline = Path(f"/proc/{proxy.process.pid}/cmdline")

@@ -245,9 +245,9 @@ FIXTURES: dict[tuple[str, str], dict[str, Any]] = {
     ("kimi", "k2-hybrid"): {
         "model": "kimi-k2.6",
         "chat": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "first": ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
+        "first": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
         "follow_up": ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
-        "follow_up_kept": ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
+        "follow_up_kept": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
     },
     ("kimi", "k2-always-thinking"): {
         "model": "kimi-k2.7-code",
@@ -283,9 +283,9 @@ FIXTURES: dict[tuple[str, str], dict[str, Any]] = {
     ("qwen", "hybrid-thinking"): {
         "model": "qwen3.8-max",
         "chat": [],
-        "first": ["enable_thinking → false"],
+        "first": [],
         "follow_up": ["enable_thinking → false"],
-        "follow_up_kept": ["enable_thinking → false"],
+        "follow_up_kept": [],
         "with": ({"enable_thinking": True}, ["enable_thinking", "removed"]),
     },
     ("deepseek", "history-aware-thinking"): {
@@ -407,7 +407,7 @@ def test_kimi_k2_thinking_switch_on_tool_turns_only() -> None:
 
 def test_unknown_model_gets_the_default_rules() -> None:
     book = RuleBook(provider("kimi"))
-    result = book.rewrite(vscode_request("kimi-k9-preview", "first"))
+    result = book.rewrite(vscode_request("kimi-k9-preview", "follow_up"))
     assert not result.known_model
     assert result.rule_set == provider("kimi").default_rules.name
     assert result.body["temperature"] == 0.6

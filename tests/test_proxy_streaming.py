@@ -107,7 +107,7 @@ async def test_openai_client_streams_and_calls_a_tool_through_the_proxy() -> Non
             assert calls[0]["name"] == "read_file" and orjson.loads(calls[0]["arguments"]) == {"path": "README.md"}
             assert usage is not None and usage.total_tokens == 18
             sent = upstream.last.body
-            assert sent["thinking"] == {"type": "disabled"} and sent["temperature"] == 0.6
+            assert "thinking" not in sent and sent["temperature"] == 1  # thinking stays on
             assert upstream.last.headers["Authorization"] == "Bearer sk-test-openai-client-key-0000000000"
 
             # the tool result goes back, without reasoning_content, as VS Code does
@@ -134,6 +134,10 @@ async def test_openai_client_streams_and_calls_a_tool_through_the_proxy() -> Non
             )
             assert follow.choices[0].message.content == "word0 word1 word2 word3 "
             assert upstream.last.status == 200
+            # the proxy put the streamed reasoning back, so thinking stayed on for the follow-up too
+            follow_sent = upstream.last.body
+            assert "thinking" not in follow_sent and follow_sent["temperature"] == 1
+            assert follow_sent["messages"][1]["reasoning_content"] == "Let me think about this."
         finally:
             await client.close()
 

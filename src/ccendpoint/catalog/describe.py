@@ -58,8 +58,14 @@ def rule_sentence(rule: Rule) -> str:
 def rule_set_sentences(rules: RuleSet, request_body: Mapping[str, Any] | None = None) -> list[str]:
     """Every step the proxy takes for a model, in order, in plain words."""
     lines: list[str] = []
+    if rules.replay_reasoning:
+        lines.append(
+            "First: puts back the reasoning_content of earlier tool calls that VS Code dropped "
+            "(remembered from the model's own answers), so thinking can stay on in tool loops."
+        )
     if request_body:
-        lines.append(f"First: sets {_assignments(request_body)} (fields the model needs that VS Code cannot send).")
+        word = "Then" if lines else "First"
+        lines.append(f"{word}: sets {_assignments(request_body)} (fields the model needs that VS Code cannot send).")
     lines += [rule_sentence(rule) for rule in rules.rules]
     return lines or ["Forwards the request unchanged."]
 
@@ -87,7 +93,7 @@ def rule_short(rule: Rule) -> str:
 
 def model_rules_short(model: Model) -> str:
     """One line, e.g. ``temperature=1 top_p=0.95; [tools] thinking={"type":"disabled"}``."""
-    parts = []
+    parts = ["replay reasoning"] if model.rules.replay_reasoning else []
     if model.request_body:
         parts.append(" ".join(f"{k}={value_text(v)}" for k, v in model.request_body.items()))
     parts += [rule_short(rule) for rule in model.rules.rules]

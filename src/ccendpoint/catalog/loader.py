@@ -328,6 +328,7 @@ def _rule_set(name: str, data: Mapping[str, Any]) -> RuleSet:
         name=name,
         summary=str(data.get("summary", "")).strip(),
         rules=tuple(Rule.from_data(rule) for rule in data.get("rules", [])),
+        replay_reasoning=bool(data.get("replay_reasoning", False)),
     )
 
 

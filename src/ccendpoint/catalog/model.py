@@ -63,6 +63,8 @@ class RuleSet:
     name: str
     summary: str
     rules: tuple[Rule, ...]
+    #: Put cached reasoning_content back on assistant tool calls that lost it, before the rules run.
+    replay_reasoning: bool = False
 
 
 @dataclass(frozen=True)

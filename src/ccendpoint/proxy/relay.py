@@ -25,8 +25,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ccendpoint.proxy.logs import now_iso, redact_headers, scrub
+from ccendpoint.proxy.reasoning import ReasoningCache, keys_for_answer
 from ccendpoint.proxy.rules import role_counts
-from ccendpoint.proxy.sse import BodyTap, StreamTap, UsageCollector
+from ccendpoint.proxy.sse import BodyTap, Collector, ErrorCollector, ReasoningCollector, StreamTap, UsageCollector
 
 if TYPE_CHECKING:
     from ccendpoint.proxy.server import Listener
@@ -313,8 +314,9 @@ async def _chat(request: web.Request, listener: Listener, record: dict[str, Any]
             response.force_close()  # the rest of the body is never read
         return response
 
-    rewrite = listener.rules.rewrite(data)
-    payload = encode_body(rewrite.body, fast) if rewrite.changes else raw
+    cache = listener.reasoning
+    rewrite = listener.rules.rewrite(data, cache.get if cache is not None else None)
+    payload = encode_body(rewrite.body, fast) if rewrite.modified else raw
     facts = rewrite.facts
     record.update(
         model=facts.model,
@@ -330,6 +332,10 @@ async def _chat(request: web.Request, listener: Listener, record: dict[str, Any]
     )
     if not rewrite.known_model:
         record["notes"] = [f"model not in the catalog: used the provider's default rules ({rewrite.rule_set})"]
+    remember: Remember | None = None
+    if rewrite.replayed and cache is not None:
+        record.update(reasoning_restored=rewrite.reasoning_restored, reasoning_missing=rewrite.reasoning_missing)
+        remember = Remember(cache, listener.provider_id, data.get("messages"), record)
 
     headers = forward_headers(request.headers)
     watchdog = Watchdog(settings.first_byte_timeout)
@@ -360,7 +366,7 @@ async def _chat(request: web.Request, listener: Listener, record: dict[str, Any]
         upstream_id = upstream.headers.get("x-request-id") or upstream.headers.get("request-id")
         if upstream_id:
             record["upstream_request_id"] = scrub(upstream_id)
-        return await _relay(request, listener, upstream, watchdog, record, started)
+        return await _relay(request, listener, upstream, watchdog, record, started, remember)
     finally:
         watchdog.stop()
         if upstream is not None:
@@ -381,6 +387,7 @@ async def _relay(
     watchdog: Watchdog,
     record: dict[str, Any],
     started: float,
+    remember: Remember | None = None,
 ) -> web.StreamResponse:
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
     response.headers.extend(response_headers(upstream.headers))
@@ -389,13 +396,18 @@ async def _relay(
     content_type = upstream.headers.get("Content-Type", "")
     encoded = upstream.headers.get("Content-Encoding", "identity").lower() not in ("identity", "")
     usage = UsageCollector()
+    collectors: list[Collector] = [usage]
+    reasoning = ReasoningCollector() if remember is not None and upstream.status == 200 else None
+    if reasoning is not None:
+        collectors.append(reasoning)
+    failure = ErrorCollector() if upstream.status >= 400 else None
     sse: StreamTap | None = None
     body_tap: BodyTap | None = None
     if not encoded:
         if content_type.startswith("text/event-stream"):
-            sse = StreamTap([usage])
+            sse = StreamTap(collectors)
         elif content_type.startswith(_JSON):
-            body_tap = BodyTap([usage])
+            body_tap = BodyTap(collectors + ([failure] if failure is not None else []))
 
     watchdog.switch(listener.settings.idle_timeout)
     sent = 0
@@ -440,10 +452,33 @@ async def _relay(
             record["sse_done"] = sse.done
         if usage.usage is not None:
             record["usage"] = usage.usage
+        if failure is not None and failure.message:
+            record["upstream_error"] = scrub(failure.message)
+        if reasoning is not None and remember is not None and record["outcome"] == "ok":
+            remember.store(reasoning)
 
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
     return response
+
+
+class Remember:
+    """Stores an answer's reasoning under its tool calls once the answer is complete."""
+
+    def __init__(self, cache: ReasoningCache, scope: str, messages: Any, record: dict[str, Any]) -> None:
+        self.cache = cache
+        self.scope = scope
+        self.messages = messages if isinstance(messages, list) else []
+        self.record = record
+
+    def store(self, collected: ReasoningCollector) -> None:
+        text = collected.reasoning
+        calls = collected.tool_calls()
+        if not text.strip() or not calls:
+            return
+        keys = keys_for_answer(self.scope, self.messages, calls)
+        self.cache.put(keys, text)
+        self.record["reasoning_stored"] = len(keys)
 
 
 async def _end_broken(

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ccendpoint.catalog.describe import model_rules_short, value_text
 from ccendpoint.catalog.model import Condition, Provider, Rule, RuleSet
+from ccendpoint.proxy.reasoning import restore_reasoning
 
 
 class _Missing:
@@ -79,6 +80,17 @@ class Rewrite:
     #: False when the model id is not in the catalog (the provider's default rules were used).
     known_model: bool
     rule_set: str
+    #: Assistant tool-call messages whose reasoning_content was put back from the cache.
+    reasoning_restored: int = 0
+    #: Assistant tool-call messages still without reasoning_content after the replay.
+    reasoning_missing: int = 0
+    #: Whether the model's rule set replays reasoning (and a cache was given).
+    replayed: bool = False
+
+    @property
+    def modified(self) -> bool:
+        """Whether the body to send differs from the request as it arrived."""
+        return bool(self.changes) or self.reasoning_restored > 0
 
     def changes_text(self) -> list[str]:
         return [change.text() for change in self.changes]
@@ -227,13 +239,27 @@ class RuleBook:
     def knows(self, model_id: str) -> bool:
         return model_id in self._by_model
 
-    def rewrite(self, body: Mapping[str, Any]) -> Rewrite:
-        """Apply the rules for ``body["model"]``; the caller has checked that it is a string."""
-        facts = request_facts(body)
-        entry = self._by_model.get(facts.model)
+    def replays(self) -> bool:
+        """Whether any of the provider's rule sets puts reasoning back (so a cache is worth keeping)."""
+        return self.default.rules.replay_reasoning or any(e.rules.replay_reasoning for e in self._by_model.values())
+
+    def rewrite(self, body: Mapping[str, Any], lookup: Callable[[str], str | None] | None = None) -> Rewrite:
+        """Apply the rules for ``body["model"]``; the caller has checked that it is a string.
+
+        When the model's rule set replays reasoning and ``lookup`` (cache key → reasoning text) is
+        given, missing reasoning is put back first, so the conditions see the repaired history.
+        """
+        model = body.get("model")
+        entry = self._by_model.get(model) if isinstance(model, str) else None
         chosen = entry or self.default
+        restored = missing = 0
+        replayed = chosen.rules.replay_reasoning and lookup is not None
+        if replayed and lookup is not None:
+            replay = restore_reasoning(body, self.provider_id, lookup)
+            body, restored, missing = replay.body, replay.restored, replay.missing
+        facts = request_facts(body)
         new_body, changes = apply_rules(body, chosen.rules, chosen.request_body, facts)
-        return Rewrite(new_body, changes, facts, entry is not None, chosen.rules.name)
+        return Rewrite(new_body, changes, facts, entry is not None, chosen.rules.name, restored, missing, replayed)
 
     def short(self) -> dict[str, str]:
         """Model id → the rules in short words, for health checks and start-up lines."""

@@ -37,6 +37,7 @@ from ccendpoint import __version__
 from ccendpoint.catalog.describe import model_rules_short
 from ccendpoint.errors import CcendpointError
 from ccendpoint.proxy.logs import RequestLog
+from ccendpoint.proxy.reasoning import ReasoningCache
 from ccendpoint.proxy.relay import error_response, handle_chat
 from ccendpoint.proxy.rules import RuleBook
 from ccendpoint.proxy.settings import ListenerSettings, safe_url
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 MODELS_PATHS = ("/v1/models", "/models")
 HEALTH_PATH = "/healthz"
+REASONING_FILE = "reasoning.sqlite3"
 #: How long in-flight requests may run on after SIGINT/SIGTERM before they are cut.
 DEFAULT_GRACE = 5.0
 #: ``CCENDPOINT_LOOP=asyncio`` runs without uvloop even when it is installed.
@@ -85,11 +87,19 @@ class UpstreamSession:
 class Listener:
     """One provider's listener: settings, compiled rules, counters."""
 
-    def __init__(self, settings: ListenerSettings, log: RequestLog, upstream: UpstreamSession) -> None:
+    def __init__(
+        self,
+        settings: ListenerSettings,
+        log: RequestLog,
+        upstream: UpstreamSession,
+        reasoning: ReasoningCache | None = None,
+    ) -> None:
         self.settings = settings
         self.provider = settings.provider
         self.provider_id = settings.provider.id
         self.rules = RuleBook(settings.provider)
+        #: Shared by every listener of the process; None when no rule set replays reasoning.
+        self.reasoning = reasoning if self.rules.replays() else None
         self.log = log
         self.session: Callable[[], aiohttp.ClientSession] = upstream.get
         self.upstream_host = urlsplit(settings.upstream).hostname or "?"
@@ -223,12 +233,20 @@ def bind_error(exc: OSError, settings: ListenerSettings) -> CcendpointError:
 class ProxyServer:
     """All listeners of one process. ``start`` binds every port or none."""
 
-    def __init__(self, settings: Sequence[ListenerSettings], log: RequestLog, *, grace: float = DEFAULT_GRACE) -> None:
+    def __init__(
+        self,
+        settings: Sequence[ListenerSettings],
+        log: RequestLog,
+        *,
+        grace: float = DEFAULT_GRACE,
+        reasoning: ReasoningCache | None = None,
+    ) -> None:
         connect = min((s.connect_timeout for s in settings), default=10.0)
         self.upstream = UpstreamSession(connect)
         self.log = log
         self.grace = grace
-        self.listeners = [Listener(s, log, self.upstream) for s in settings]
+        self.reasoning = reasoning
+        self.listeners = [Listener(s, log, self.upstream, reasoning) for s in settings]
         self._runners: list[web.AppRunner] = []
         self._sites: list[web.TCPSite] = []
 
@@ -276,6 +294,8 @@ class ProxyServer:
         await asyncio.gather(*(runner.cleanup() for runner in runners), return_exceptions=True)
         await self.upstream.close()
         self.log.close()
+        if self.reasoning is not None:
+            self.reasoning.close()
 
 
 # -- the event loop --------------------------------------------------------------------------------
@@ -398,10 +418,17 @@ class Output:
         sys.stderr.flush()
 
 
+def open_reasoning_cache() -> ReasoningCache:
+    """The reasoning replay cache, persisted in the user cache folder so restarts keep it."""
+    from ccendpoint import dirs
+
+    return ReasoningCache(dirs.cache_dir() / REASONING_FILE)
+
+
 def serve_main(listeners: Sequence[ListenerSettings], grace: float = DEFAULT_GRACE) -> int:
     """Serve until SIGINT/SIGTERM; the exit code (0 after a normal stop)."""
     out = Output()
-    server = ProxyServer(listeners, RequestLog(console=out.console), grace=grace)
+    server = ProxyServer(listeners, RequestLog(console=out.console), grace=grace, reasoning=open_reasoning_cache())
 
     def started(srv: ProxyServer) -> None:
         # what start-up created lives as long as the process: keep it out of the collector's full

@@ -5,9 +5,10 @@ The relay writes every upstream chunk to the client first and then hands the sam
 or several) and offers each event's ``data`` to its collectors. Only events a collector asks for are
 parsed as JSON, and each at most once, so the tap stays cheap on the hot path.
 
-Collectors are small objects with two methods (see :class:`Collector`); :class:`UsageCollector`
-keeps the token usage of the last event that carried one. Further collectors (reasoning text,
-tool-call ids) plug in the same way.
+Collectors are small objects with two methods (see :class:`Collector`): :class:`UsageCollector`
+keeps the token usage of the last event that carried one, :class:`ReasoningCollector` the
+answer's reasoning text and tool calls (for reasoning replay), :class:`ErrorCollector` the
+message of an error answer.
 
 Lines may end with ``\\n`` or ``\\r\\n``; a bare ``\\r`` line ending is not recognised.
 """
@@ -45,6 +46,83 @@ class UsageCollector:
         usage = event.get("usage")
         if isinstance(usage, dict):
             self.usage = usage
+
+
+class ReasoningCollector:
+    """An answer's reasoning text and the tool calls it made (id, name, arguments), stream or not.
+
+    Streamed tool calls arrive in pieces keyed by ``index``: the first piece has the id and the
+    name, later pieces add to the arguments. Only the first choice is followed, as VS Code asks
+    for one (``n: 1``).
+    """
+
+    def __init__(self) -> None:
+        self._reasoning: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+
+    def wants(self, data: bytes) -> bool:
+        return b'"reasoning' in data or b'"tool_calls"' in data
+
+    def take(self, event: dict[str, Any]) -> None:
+        choices = event.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return
+        choice = choices[0]
+        part = choice.get("delta") if isinstance(choice.get("delta"), dict) else choice.get("message")
+        if not isinstance(part, dict):
+            return
+        text = part.get("reasoning_content")
+        if not isinstance(text, str):
+            text = part.get("reasoning")  # the spelling some providers use in stream deltas
+        if isinstance(text, str) and text:
+            self._reasoning.append(text)
+        calls = part.get("tool_calls")
+        if isinstance(calls, list):
+            for position, call in enumerate(calls):
+                if isinstance(call, dict):
+                    self._add_call(call, position)
+
+    def _add_call(self, call: dict[str, Any], position: int) -> None:
+        index = call.get("index")
+        slot = self._calls.setdefault(index if isinstance(index, int) else position, {"name": "", "arguments": ""})
+        if isinstance(call.get("id"), str) and call["id"]:
+            slot["id"] = call["id"]
+        function = call.get("function")
+        if isinstance(function, dict):
+            if isinstance(function.get("name"), str):
+                slot["name"] += function["name"]
+            if isinstance(function.get("arguments"), str):
+                slot["arguments"] += function["arguments"]
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._reasoning)
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        """The calls as they appear in the next request's history (``{"id", "function": {…}}``)."""
+        return [
+            {"id": slot["id"], "type": "function", "function": {"name": slot["name"], "arguments": slot["arguments"]}}
+            for _, slot in sorted(self._calls.items())
+            if "id" in slot
+        ]
+
+
+class ErrorCollector:
+    """The ``error.message`` of a non-streamed error answer (for the log; the body passes unchanged)."""
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+
+    def wants(self, data: bytes) -> bool:
+        return b'"error"' in data or b'"message"' in data
+
+    def take(self, event: dict[str, Any]) -> None:
+        error = event.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        if not isinstance(message, str):
+            message = event.get("message")
+        if isinstance(message, str) and message:
+            self.message = message[:300]
 
 
 class StreamTap:
