@@ -92,13 +92,19 @@ def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str
         return Replay(dict(body), 0, 0)
     restored = missing = 0
     new_messages: list[Any] | None = None
+    anchor = ""  # the last user message so far, as anchor_before() would find it (one pass, not n²)
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") != "assistant":
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "user":
+            anchor = _text(message.get("content"))
+            continue
+        if role != "assistant":
             continue
         calls = message.get("tool_calls")
         if not isinstance(calls, list) or not calls or has_reasoning(message):
             continue
-        anchor = anchor_before(messages, index)
         found = None
         for call in calls:
             key = tool_call_key(scope, anchor, call) if isinstance(call, dict) else None
