@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from ccendpoint.catalog import load_catalog
-from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure, mask
+from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure
 from ccendpoint.doctor.findings import Finding, exit_code
 from ccendpoint.doctor.proxy_checks import Probe, check_proxies, http_probe
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
+from ccendpoint.redact import hint
 from ccendpoint.vscode.blocks import GroupOptions, render_group
 
 CATALOG = load_catalog()
@@ -67,7 +68,7 @@ def test_plaintext_keys_are_reported_masked() -> None:
     assert checks(findings) == {"keys.plaintext", "keys.header-plaintext"}
     text = repr(findings)
     assert SECRET not in text and SECRET[4:] not in text
-    assert mask(SECRET) in text
+    assert hint(SECRET) in text
 
 
 def test_header_with_api_key_placeholder_is_fine_and_missing_key_is_flagged() -> None:
@@ -172,3 +173,34 @@ def test_http_probe_tells_ours_from_others(free_port: int) -> None:
             assert http_probe(port).state == state
         finally:
             server.shutdown()
+
+
+def test_proxy_fix_names_the_port_when_it_is_not_the_catalog_one() -> None:
+    kimi = group("kimi", port=3557)
+    findings = check_proxies([kimi], CATALOG, lambda port: Probe("closed"))
+    assert findings[0].fix == "Run `ccendpoint proxy kimi --port 3557` and keep it running while you use VS Code."
+
+
+def test_unreadable_urls_do_not_crash_the_checks() -> None:
+    broken = group("kimi")
+    broken["models"][0]["url"] = "http://[::1/v1"
+    for check in (check_keys, check_structure):
+        assert check([broken])
+    assert check_catalog([broken], CATALOG)
+    assert check_proxies([broken], CATALOG, lambda port: Probe("closed"))
+
+
+def test_a_stopped_answer_is_not_an_error() -> None:
+    from ccendpoint.doctor.log_checks import check_log
+
+    records = [
+        {
+            "time": f"2026-11-25T10:00:0{i}Z",
+            "provider": "kimi",
+            "model": "kimi-k2.6",
+            "status": 200,
+            "outcome": "client_disconnected",
+        }
+        for i in range(5)
+    ]
+    assert [f.check for f in check_log(records)] == ["log.recent"]

@@ -214,17 +214,35 @@ def _point_group_at(home: Path, url: str) -> None:
     path.write_text(json.dumps(doc, indent="\t"))
 
 
-def test_live_tells_contract_errors_from_auth_errors(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_tells_contract_errors_from_auth_errors(isolated_home: Path) -> None:
+    from ccendpoint.doctor.live import run_live
+
     assert runner.invoke(app, ["add", "kimi", "--models", "kimi-k2.6"]).exit_code == 0
     with _ThreadedUpstream("kimi") as upstream:
         _point_group_at(isolated_home, upstream.url)  # as if VS Code talked to Moonshot without the proxy
-        monkeypatch.setenv("KIMI_API_KEY", SECRET)
-        code, out, err = doctor("--live", "--models", "kimi-k2.6")
-        assert code == 1
-        assert "HTTP 400 (contract): invalid temperature: only 1 is allowed for this model" in " ".join(out.split())
-        assert SECRET not in out + err
-        assert upstream.received and upstream.received[0].headers["Authorization"] == f"Bearer {SECRET}"
+        document = json.loads(config_file(isolated_home).read_text())
+        # the fake stands in for Moonshot's own endpoint, which the key may be sent to
+        found = run_live(document, load_catalog(), environ={"KIMI_API_KEY": SECRET}, destination_problem=lambda t: None)
+        assert [f.check for f in found] == ["live.fail"]
+        text = " ".join(found[0].what.split())
+        assert "HTTP 400 (contract): invalid temperature: only 1 is allowed for this model" in text
+        assert "contract" in found[0].why and "--mode proxy" not in found[0].fix  # loopback: no direct-mode hint
+        assert SECRET not in repr(found)
+        assert upstream.received[0].headers["Authorization"] == f"Bearer {SECRET}"
         assert upstream.received[0].body["temperature"] == 0.1  # the body VS Code would send
+
+
+def test_live_never_sends_the_key_to_an_unknown_host(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runner.invoke(app, ["add", "kimi", "--models", "kimi-k2.6"]).exit_code == 0
+    with _ThreadedUpstream("kimi") as stranger:
+        _point_group_at(isolated_home, stranger.url)  # a local port that is not ccendpoint's proxy
+        monkeypatch.setenv("KIMI_API_KEY", SECRET)
+        _, out, err = doctor("--live", "--json")
+        live = [f for f in json.loads(out)["findings"] if f["check"].startswith("live.")]
+        assert [f["check"] for f in live] == ["live.untrusted-url"]
+        assert "not ccendpoint's proxy for kimi" in live[0]["what"]
+        assert stranger.received == []  # not a single request, so the key never left
+        assert SECRET not in out + err
 
 
 def test_live_without_a_key_says_which_variable_to_set() -> None:
@@ -256,3 +274,28 @@ def test_live_passes_through_the_proxy(isolated_home: Path, monkeypatch: pytest.
             asyncio.run_coroutine_threadsafe(proxy_cm.__aexit__(None, None, None), loop).result(5)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
+
+
+def test_a_broken_profile_list_in_another_edition_does_not_stop_doctor(isolated_home: Path) -> None:
+    assert runner.invoke(app, ["add", "glm"]).exit_code == 0
+    storage = isolated_home / ".config" / "Code - Insiders" / "User" / "globalStorage" / "storage.json"
+    storage.parent.mkdir(parents=True)
+    storage.write_text("{broken")
+    _, items = findings()
+    assert "file.parse" in checks(items, "ok")  # the stable file was still checked
+    assert "vscode.profiles" in checks(items, "warning")
+
+
+def test_report_masks_custom_credential_names(isolated_home: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["add", "qwen", "--models", "qwen3.7-plus"]).exit_code == 0
+    path = config_file(isolated_home)
+    doc = json.loads(path.read_text())
+    doc[0]["models"][0]["requestHeaders"] = {"X-DashScope-Key": "letters-only-key", "x-access-key": SECRET}
+    doc[0]["api_key"] = "nvapi-" + SECRET[8:]
+    path.write_text(json.dumps(doc, indent="\t"))
+    report = tmp_path / "r.json"
+    doctor("--report", str(report))
+    text = report.read_text()
+    for secret in ("letters-only-key", SECRET, SECRET[8:]):
+        assert secret not in text
+    assert "qwen3.7-plus" in text

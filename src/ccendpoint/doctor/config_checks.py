@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,26 +10,24 @@ from urllib.parse import urlsplit
 from ccendpoint.catalog.lookup import close_matches
 from ccendpoint.catalog.model import Catalog, Model, Provider
 from ccendpoint.doctor.findings import Finding, error, ok, warning
-from ccendpoint.vscode.blocks import render_model
+from ccendpoint.proxy.settings import is_loopback as loopback_host
+from ccendpoint.redact import hint, is_secret_name, is_secret_reference
+from ccendpoint.vscode.blocks import VENDOR, render_model
 
-VENDOR = "customendpoint"
-SECRET_INPUT = re.compile(r"^\$\{input:[^}]+\}$")
-AUTH_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key", "apikey")
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 SET_KEY = "Command Palette → Chat: Manage Language Models → right-click the group → Update API Key"
 
 
-def mask(value: str) -> str:
-    """Only enough of a secret to recognise it: ``sk-…(51 chars)``."""
-    head = value[:3] if len(value) > 12 else ""
-    return f"{head}…({len(value)} chars)"
+def hostname(url: str) -> str:
+    """The URL's host ("" for a URL that cannot be read, such as ``http://[::1/v1``)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def is_loopback(url: str) -> bool:
-    try:
-        return (urlsplit(url).hostname or "") in {h.strip("[]") for h in LOOPBACK_HOSTS}
-    except ValueError:
-        return False
+    host = hostname(url)
+    return bool(host) and loopback_host(host)
 
 
 def port_of(url: str) -> int | None:
@@ -114,7 +111,7 @@ def _auth_header(model: Mapping[str, Any]) -> tuple[str, str] | None:
     if not isinstance(headers, dict):
         return None
     for name, value in headers.items():
-        if str(name).lower() in AUTH_HEADERS and isinstance(value, str):
+        if is_secret_name(str(name)) and isinstance(value, str):
             return str(name), value
     return None
 
@@ -124,11 +121,11 @@ def check_keys(document: Any) -> list[Finding]:
     for group in custom_groups(document):
         label = _label(group)
         key = group.get("apiKey")
-        if isinstance(key, str) and key and not SECRET_INPUT.match(key):
+        if isinstance(key, str) and key and not is_secret_reference(key):
             findings.append(
                 error(
                     "keys.plaintext",
-                    f"{label}: apiKey holds a literal value ({mask(key)}).",
+                    f"{label}: apiKey holds a literal value ({hint(key)}).",
                     "VS Code reads apiKey as a secret-storage reference; a pasted key is not used, and it sits "
                     "in plain text on disk.",
                     f"Delete the apiKey line, then set the key with {SET_KEY}.",
@@ -141,7 +138,7 @@ def check_keys(document: Any) -> list[Finding]:
                     warning(
                         "keys.header-plaintext",
                         f"{label}: model '{model.get('id')}' has the key written in requestHeaders.{header[0]} "
-                        f"({mask(header[1])}).",
+                        f"({hint(header[1])}).",
                         "The key is stored in plain text in the file.",
                         f'Use "{header[0]}": "Bearer ${{apiKey}}" and set the key with {SET_KEY}.',
                     )
@@ -177,7 +174,7 @@ def _provider_for_url(catalog: Catalog, url: str) -> tuple[Provider, str] | None
                 return provider, "proxy"
             continue
         for endpoint in provider.endpoints.values():
-            if url.rstrip("/") == endpoint.url or urlsplit(url).hostname == urlsplit(endpoint.url).hostname:
+            if url.rstrip("/") == endpoint.url or hostname(url) == hostname(endpoint.url):
                 return provider, "direct"
     return None
 

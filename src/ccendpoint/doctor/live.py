@@ -7,7 +7,10 @@
 
 Authentication and quota errors (401, 402, 403, 429) are told apart from contract errors (400):
 the first mean the key or the account, the second mean the request shape (what the proxy fixes).
-The key comes from the environment and is only ever put in the Authorization header.
+The key comes from the environment and is only ever put in the Authorization header, and only
+sent to one of the provider's catalog endpoints or to a local port where ccendpoint's proxy for
+that provider answers: a config entry pointing elsewhere is skipped, so a key never reaches a
+host the user did not choose.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ccendpoint.catalog.model import Catalog, Provider
-from ccendpoint.doctor.config_checks import custom_groups, is_loopback, match_model, models_of
+from ccendpoint.doctor.config_checks import custom_groups, hostname, is_loopback, match_model, models_of, port_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
+from ccendpoint.doctor.proxy_checks import Probe, http_probe
 
 AUTH_STATUSES = {401: "authentication", 402: "payment", 403: "permission", 429: "rate limit or quota"}
 TOOL = {
@@ -66,6 +70,22 @@ def targets(document: Any, catalog: Catalog, only: Sequence[str] = ()) -> list[T
             options = entry.get("modelOptions") if isinstance(entry.get("modelOptions"), dict) else {}
             found.append(Target(match.provider, model_id, url, str(group.get("name")), options or {}))
     return found
+
+
+def key_destination_problem(target: Target, probe: Callable[[int], Probe] = http_probe) -> str | None:
+    """Why the key must not be sent to ``target.url`` (None when it may)."""
+    host = hostname(target.url)
+    if host and host in {hostname(e.url) for e in target.provider.endpoints.values()}:
+        return None
+    if is_loopback(target.url):
+        port = port_of(target.url)
+        answer = probe(port) if port is not None else Probe("closed")
+        if answer.state == "ccendpoint" and answer.health.get("provider") == target.provider.id:
+            return None
+        if answer.state == "closed":
+            return f"nothing listens on {host}:{port}; start `ccendpoint proxy {target.provider.id}` first"
+        return f"port {port} is not ccendpoint's proxy for {target.provider.id}"
+    return f"{host or target.url!r} is not one of {target.provider.group_name}'s endpoints"
 
 
 def api_key(provider: Provider, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -199,7 +219,7 @@ async def check_target(target: Target, key: str, timeout: float) -> list[Outcome
             try:
                 outcomes.append(await step(session, target, headers))
             except aiohttp.ClientConnectorError:
-                where = "the local proxy" if is_loopback(target.url) else target.url.split("/")[2]
+                where = "the local proxy" if is_loopback(target.url) else hostname(target.url)
                 outcomes.append(Outcome(step.__name__, False, f"cannot connect to {where}"))
                 break
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -229,6 +249,7 @@ def run_live(
     only: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     timeout: float = 120.0,
+    destination_problem: Callable[[Target], str | None] = key_destination_problem,
 ) -> list[Finding]:
     env = os.environ if environ is None else environ
     findings: list[Finding] = []
@@ -246,6 +267,18 @@ def run_live(
                     f"{label}: skipped, no key in the environment.",
                     "The live check sends real requests and needs the provider's key.",
                     f"Set {names} (export it in the shell that runs doctor).",
+                )
+            )
+            continue
+        problem = destination_problem(target)
+        if problem is not None:
+            findings.append(
+                warning(
+                    "live.untrusted-url",
+                    f"{label}: skipped, the key is not sent there: {problem}.",
+                    "The live check only sends your key to the provider's own endpoints or to ccendpoint's proxy.",
+                    f"Point the model at the proxy or a catalog endpoint (`ccendpoint add {target.provider.id}`), "
+                    "or start the proxy, then run the live check again.",
                 )
             )
             continue

@@ -17,9 +17,13 @@ ERROR_SHARE = 0.2
 _CHANGE = re.compile(r"^(?P<key>[A-Za-z_][\w.]*) (?P<before>.+?) → ")
 
 
+#: Outcomes that are not the provider's or the proxy's fault (the user pressed Stop in VS Code).
+BENIGN_OUTCOMES = (None, "ok", "client_disconnected")
+
+
 def _failed(record: Mapping[str, Any]) -> bool:
     status = record.get("status")
-    return (isinstance(status, int) and status >= 400) or record.get("outcome") not in (None, "ok")
+    return (isinstance(status, int) and status >= 400) or record.get("outcome") not in BENIGN_OUTCOMES
 
 
 def _message(record: Mapping[str, Any]) -> str:

@@ -47,19 +47,26 @@ class Gathered:
     version: str | None = None
 
 
-def installations(platform: str, environ: Mapping[str, str]) -> Iterator[tuple[str, Path, list[tuple[str, Path]]]]:
-    """Every edition whose user folder exists: (edition, user folder, [(profile name, file)])."""
+def installations(
+    platform: str, environ: Mapping[str, str]
+) -> Iterator[tuple[str, Path, list[tuple[str, Path]], str | None]]:
+    """Every edition whose user folder exists: (edition, user folder, [(profile, file)], problem)."""
     for edition in PRODUCT_FOLDER:
         data_dir, _ = user_data_dir(platform, environ, edition)
         user = Path(user_folder(platform, data_dir))
         if not user.is_dir():
             continue
         files = [("default", user / FILE_NAME)]
-        storage = read_storage(storage_file(platform, data_dir))
-        for profile in parse_profiles(storage) if storage else []:
+        problem = None
+        try:
+            storage = read_storage(storage_file(platform, data_dir))
+            profiles = parse_profiles(storage) if storage else []
+        except CcendpointError as exc:  # one broken edition must not stop the others being checked
+            profiles, problem = [], exc.message
+        for profile in profiles:
             if not profile.uses_default_models:
                 files.append((profile.name, user / "profiles" / profile.id / FILE_NAME))
-        yield edition, user, files
+        yield edition, user, files, problem
 
 
 def check_installations(platform: str, environ: Mapping[str, str], chosen: Location | None) -> list[Finding]:
@@ -75,10 +82,19 @@ def check_installations(platform: str, environ: Mapping[str, str], chosen: Locat
             )
         ]
     findings = []
-    for edition, user, files in found:
+    for edition, user, files, problem in found:
         with_file = [f"{name}" for name, path in files if path.exists()]
         listing = ", ".join(with_file) if with_file else "none yet"
         findings.append(ok("vscode.installations", f"{edition}: {user} — profiles with {FILE_NAME}: {listing}."))
+        if problem:
+            findings.append(
+                warning(
+                    "vscode.profiles",
+                    f"{edition}: its profile list cannot be read ({problem}).",
+                    "Profiles of this edition are not checked.",
+                    "Start VS Code once so it rewrites globalStorage/storage.json, or name the file with --file PATH.",
+                )
+            )
     return findings
 
 
@@ -139,7 +155,15 @@ def read_settings(location: Location) -> tuple[dict[str, Any] | None, list[Findi
     except FileNotFoundError:
         return None, []
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [warning("settings.read", f"Cannot read {path}: {exc}.", "Settings checks are skipped.", "")]
+        return None, [
+            warning(
+                "settings.read",
+                f"Cannot read {path}: {exc}.",
+                "Settings checks are skipped.",
+                "Check the file's permissions and that it is saved as UTF-8 (VS Code: Preferences: Open User "
+                "Settings (JSON)).",
+            )
+        ]
     if not text.strip():
         return {}, []
     try:

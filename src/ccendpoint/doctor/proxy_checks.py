@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ccendpoint.catalog.model import Catalog
+from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.doctor.config_checks import custom_groups, is_loopback, match_model, models_of, port_of
 from ccendpoint.doctor.findings import Finding, error, ok
 
@@ -22,7 +22,7 @@ class Probe:
 
 
 def check_proxies(document: Any, catalog: Catalog, probe: Callable[[int], Probe]) -> list[Finding]:
-    users: dict[int, tuple[str | None, list[str]]] = {}  # port → (expected provider id, "group/model" labels)
+    users: dict[int, tuple[Provider | None, list[str]]] = {}  # port → (expected provider, "group/model" labels)
     for group in custom_groups(document):
         for entry in models_of(group):
             url = entry.get("url")
@@ -32,7 +32,7 @@ def check_proxies(document: Any, catalog: Catalog, probe: Callable[[int], Probe]
             if port is None:
                 continue
             match = match_model(catalog, group, entry)
-            expected, labels = users.setdefault(port, (match.provider.id if match else None, []))
+            expected, labels = users.setdefault(port, (match.provider if match else None, []))
             labels.append(f"{group.get('name')}/{entry.get('id')}")
     findings: list[Finding] = []
     for port, (expected, labels) in sorted(users.items()):
@@ -40,9 +40,12 @@ def check_proxies(document: Any, catalog: Catalog, probe: Callable[[int], Probe]
     return findings or [ok("proxy", "No group points at a local proxy.")]
 
 
-def _judge(port: int, expected: str | None, labels: list[str], result: Probe) -> Finding:
+def _judge(port: int, provider: Provider | None, labels: list[str], result: Probe) -> Finding:
     used_by = f"{len(labels)} model(s): {', '.join(labels[:3])}" + ("…" if len(labels) > 3 else "")
-    start = f"ccendpoint proxy {expected}" if expected else "the server these models expect"
+    expected = provider.id if provider else None
+    start = "the server these models expect"
+    if provider is not None:
+        start = f"ccendpoint proxy {provider.id}" + (f" --port {port}" if port != provider.proxy_port else "")
     if result.state == "closed":
         fix = (
             f"Run `{start}` and keep it running while you use VS Code."
@@ -60,8 +63,8 @@ def _judge(port: int, expected: str | None, labels: list[str], result: Probe) ->
             "proxy.other-program",
             f"Port {port} is held by another program ({result.detail or 'not a ccendpoint proxy'}), used by {used_by}.",
             "Requests go to that program instead of the ccendpoint proxy.",
-            f"Stop that program, or move the proxy: `{start} --port N` and `ccendpoint add {expected or 'PROVIDER'} "
-            "--port N`.",
+            f"Stop that program, or move the proxy: `ccendpoint proxy {expected or 'PROVIDER'} --port N` and "
+            f"`ccendpoint add {expected or 'PROVIDER'} --port N` with a free port N.",
         )
     serving = str(result.health.get("provider", "?"))
     if expected and serving != expected:

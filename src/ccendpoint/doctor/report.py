@@ -9,32 +9,18 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from ccendpoint import __version__
 from ccendpoint.doctor.findings import Finding
-
-MASK = "<redacted>"
-_INPUT_REF = re.compile(r"\$\{input:[^}\"]*\}")
-_API_KEY = re.compile(r'("apiKey"\s*:\s*)"(?:[^"\\]|\\.)*"')
-_AUTH_HEADER = re.compile(
-    r'("(?:authorization|proxy-authorization|api-key|x-api-key|x-goog-api-key|apikey|cookie|ocp-apim-subscription-key)"'
-    r'\s*:\s*)"(?:[^"\\]|\\.)*"',
-    re.IGNORECASE,
-)
+from ccendpoint.redact import redact, redact_json_text
 
 
 def redact_text(text: str) -> str:
-    """Config or log text with secrets masked; the structure stays readable."""
-    from ccendpoint.proxy.logs import scrub
-
-    text = _API_KEY.sub(lambda m: f'{m[1]}"{MASK}"', text)
-    text = _AUTH_HEADER.sub(lambda m: f'{m[1]}"{MASK}"', text)
-    text = _INPUT_REF.sub("${input:" + MASK + "}", text)
-    return scrub(text)
+    """Config or log text with secrets masked; the structure (and comments) stay readable."""
+    return redact_json_text(text)
 
 
 def bundle(
@@ -51,7 +37,7 @@ def bundle(
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "vscode": vscode_version or "unknown",
-        "findings": [f.as_dict() for f in findings],
+        "findings": [redact(f.as_dict()) for f in findings],
         "config": {"path": config_path, "text": redact_text(config_text) if config_text is not None else None},
         "log_tail": [redact_text(line) for line in log_lines[-tail:]],
     }
