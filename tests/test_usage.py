@@ -127,3 +127,32 @@ def test_usage_without_logs_says_so(tmp_path: Path) -> None:
 def test_usage_unknown_provider_is_exit_2() -> None:
     result = CliRunner().invoke(app, ["usage", "--provider", "kimmi"])
     assert result.exit_code == 2 and "Did you mean kimi" in result.stderr
+
+
+def test_names_from_the_log_are_never_read_as_markup() -> None:
+    now = datetime.now(timezone.utc).isoformat()
+    _write_logs(dirs.log_dir(), [{"time": now, "provider": "kimi", "model": "[/bad] [bold]x", "usage": {}}] * 2)
+    result = CliRunner().invoke(app, ["usage"])
+    assert result.exit_code == 0, result.stderr
+    assert "[/bad] [bold]x" in result.stdout
+
+
+def test_huge_durations_are_a_clear_error() -> None:
+    result = CliRunner().invoke(app, ["usage", "--since", "999999999d"])
+    assert result.exit_code == 2
+    assert "Cannot read --since" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_costs_in_different_currencies_are_not_added_up(tmp_path: Path) -> None:
+    overlay = tmp_path / "glm.yaml"
+    overlay.write_text(
+        "id: glm\nextends: true\nmodels:\n  - id: glm-5.1\n"
+        "    pricing: {input: 10, output: 20, currency: CNY, date: '2026-11-01'}\n"
+    )
+    catalog = load_catalog([overlay])
+    records = [record(1, "kimi-k2.6", prompt_tokens=1000, completion_tokens=10)]
+    records.append(record(1, "glm-5.1", provider="glm", prompt_tokens=1000, completion_tokens=10))
+    totals = aggregate(records, catalog).totals()
+    assert totals.cost is None and totals.currency == "mixed"
+    single = aggregate(records[:1], catalog).totals()
+    assert single.cost is not None and single.currency == "USD"

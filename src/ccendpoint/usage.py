@@ -57,21 +57,23 @@ class Report:
             total.cached_tokens += row.cached_tokens
             total.output_tokens += row.output_tokens
             total.reasoning_tokens += row.reasoning_tokens
-        total.cost = sum(costs) if costs else None
         currencies = {r.currency for r in self.rows if r.cost is not None}
-        total.currency = currencies.pop() if len(currencies) == 1 else ("mixed" if currencies else "")
+        if len(currencies) == 1:  # prices in different currencies are never added up
+            total.cost, total.currency = sum(costs), currencies.pop()
+        elif currencies:
+            total.currency = "mixed"
         return total
 
 
 def parse_since(text: str, now: datetime) -> datetime:
     """``7d``, ``12h``, ``2w``, ``30m`` or an ISO date (``2026-11-01``)."""
     match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
-    if match:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-        return now - timedelta(**{unit: int(match[1])})
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]] if match else ""
     try:
+        if match:
+            return now - timedelta(**{unit: int(match[1])})
         parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(
             f"Cannot read --since {text!r}.", hint="Use a duration such as 7d, 12h, 2w, or a date such as 2026-11-01."
         ) from None

@@ -55,6 +55,7 @@ def usage(
 
 
 def _print(report: object, files: list[Path], location: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ccendpoint.formatting import money
@@ -63,10 +64,12 @@ def _print(report: object, files: list[Path], location: Path) -> None:
     assert isinstance(report, Report)
     out = common.console()
     if not files:
-        out.print(f"No proxy logs in {location}. Usage is recorded while `ccendpoint proxy PROVIDER` runs.")
+        out.print(
+            f"No proxy logs in {location}. Usage is recorded while `ccendpoint proxy PROVIDER` runs.", markup=False
+        )
         return
     if not report.rows:
-        out.print(f"No requests since {report.since[:16].replace('T', ' ')} in {location}.")
+        out.print(f"No requests since {report.since[:16].replace('T', ' ')} in {location}.", markup=False)
         return
     largest = max((r.cost or 0.0) for r in report.rows)
     by_tokens = largest <= 0
@@ -91,14 +94,16 @@ def _print(report: object, files: list[Path], location: Path) -> None:
         value = (row.input_tokens + row.output_tokens) if by_tokens else (row.cost or 0.0)
         return [
             row.day,
-            row.provider,
-            row.model,
+            escape(row.provider),  # names come from the log: never read them as markup
+            escape(row.model),
             f"{row.requests:,}",
             f"{row.without_usage:,}" if row.without_usage else "",
             f"{row.input_tokens:,}",
             f"{row.cached_tokens:,}",
             f"{row.output_tokens:,}",
-            "no price" if row.cost is None else money(round(row.cost, 4), row.currency),
+            ("mixed currencies" if row.currency == "mixed" else "no price")
+            if row.cost is None
+            else money(round(row.cost, 4), row.currency),
             bar(float(value), largest),
         ]
 
@@ -110,6 +115,6 @@ def _print(report: object, files: list[Path], location: Path) -> None:
     out.print(table)
     dates = sorted({(r.model, r.price_date) for r in report.rows if r.price_date})
     if dates:
-        out.print("[dim]Prices from the catalog: " + ", ".join(f"{m} as of {d}" for m, d in dates) + "[/dim]")
+        out.print("[dim]Prices from the catalog: " + escape(", ".join(f"{m} as of {d}" for m, d in dates)) + "[/dim]")
     if total.without_usage:
         out.print(f"[dim]{total.without_usage} request(s) had no usage in the answer and are not priced.[/dim]")
