@@ -25,13 +25,14 @@ def test_every_bundled_file_validates(label: str) -> None:
     assert label == f"{doc['id']}.yaml", "file name and provider id must agree"
 
 
-def test_provider_and_model_ids_are_unique() -> None:
+def test_provider_names_never_clash(tmp_path: Path) -> None:
     catalog = load_catalog()
-    ids = [p.id for p in catalog.providers]
-    assert len(ids) == len(set(ids))
-    for provider in catalog.providers:
-        model_ids = [m.id for m in provider.models]
-        assert len(model_ids) == len(set(model_ids)), provider.id
+    names = [name for p in catalog.providers for name in (p.id, *p.aliases)]
+    assert len(names) == len(set(names))
+    clash = tmp_path / "glm.yaml"
+    clash.write_text("id: glm\nextends: true\naliases: [moonshot]\n")  # moonshot already names kimi
+    with pytest.raises(CatalogError, match="'moonshot' already names provider 'kimi'"):
+        load_catalog([clash])
 
 
 def test_each_proxied_provider_has_its_own_port() -> None:

@@ -180,7 +180,10 @@ def test_env_var_overlay_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert json.loads(out)["vscode_group"]["name"] == "DS"
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["show"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["list"], ["show"], ["add"], ["remove"], ["backups"], ["restore"], ["proxy"], ["usage"], ["doctor"]],
+)
 def test_help_explains_with_an_example(command: list[str]) -> None:
     code, out, _ = run(*command, "--help")
     assert code == 0
@@ -229,3 +232,18 @@ def test_list_cost_compares_a_typical_agent_session() -> None:
     code, table, _ = run("list", "kimi", "--cost")
     assert "Agent session" in table and "$0.875" in table
     assert "50 turns" in table
+
+
+def test_catalog_text_is_never_read_as_markup(tmp_path: Path) -> None:
+    overlay = tmp_path / "glm.yaml"
+    overlay.write_text(
+        "id: glm\nextends: true\ndescription: 'Routes [tools] to [/path] safely'\n"
+        "troubleshooting:\n  - {symptom: '[bold]x', cause: '[/]', fix: 'run [it]'}\n"
+        "models:\n  - {id: glm-5.1, name: 'GLM [beta]'}\n"
+    )
+    code, out, err = run("--catalog", str(overlay), "show", "glm")
+    assert code == 0, err
+    assert "Routes [tools] to [/path] safely" in out
+    assert "[bold]x" in out and "run [it]" in out
+    code, out, err = run("--catalog", str(overlay), "list", "glm")
+    assert code == 0 and "GLM [beta]" in out

@@ -413,17 +413,21 @@ def _build(doc: Mapping[str, Any], origin: str) -> Provider:
 
 
 def _check_across(providers: Sequence[Provider]) -> None:
-    ports: dict[int, str] = {}
-    names: dict[str, str] = {}
+    """No two providers share a proxy port or a name; a clash is blamed on the user's file."""
+    ports: dict[int, Provider] = {}
+    names: dict[str, Provider] = {}
     for provider in providers:
-        where = "bundled catalog" if provider.origin == "bundled" else provider.origin.split(": ", 1)[-1]
         if provider.proxy_port is not None:
-            other = ports.setdefault(provider.proxy_port, provider.id)
-            if other != provider.id:
-                raise CatalogError(
-                    where, "proxy.port", f"port {provider.proxy_port} is already used by provider '{other}'"
-                )
+            other = ports.setdefault(provider.proxy_port, provider)
+            if other is not provider:
+                _clash(provider, other, "proxy.port", f"port {provider.proxy_port} is already used by provider")
         for name in (provider.id, *provider.aliases):
-            other = names.setdefault(name, provider.id)
-            if other != provider.id:
-                raise CatalogError(where, "aliases", f"'{name}' already names provider '{other}'")
+            other = names.setdefault(name, provider)
+            if other is not provider:
+                _clash(provider, other, "aliases", f"'{name}' already names provider")
+
+
+def _clash(provider: Provider, other: Provider, path: str, problem: str) -> None:
+    culprit, victim = (other, provider) if provider.origin == "bundled" else (provider, other)
+    where = "bundled catalog" if culprit.origin == "bundled" else culprit.origin.split(": ", 1)[-1]
+    raise CatalogError(where, path, f"{problem} '{victim.id}'")

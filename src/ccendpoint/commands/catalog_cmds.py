@@ -27,6 +27,7 @@ def _yes(flag: bool) -> str:
 
 
 def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None, cost: bool = False) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     from ccendpoint.catalog.cost import session_cost
@@ -54,9 +55,9 @@ def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None
             name += f" (deprecated → {model.replacement})"
             style = "dim"
         cells = [
-            provider.id,
-            model.id,
-            name,
+            escape(provider.id),  # catalog text may come from a user file: never read it as markup
+            escape(model.id),
+            escape(name),
             tokens_text(model.context),
             tokens_text(model.max_output),
             _yes(model.vision),
@@ -140,6 +141,7 @@ def show(
 
 
 def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ccendpoint.catalog.describe import rule_set_sentences
@@ -147,14 +149,14 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
     from ccendpoint.vscode.blocks import default_mode, fallback_limits
 
     out = common.console()
-    out.print(f"[bold]{prov.name}[/bold]  (id: {prov.id}; group: {prov.group_name})")
+    out.print(f"[bold]{escape(prov.name)}[/bold]  " + escape(f"(id: {prov.id}; group: {prov.group_name})"))
     if prov.aliases:
-        out.print(f"Also known as: {', '.join(prov.aliases)}")
-    out.print(f"Defined by: {prov.origin}")
+        out.print(f"Also known as: {', '.join(prov.aliases)}", markup=False)
+    out.print(f"Defined by: {prov.origin}", markup=False)
     if prov.description:
-        out.print(prov.description)
+        out.print(prov.description, markup=False)
     if prov.docs_url:
-        out.print(f"Docs: {prov.docs_url}")
+        out.print(f"Docs: {prov.docs_url}", markup=False)
 
     endpoints = Table(title="Endpoints by region", title_justify="left")
     for col in ("Region", "Where", "URL", "Keys"):
@@ -162,19 +164,21 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
     for e in prov.endpoints.values():
         region = e.region + (" (default)" if e.region == prov.default_region else "")
         where = e.label + (f" — {e.note}" if e.note else "")
-        endpoints.add_row(region, where, e.url, ", ".join(f"{p}…" for p in e.key_prefixes) or "any")
+        keys = ", ".join(f"{p}…" for p in e.key_prefixes) or "any"
+        endpoints.add_row(escape(region), escape(where), escape(e.url), escape(keys))
     out.print(endpoints)
 
     out.print("[bold]API key[/bold]")
     if prov.key_env:
-        out.print(f"  Environment variables (doctor --live reads them): {', '.join(prov.key_env)}")
+        out.print(f"  Environment variables (doctor --live reads them): {', '.join(prov.key_env)}", markup=False)
     if prov.key_format:
-        out.print(f"  Format: {prov.key_format}")
+        out.print(f"  Format: {prov.key_format}", markup=False)
     if prov.key_url:
-        out.print(f"  Get one: {prov.key_url}")
+        out.print(f"  Get one: {prov.key_url}", markup=False)
     out.print(
         "  In VS Code: Command Palette → Chat: Manage Language Models → right-click the "
-        f"{prov.group_name} group → Update API Key. ccendpoint never writes a key into the file."
+        f"{prov.group_name} group → Update API Key. ccendpoint never writes a key into the file.",
+        markup=False,
     )
 
     out.print("[bold]Proxy[/bold]")
@@ -185,13 +189,13 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         out.print(f"  Port: {prov.proxy_port}  URL: {prov.proxy_url}  Start: ccendpoint proxy {prov.id}")
         out.print(f"  Environment: {env['port']}, {env['upstream']}, {env['log']}")
     if prov.proxy_why:
-        out.print(f"  Why: {prov.proxy_why}")
+        out.print(f"  Why: {prov.proxy_why}", markup=False)
     models = [chosen] if chosen else list(prov.models)
     for m in models:
         label = f"{m.id}" + (" (deprecated)" if m.deprecated else "")
-        out.print(f"  What it does for [bold]{label}[/bold] (rule set {m.rules.name}):")
+        out.print(f"  What it does for [bold]{escape(label)}[/bold] " + escape(f"(rule set {m.rules.name}):"))
         for sentence in rule_set_sentences(m.rules, m.request_body):
-            out.print(f"    - {sentence}")
+            out.print(f"    - {sentence}", markup=False)
 
     out.print(models_table([(prov, m) for m in models], title="Models"))
     for m in models:
@@ -203,22 +207,22 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         extra.append(f"facts as of {m.facts_date}")
         if m.end_of_life:
             extra.append(f"end of life {m.end_of_life}")
-        out.print(f"  {m.id}: " + "; ".join(extra))
+        out.print(f"  {m.id}: " + "; ".join(extra), markup=False)
         for note in m.notes:
-            out.print(f"    {note}")
+            out.print(f"    {note}", markup=False)
         missing = fallback_limits(m)
         if missing:
-            out.print(f"    Unknown limits; `add` writes VS Code's defaults: {', '.join(missing)}")
+            out.print(f"    Unknown limits; `add` writes VS Code's defaults: {', '.join(missing)}", markup=False)
 
     if prov.troubleshooting:
         trouble = Table(title="Troubleshooting", title_justify="left", show_lines=True)
         for col in ("Symptom", "Cause", "Fix"):
             trouble.add_column(col)
         for t in prov.troubleshooting:
-            trouble.add_row(t.symptom, t.cause, t.fix)
+            trouble.add_row(escape(t.symptom), escape(t.cause), escape(t.fix))
         out.print(trouble)
 
-    out.print(f"[bold]Group that `ccendpoint add {prov.id}` writes to chatLanguageModels.json[/bold]")
+    out.print(f"[bold]Group that `ccendpoint add {escape(prov.id)}` writes to chatLanguageModels.json[/bold]")
     out.file.flush()
     # written as raw text: rich would expand the tabs, and users copy this block verbatim
     sys.stdout.write(json.dumps(group, indent="\t", ensure_ascii=False) + "\n")
