@@ -13,7 +13,7 @@ import pytest
 from ccendpoint.proxy.reasoning import ReasoningCache
 from ccendpoint.proxy.rules import RuleBook
 from fake_upstreams import Behaviour, FakeUpstream
-from proxy_helpers import SYSTEM, TOOLS, VSCODE_HEADERS, running_proxy
+from proxy_helpers import SYSTEM, VSCODE_HEADERS, running_proxy, vscode_request
 
 # (provider, model, how the upstream says thinking is off)
 THINKING_MODELS = [
@@ -61,18 +61,8 @@ async def call(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def request(model: str, messages: list[dict[str, Any]], stream: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": messages,
-        "temperature": 0.1,
-        "top_p": 1,
-        "n": 1,
-        "stream": stream,
-        "tools": TOOLS,
-    }
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    return body
+    """An agent turn as VS Code sends it, with this history."""
+    return vscode_request(model, "first", stream=stream, messages=messages)
 
 
 def as_vscode_keeps_it(message: dict[str, Any]) -> dict[str, Any]:

@@ -249,19 +249,16 @@ def _compare(label: str, entry: Mapping[str, Any], match: Match) -> Iterator[Fin
             "A wrong host or path gives 404 or 401 errors.",
             f"Known endpoints: {', '.join(sorted(known))}. Re-run `ccendpoint add {provider.id} --region REGION`.",
         )
-    if mode == "direct" and provider.proxy_mode == "required":
-        yield error(
-            "catalog.proxy-required",
-            f"{label}: '{model.id}' calls {provider.group_name} directly, but it needs the proxy.",
+    use_proxy = f"Run `ccendpoint add {provider.id} --mode proxy`, then `ccendpoint proxy {provider.id}`."
+    if mode == "direct" and provider.proxy_mode in ("required", "recommended"):
+        required = provider.proxy_mode == "required"
+        yield Finding(
+            "error" if required else "warning",
+            f"catalog.proxy-{provider.proxy_mode}",
+            f"{label}: '{model.id}' calls {provider.group_name} directly"
+            + (", but it needs the proxy." if required else "; the proxy is recommended."),
             provider.proxy_why,
-            f"Run `ccendpoint add {provider.id} --mode proxy`, then `ccendpoint proxy {provider.id}`.",
-        )
-    elif mode == "direct" and provider.proxy_mode == "recommended":
-        yield warning(
-            "catalog.proxy-recommended",
-            f"{label}: '{model.id}' calls {provider.group_name} directly; the proxy is recommended.",
-            provider.proxy_why,
-            f"Run `ccendpoint add {provider.id} --mode proxy`, then `ccendpoint proxy {provider.id}`.",
+            use_proxy,
         )
     elif mode == "direct" and model.request_body:
         fields = ", ".join(model.request_body)
@@ -269,5 +266,5 @@ def _compare(label: str, entry: Mapping[str, Any], match: Match) -> Iterator[Fin
             "catalog.body-fields",
             f"{label}: '{model.id}' needs {fields} in every request, which VS Code cannot send.",
             "Released VS Code ignores requestBody; only the proxy adds these fields.",
-            f"Run `ccendpoint add {provider.id} --mode proxy`, then `ccendpoint proxy {provider.id}`.",
+            use_proxy,
         )
