@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ccendpoint.cli import app
 from ccendpoint.commands import config_cmds
+from ccendpoint.redact import MASK
 from ccendpoint.vscode.document import parse
 from vscode_helpers import PROVIDER_FILE, acme_group, fixture_text
 
@@ -358,7 +359,7 @@ def test_secrets_never_reach_the_output(models_file: Path) -> None:
         assert code == 0
         assert "sk-plain-SECRET" not in out + err, args
     code, out, err = run("remove", "acme")
-    assert "sk-plain-SECRET" not in out + err and "********" in out
+    assert "sk-plain-SECRET" not in out + err and f'"apiKey": "{MASK}"' in out
 
 
 def test_remove_leaves_a_users_group(models_file: Path) -> None:
@@ -413,3 +414,223 @@ def test_help_has_an_example(command: str) -> None:
     code, out, _ = run(command, "--help")
     assert code == 0
     assert f"Example: ccendpoint {command}" in out
+
+
+# --- errors from the file system ------------------------------------------------------------------
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, ["--catalog", str(PROVIDER_FILE), *args])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("add", "acme"),
+        ("add", "acme", "--dry-run"),
+        ("remove", "acme"),
+        ("restore", "--yes"),
+        ("doctor",),
+    ],
+)
+def test_path_through_a_regular_file_is_an_error_not_a_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+    regular = tmp_path / "regular-file"
+    regular.write_text("x")
+    result = invoke(*args, "--file", str(regular / "x.json"))
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    assert result.exit_code == 1
+    if args[0] != "doctor":
+        text = " ".join(result.stderr.split())
+        assert "Not a directory" in text and "--file" in text
+    assert regular.read_text() == "x"
+
+
+def test_unusable_state_folder_is_an_error_not_a_traceback(
+    tmp_path: Path, models_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    regular = tmp_path / "regular-file"
+    regular.write_text("x")
+    monkeypatch.setenv("XDG_STATE_HOME", str(regular / "state"))
+    result = invoke("add", "acme")
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert "state folder" in result.stderr and "ls -ld" in result.stderr
+    assert not models_file.exists()
+
+
+def test_any_other_os_error_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from ccendpoint.vscode import store
+
+    def broken(key: str | None = None) -> list[Any]:
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", "/some/regular-file/x.json")
+
+    monkeypatch.setattr(store, "list_backups", broken)
+    result = invoke("backups")
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    first, hint = result.stderr.splitlines()
+    assert first == "error: Not a directory: /some/regular-file/x.json"
+    assert "run again" in hint and "Traceback" not in result.stderr
+
+
+# --- options add checks ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("port", ["0", "-5", "65536", "99999"])
+def test_add_refuses_a_port_outside_the_tcp_range(models_file: Path, port: str) -> None:
+    code, _, err = run("add", "acme", f"--port={port}")
+    assert code == 2
+    assert f"--port {port} is not a TCP port" in err and "1 to 65535" in err
+    assert not models_file.exists()
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_add_and_remove_refuse_a_blank_group(models_file: Path, name: str) -> None:
+    code, _, err = run("add", "acme", "--group", name)
+    assert code == 2 and "--group is empty" in err
+    assert not models_file.exists()
+    assert run("add", "acme")[0] == 0
+    before = models_file.read_text()
+    code, _, err = run("remove", "acme", "--group", name)
+    assert code == 2 and "--group is empty" in err
+    assert models_file.read_text() == before
+
+
+def test_add_refuses_an_unknown_region_in_proxy_mode(models_file: Path) -> None:
+    code, _, err = run("add", "acme", "--region", "bogus")
+    assert code == 2
+    assert "Unknown region 'bogus'" in err and "Known regions: global, cn." in err
+    assert not models_file.exists()
+
+
+def test_next_step_starts_the_proxy_the_group_calls(models_file: Path) -> None:
+    code, out, err = run("add", "acme", "--port", "3557", "--region", "cn")
+    assert code == 0, err
+    assert groups(models_file)[0]["models"][0]["url"] == "http://127.0.0.1:3557/v1/chat/completions"
+    assert "keep it running while you chat: ccendpoint proxy acme --port 3557 --region cn" in out
+    models_file.unlink()
+    code, out, _ = run("add", "acme", "--port", "3557", "--region", "cn", "--json")
+    steps = json.loads(out)["next_steps"]
+    assert any(step.endswith(": ccendpoint proxy acme --port 3557 --region cn") for step in steps)
+
+
+def test_port_in_direct_mode_is_warned_about(models_file: Path) -> None:
+    code, out, err = run("add", "acme", "--mode", "direct", "--force", "--port", "3557")
+    assert code == 0
+    assert "--port 3557 is not used in direct mode" in " ".join(err.split())
+    assert "ccendpoint proxy" not in out
+
+
+# --- secrets and the user's own fields ------------------------------------------------------------
+
+MOONSHOT_KEY = "sk-Zq8vN2mK4pL7xR1tY6wB3cJ9dF5gH0aSx7"  # made up, shaped like a real key
+PLAIN_KEY = "sk-plain8Hq2Lm5Rt9Vx3Kp7"
+
+
+def _users_group_with_secrets() -> str:
+    return json.dumps(
+        [
+            {
+                "name": "Acme",
+                "vendor": "customendpoint",
+                "models": [
+                    {
+                        "id": "acme-small",
+                        "requestHeaders": {"X-Moonshot-Key": MOONSHOT_KEY, "X-Trace": "on"},
+                        "name": "Acme Small (mine)",
+                        "url": "https://api.acme.test/v1/chat/completions",
+                        "toolCalling": True,
+                        "vision": False,
+                        "maxInputTokens": 30000,
+                        "maxOutputTokens": 2000,
+                    }
+                ],
+                "apiKey": PLAIN_KEY,  # last, so the diff's context shows it
+            }
+        ],
+        indent="\t",
+    )
+
+
+def test_keys_never_reach_the_diff_or_the_json_plan(models_file: Path) -> None:
+    existing(models_file, _users_group_with_secrets())
+    for args in (("add", "acme", "--force", "--dry-run"), ("add", "acme", "--force", "--dry-run", "--json")):
+        code, out, err = run(*args)
+        assert code == 0, err
+        assert MOONSHOT_KEY not in out + err and PLAIN_KEY not in out + err, args
+        diff = json.loads(out)["diff"] if "--json" in args else out
+        assert f'"X-Moonshot-Key": "{MASK}"' in diff and f'"apiKey": "{MASK}"' in diff, args
+    code, out, err = run("add", "acme", "--force")
+    assert code == 0 and MOONSHOT_KEY not in out + err and PLAIN_KEY not in out + err
+
+
+def test_force_keeps_the_users_own_fields_of_a_replaced_entry(models_file: Path) -> None:
+    existing(models_file, _users_group_with_secrets())
+    code, out, err = run("add", "acme", "--yes")
+    assert code == 0, err
+    assert "~ acme-small: replace" in out
+    small = groups(models_file)[0]["models"][0]
+    assert small == {
+        **acme_group()["models"][1],
+        "requestHeaders": {"X-Moonshot-Key": MOONSHOT_KEY, "X-Trace": "on"},
+    }
+    code, out, _ = run("add", "acme")
+    assert code == 0 and "= acme-small: unchanged" in out and "Already up to date" in out
+
+
+# --- where the file is, for add, doctor and restore -----------------------------------------------
+
+
+def test_user_data_dir_with_a_tilde_is_expanded(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # without the expansion, "~/udd" would land here
+    assert run("add", "acme", "--user-data-dir", "~/udd")[0] == 0
+    assert (home / "udd" / "User" / "chatLanguageModels.json").exists()
+    assert not (tmp_path / "~").exists()
+    _, out, _ = run("doctor", "--user-data-dir", "~/udd", "--json")
+    assert json.loads(out)["file"] == str(home / "udd" / "User" / "chatLanguageModels.json")
+
+
+def test_file_request_expands_both_paths(home: Path) -> None:
+    request = config_cmds.file_request(config_cmds.EditionChoice.insiders, "Work", Path("~/udd"), Path("~/models.json"))
+    assert request.edition == "insiders" and request.profile == "Work"
+    assert request.user_data_dir == str(home / "udd") and request.file == str(home / "models.json")
+
+
+def test_restore_a_named_backup_into_the_file_the_options_name(home: Path, models_file: Path, tmp_path: Path) -> None:
+    original = existing(models_file, fixture_text("commented.jsonc"))
+    assert run("add", "acme")[0] == 0
+    after_add = models_file.read_text()
+    backup_id = json.loads(run("backups", "--json")[1])[0]["id"]
+
+    other = tmp_path / "other.json"
+    code, out, err = run("restore", backup_id, "--file", str(other), "--yes")
+    assert code == 0, err
+    assert other.read_text() == original and models_file.read_text() == after_add
+    assert "Restoring it into another file:" in out and str(other) in out.replace("\n", "")
+
+    insiders = home / ".config" / "Code - Insiders" / "User" / "chatLanguageModels.json"
+    code, out, err = run("restore", backup_id, "--edition", "insiders", "--yes")
+    assert code == 0, err
+    assert insiders.read_text() == original and models_file.read_text() == after_add
+
+    code, _, err = run("restore", backup_id, "--edition", "insiders", "--profile", "Nope", "--yes")
+    assert code == 2 and "Nope" in err
+
+
+# --- remove after a rename in VS Code -------------------------------------------------------------
+
+
+def test_remove_of_a_renamed_group_says_how_to_name_it(models_file: Path) -> None:
+    assert run("add", "acme")[0] == 0
+    models_file.write_text(models_file.read_text().replace('"name": "Acme"', '"name": "Acme (work)"'))
+    before = models_file.read_text()
+    code, out, err = run("remove", "acme")
+    assert code == 0 and "Nothing to remove" in out
+    text = " ".join(err.split())
+    assert 'No customendpoint group named "Acme"' in text and '"Acme (work)"' in text and "--group NAME" in text
+    assert models_file.read_text() == before
+    code, out, err = run("remove", "acme", "--group", "Acme (work)", "--force")
+    assert code == 0, err
+    assert groups(models_file) == []

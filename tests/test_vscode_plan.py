@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ccendpoint.errors import CcendpointError
+from ccendpoint.redact import MASK
 from ccendpoint.vscode.document import BOM, parse
 from ccendpoint.vscode.plan import (
     BUILTIN_MODEL_IDS,
@@ -18,7 +19,6 @@ from ccendpoint.vscode.plan import (
     Plan,
     decide,
     entry_hash,
-    mask_secrets,
     plan_add,
     plan_remove,
     unified_diff,
@@ -181,6 +181,64 @@ def test_users_edit_is_replaced_with_force() -> None:
     assert group_of(second.new_text) == acme_group()
 
 
+HEADERS = {"X-Trace": "on", "X-Moonshot-Key": "${input:chat.lm.secret.h1}"}
+
+
+def _with_headers(text: str, model_id: str = "acme-small", name: str | None = None) -> str:
+    """The file with ``requestHeaders`` (and optionally another name) in one entry, as a user edits it."""
+    groups = parse(text).value
+    for group in groups:
+        for model in group.get("models", []):
+            if model.get("id") == model_id:
+                model["requestHeaders"] = HEADERS
+                if name is not None:
+                    model["name"] = name
+    return json.dumps(groups, indent="\t")
+
+
+@pytest.mark.parametrize("how", [{"force": True}, {"confirm": True}])
+def test_replacing_a_conflict_keeps_the_users_own_fields(how: dict[str, bool]) -> None:
+    old = _with_headers(fixture_text("user_acme_group.jsonc").replace("// my own model in the same group", ""))
+    plan = add(old, **how)
+    assert actions(plan)["acme-small"] == "replace"
+    small = group_of(plan.new_text)["models"][1]
+    assert small == {**acme_group()["models"][1], "requestHeaders": HEADERS}
+    assert small["maxInputTokens"] == acme_group()["models"][1]["maxInputTokens"]  # managed fields replaced
+    assert plan.record is not None and plan.record.wrote("acme-small", small)
+    again = add(plan.new_text, plan.record)  # the user's fields are not an edit: nothing to keep or ask
+    assert actions(again)["acme-small"] == "unchanged" and not again.changed
+
+
+def test_replacing_a_users_edit_keeps_the_users_own_fields() -> None:
+    first = add(None)
+    edited = _with_headers(first.new_text, name="Small, my way")
+    kept = add(edited, first.record)
+    assert actions(kept)["acme-small"] == "kept"
+    forced = add(edited, first.record, force=True)
+    small = group_of(forced.new_text)["models"][1]
+    assert small["name"] == "Acme Small" and small["requestHeaders"] == HEADERS
+
+
+def test_updates_keep_the_users_own_fields_and_drop_the_catalogs() -> None:
+    old_group = acme_group()
+    old_group["models"][1]["requestBody"] = {"x": 1}  # a managed field the catalog no longer sets
+    first = add(None, group=old_group)
+    with_headers = _with_headers(first.new_text)
+    assert actions(add(with_headers, first.record))["acme-small"] == "update"
+    updated = add(with_headers, first.record, group=acme_group(port=4200))
+    small = group_of(updated.new_text)["models"][1]
+    assert "requestBody" not in small and small["requestHeaders"] == HEADERS
+    assert small["url"] == "http://127.0.0.1:4200/v1/chat/completions"
+    removed = remove(updated.new_text, updated.record)
+    assert parse(removed.new_text).value == []
+
+
+def test_a_managed_field_the_user_adds_is_an_edit() -> None:
+    first = add(None)
+    edited = first.new_text.replace('"name": "Acme Small",', '"name": "Acme Small",\n"requestBody": {"x": 1},')
+    assert actions(add(edited, first.record))["acme-small"] == "kept"
+
+
 def test_restored_older_entry_is_still_recognised() -> None:
     first = add(None)
     second = add(first.new_text, first.record, group=acme_group(port=4200))
@@ -317,6 +375,28 @@ def test_remove_from_missing_file_or_group_changes_nothing() -> None:
     assert not plan.changed and plan.changes[0].detail == "no such group in the file"
 
 
+def test_removing_a_renamed_group_names_the_groups_there() -> None:
+    added = add(fixture_text("commented.jsonc"))
+    renamed = added.new_text.replace('"name": "Acme"', '"name": "Acme (work)"')
+    plan = remove(renamed, added.record)
+    assert not plan.changed
+    [hint] = plan.warnings
+    assert '"Acme (work)"' in hint and "--group NAME" in hint and "--force" in hint
+    assert '"My Gateway"' in hint and "Ollama" not in hint  # only customendpoint groups
+    assert "has no customendpoint group" in remove("[]", None).warnings[0]
+
+
+def test_internal_error_while_removing_a_group_has_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ccendpoint.vscode.plan as plan_module
+
+    added = add(None)
+    monkeypatch.setattr(plan_module, "same", lambda a, b: False)
+    with pytest.raises(CcendpointError) as caught:
+        remove(added.new_text, added.record)
+    assert "internal error" in caught.value.message and "nothing was written" in caught.value.message
+    assert caught.value.hint is not None and "report" in caught.value.hint
+
+
 # --- validation -----------------------------------------------------------------------------------
 
 
@@ -387,28 +467,53 @@ def test_builtin_ids_are_lower_case_examples() -> None:
 # --- secrets in what is shown ---------------------------------------------------------------------
 
 
-def test_mask_secrets() -> None:
-    text = json.dumps(
-        {
-            "apiKey": "sk-live-123",
-            "ref": {"apiKey": "${input:chat.lm.secret.-1}"},
-            "requestHeaders": {"Authorization": "Bearer sk-abc", "X-Api-Key": "k-9", "X-Trace": "visible"},
-            "tmpl": {"authorization": "Bearer ${apiKey}"},
-            "maxInputTokens": 5,
-        }
+MOONSHOT_KEY = "sk-Zq8vN2mK4pL7xR1tY6wB3cJ9dF5gH0aS"  # made up, shaped like a real key
+
+
+def test_diff_masks_every_credential_and_keeps_the_rest() -> None:
+    old = json.dumps(
+        [
+            {
+                "name": "G",
+                "vendor": "openrouter",
+                "apiKey": "sk-live-123456789",
+                "requestHeaders": {
+                    "X-Moonshot-Key": MOONSHOT_KEY,
+                    "Authorization": "Bearer abc",
+                    "X-Api-Key": "k-9",
+                    "X-Trace": "visible",
+                },
+                "ref": {"apiKey": "${input:chat.lm.secret.-1}"},
+                "maxInputTokens": 5,
+            }
+        ],
+        indent="\t",
     )
-    masked = mask_secrets(text)
-    assert "sk-live-123" not in masked and "sk-abc" not in masked and "k-9" not in masked
-    assert '"Authorization": "Bearer ********"' in masked
-    assert "${input:chat.lm.secret.-1}" in masked and "Bearer ${apiKey}" in masked
-    assert '"X-Trace": "visible"' in masked
-    assert json.loads(masked)["maxInputTokens"] == 5
+    diff = unified_diff("", old, "f.json")  # every line is in the diff
+    for secret in ("sk-live-123456789", MOONSHOT_KEY, "Bearer abc", '"k-9"', "chat.lm.secret.-1"):
+        assert secret not in diff, secret
+    assert f'+\t\t\t"X-Moonshot-Key": "{MASK}",' in diff
+    assert f'+\t\t\t"Authorization": "Bearer {MASK}",' in diff
+    assert '"X-Trace": "visible"' in diff and '"maxInputTokens": 5' in diff and '"name": "G"' in diff
+
+
+def test_diff_scrubs_a_key_under_a_harmless_name() -> None:
+    old = '[{"name": "G", "vendor": "x", "note": "' + MOONSHOT_KEY + '"}]'
+    diff = unified_diff(old, old.replace('"x"', '"y"'), "f.json")
+    assert MOONSHOT_KEY not in diff and MASK in diff
 
 
 def test_diff_masks_secrets_on_both_sides() -> None:
     old = '[{"name": "G", "vendor": "openrouter", "apiKey": "sk-or-secret"}]'
     diff = unified_diff(old, old.replace("openrouter", "xai"), "f.json")
-    assert "sk-or-secret" not in diff and "********" in diff
+    assert "sk-or-secret" not in diff and MASK in diff
+
+
+def test_plan_has_one_masker() -> None:
+    import ccendpoint.vscode.plan as plan_module
+
+    assert not hasattr(plan_module, "mask_secrets") and not hasattr(plan_module, "CUSTOM_ENDPOINT")
+    assert plan_module.VENDOR == VENDOR
 
 
 # --- properties over generated documents ----------------------------------------------------------

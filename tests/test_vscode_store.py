@@ -56,6 +56,53 @@ def test_folder_instead_of_file_is_refused(tmp_path: Path) -> None:
         store.read_file(tmp_path)
 
 
+def test_path_through_a_regular_file_is_a_clear_error(tmp_path: Path) -> None:
+    regular = tmp_path / "regular"
+    regular.write_text("x")
+    with pytest.raises(CcendpointError) as caught:
+        store.read_file(regular / "x.json")
+    assert "Not a directory" in caught.value.message and str(regular / "x.json") in caught.value.message
+    assert caught.value.hint is not None and "--file" in caught.value.hint
+
+
+def test_other_read_errors_are_clear_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[]")
+
+    def broken(self: Path) -> bytes:
+        raise OSError(5, "Input/output error", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", broken)
+    with pytest.raises(CcendpointError) as caught:
+        store.read_file(path)
+    assert "Input/output error" in caught.value.message and caught.value.hint
+
+
+def _state_under_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    regular = tmp_path / "not-a-folder"
+    regular.write_text("x")
+    monkeypatch.setenv("XDG_STATE_HOME", str(regular / "state"))
+    return regular
+
+
+def test_lock_in_an_unusable_state_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _state_under_a_file(tmp_path, monkeypatch)
+    with pytest.raises(CcendpointError) as caught, store.write_lock():
+        pass
+    assert "state folder" in caught.value.message and "Not a directory" in caught.value.message
+    assert caught.value.hint is not None and "ls -ld" in caught.value.hint
+
+
+def test_records_and_backups_in_an_unusable_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[]")
+    _state_under_a_file(tmp_path, monkeypatch)
+    with pytest.raises(CcendpointError, match="state folder"):
+        store.load_records(str(path))
+    with pytest.raises(CcendpointError, match="state folder"):
+        store.make_backup(store.read_file(path))
+
+
 # --- writing --------------------------------------------------------------------------------------
 
 

@@ -46,6 +46,18 @@ class _Group(TyperGroup):
             if exc.hint:
                 err.print(exc.hint, markup=False)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # last resort: a file problem no command turned into a CcendpointError
+            import errno
+
+            from rich.markup import escape
+
+            if exc.errno == errno.EPIPE:  # output piped into `head`: click ends quietly
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            err = common.err_console()
+            err.print(f"[bold red]error:[/bold red] {escape(f'{exc.strerror or exc}{where}')}", soft_wrap=True)
+            err.print("Check that the path exists and that you may use it (ls -ld), then run again.", markup=False)
+            ctx.exit(1)
 
 
 app = typer.Typer(

@@ -128,6 +128,14 @@ def show(
     prov = find_provider(cat, provider)
     chosen = find_model(prov, model) if model else None
     options = GroupOptions(model_ids=[chosen.id] if chosen else None)
+    note = None
+    if prov.proxy_mode == "required" and prov.proxy_port is None:
+        # `add` needs --port here; show the direct-mode group rather than fail on an option show lacks
+        options = GroupOptions(model_ids=options.model_ids, mode="direct", force=True)
+        note = (
+            f"The catalog gives {prov.name} no proxy port, so this is the direct-mode group, which fails "
+            f"without the proxy. `ccendpoint add {prov.id} --port PORT` writes the proxy group instead."
+        )
     group = render_group(prov, options)
     if as_json:
         data = provider_dict(prov)
@@ -135,12 +143,14 @@ def show(
             data["models"] = [model_dict(prov, chosen)]
         data["vscode_group"] = group
         data["vscode_mode"] = default_mode(prov)
+        if note:
+            data["vscode_note"] = note
         common.print_json(data)
         return
-    _print_provider(prov, chosen, group)
+    _print_provider(prov, chosen, group, note)
 
 
-def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object]) -> None:
+def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object], note: str | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -183,7 +193,8 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
 
     out.print("[bold]Proxy[/bold]")
     mode_word = {"required": "required", "recommended": "recommended", "direct": "not needed (direct)"}
-    out.print(f"  Mode: {mode_word[prov.proxy_mode]}; `add` defaults to {default_mode(prov)} mode.")
+    default = "needs --port PORT (no proxy port in the catalog)" if note else f"defaults to {default_mode(prov)} mode"
+    out.print(f"  Mode: {mode_word[prov.proxy_mode]}; `add` {default}.")
     if prov.proxy_port:
         env = proxy_env_names(prov)
         out.print(f"  Port: {prov.proxy_port}  URL: {prov.proxy_url}  Start: ccendpoint proxy {prov.id}")
@@ -223,6 +234,8 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         out.print(trouble)
 
     out.print(f"[bold]Group that `ccendpoint add {escape(prov.id)}` writes to chatLanguageModels.json[/bold]")
+    if note:
+        out.print(note, markup=False)
     out.file.flush()
     # written as raw text: rich would expand the tabs, and users copy this block verbatim
     sys.stdout.write(json.dumps(group, indent="\t", ensure_ascii=False) + "\n")

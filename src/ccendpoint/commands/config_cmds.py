@@ -19,7 +19,8 @@ from ccendpoint.errors import CcendpointError, UsageError
 
 if TYPE_CHECKING:
     from ccendpoint.catalog.model import Provider
-    from ccendpoint.vscode.paths import Location
+    from ccendpoint.vscode.blocks import GroupOptions
+    from ccendpoint.vscode.paths import FileRequest, Location
     from ccendpoint.vscode.plan import Plan, Problem
     from ccendpoint.vscode.store import FileState, WriteResult
 
@@ -58,7 +59,7 @@ KEY_STEP = (
     "Set the API key in VS Code: Command Palette → Chat: Manage Language Models → right-click the "
     '"{group}" group → Update API Key.'
 )
-PROXY_STEP = "Start the proxy and keep it running while you chat: ccendpoint proxy {provider}"
+PROXY_STEP = "Start the proxy and keep it running while you chat: {command}"
 RELOAD_STEP = "If the models do not show up in the model picker: Command Palette → Developer: Reload Window."
 
 EDITION_NAMES = {"stable": "VS Code", "insiders": "VS Code Insiders", "vscodium": "VSCodium"}
@@ -87,21 +88,29 @@ SYMBOLS = {
 # --- shared steps ---------------------------------------------------------------------------------
 
 
+def file_request(
+    edition: EditionChoice | None, profile: str | None, user_data_dir: Path | None, file: Path | None
+) -> FileRequest:
+    """The file options of a command, ``~`` expanded, as :mod:`ccendpoint.vscode.paths` takes them."""
+    from ccendpoint.vscode.paths import FileRequest
+
+    return FileRequest(
+        edition=edition.value if edition else None,
+        profile=profile,
+        user_data_dir=str(user_data_dir.expanduser()) if user_data_dir else None,
+        file=str(file.expanduser()) if file else None,
+    )
+
+
 def locate(
     edition: EditionChoice | None, profile: str | None, user_data_dir: Path | None, file: Path | None
 ) -> Location:
     import os
 
-    from ccendpoint.vscode.paths import FileRequest, read_storage
     from ccendpoint.vscode.paths import locate as find
+    from ccendpoint.vscode.paths import read_storage
 
-    request = FileRequest(
-        edition=edition.value if edition else None,
-        profile=profile,
-        user_data_dir=str(user_data_dir) if user_data_dir else None,
-        file=str(file.expanduser()) if file else None,
-    )
-    return find(request, sys.platform, os.environ, read_storage)
+    return find(file_request(edition, profile, user_data_dir, file), sys.platform, os.environ, read_storage)
 
 
 def describe(location: Location) -> str:
@@ -247,7 +256,10 @@ def add(
     ] = None,
     region: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--region", help="Endpoint region for direct mode (see `ccendpoint show`)."),
+        typer.Option(
+            "--region",
+            help="Endpoint region (see `ccendpoint show`): the URL in direct mode, the proxy's upstream in proxy mode.",
+        ),
     ] = None,
     port: Annotated[Optional[int], typer.Option("--port", help="Proxy port (default: the catalog's).")] = None,  # noqa: UP045
     group: Annotated[
@@ -296,13 +308,18 @@ def add(
     warnings = list(location.warnings)
     if chosen_mode == "direct" and (note := direct_mode_warning(prov)):
         warnings.append(note)
-    _run_add(prov, desired, chosen_mode, location, warnings, force=force, yes=yes, dry_run=dry_run, as_json=as_json)
+    if chosen_mode == "direct" and port is not None:
+        warnings.append(f"--port {port} is not used in direct mode: the models call {prov.name} directly.")
+    _run_add(
+        prov, desired, chosen_mode, options, location, warnings, force=force, yes=yes, dry_run=dry_run, as_json=as_json
+    )
 
 
 def _run_add(
     prov: Provider,
     desired: dict[str, Any],
     mode: str,
+    options: GroupOptions,
     location: Location,
     warnings: list[str],
     *,
@@ -323,7 +340,7 @@ def _run_add(
 
     plan = make(confirm=yes)
     warnings += check_problems(plan, force)
-    steps = next_steps(prov, plan, mode)
+    steps = next_steps(prov, plan, mode, options)
     title = f'{prov.name} → group "{plan.group}" ({mode} mode)'
     if not as_json:
         for message in warnings:
@@ -353,7 +370,7 @@ def _settle_conflicts(
     )
 
 
-def next_steps(prov: Provider, plan: Plan, mode: str) -> list[str]:
+def next_steps(prov: Provider, plan: Plan, mode: str, options: GroupOptions) -> list[str]:
     from ccendpoint.vscode.document import parse
     from ccendpoint.vscode.plan import find_group
 
@@ -363,9 +380,19 @@ def next_steps(prov: Provider, plan: Plan, mode: str) -> list[str]:
     if not has_key:
         steps.append(KEY_STEP.format(group=plan.group))
     if mode == "proxy":
-        steps.append(PROXY_STEP.format(provider=prov.id))
+        steps.append(PROXY_STEP.format(command=proxy_command(prov, options)))
     steps.append(RELOAD_STEP)
     return steps
+
+
+def proxy_command(prov: Provider, options: GroupOptions) -> str:
+    """The ``ccendpoint proxy`` command that serves the URL ``add`` wrote: same port, same region."""
+    parts = ["ccendpoint", "proxy", prov.id]
+    if options.port is not None:
+        parts += ["--port", str(options.port)]
+    if options.region is not None:
+        parts += ["--region", options.region]
+    return " ".join(parts)
 
 
 def _report(
@@ -381,12 +408,14 @@ def _report(
     as_json: bool,
 ) -> None:
     if as_json:
+        from ccendpoint.redact import redact
+
         extra = {
             "mode": mode,
             "dry_run": dry_run,
             "written": bool(result and result.written),
             "backup": result.backup.id if result and result.backup else None,
-            "warnings": warnings,
+            "warnings": redact(warnings),
             "next_steps": steps if not dry_run else [],
         }
         common.print_json(plan_data(plan, location, state, **extra))
@@ -445,9 +474,11 @@ def remove(
     from ccendpoint.vscode.plan import plan_remove
 
     prov = find_provider(common.catalog(ctx), provider)
+    if group is not None and not group.strip():
+        raise UsageError("--group is empty.", hint="Name the group to remove from, or leave --group out.")
     location = locate(edition, profile, user_data_dir, file)
     state = store.read_file(Path(location.path))
-    name = group or _recorded_group(prov, state)
+    name = group if group is not None else _recorded_group(prov, state)
     record = store.load_record(state.key, VENDOR, name)
     plan = plan_remove(
         state.text,
@@ -527,6 +558,9 @@ def restore(
 ) -> None:
     """Put a backup of VS Code's file back in place; the file as it is now is backed up first.
 
+    A named BACKUP goes back to the file it is a copy of; --edition, --profile, --user-data-dir or
+    --file restore it into the file they name instead.
+
     Example: ccendpoint restore --yes
     """
     from ccendpoint.vscode import store
@@ -534,9 +568,11 @@ def restore(
 
     chosen, path = _pick_backup(backup, edition, profile, user_data_dir, file)
     state = store.read_file(path)
-    data = chosen.path.read_bytes()
+    data = store.read_backup(chosen)
     out = common.console()
     out.print(f"Backup {chosen.id} of {chosen.target}", markup=False)
+    if str(state.target) != chosen.target:
+        out.print(f"Restoring it into another file: {path}", markup=False)
     if state.raw == data:
         out.print("The file already holds exactly this backup; nothing to do.")
         return
@@ -563,10 +599,15 @@ def _pick_backup(
 ) -> tuple[Any, Path]:
     from ccendpoint.vscode import store
 
-    if backup is not None:
-        chosen = store.find_backup(backup)
-        return chosen, Path(str(file.expanduser())) if file else Path(chosen.target)
+    named = edition is not None or profile is not None or user_data_dir is not None or file is not None
+    chosen = store.find_backup(backup) if backup is not None else None
+    if chosen is not None and not named:
+        return chosen, Path(chosen.target)
     location = locate(edition, profile, user_data_dir, file)
+    for message in location.warnings:
+        warn(message)
+    if chosen is not None:
+        return chosen, Path(location.path)
     state = store.read_file(Path(location.path))
     found = store.list_backups(state.key)
     if not found:

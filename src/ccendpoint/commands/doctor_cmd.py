@@ -49,17 +49,12 @@ def doctor(
 
     Example: KIMI_API_KEY=... ccendpoint doctor --live --models kimi-k2.6 --report report.md
     """
+    from ccendpoint.commands.config_cmds import file_request
     from ccendpoint.doctor.findings import exit_code
     from ccendpoint.doctor.machine import gather
-    from ccendpoint.vscode.paths import FileRequest
 
     cat = common.catalog(ctx)
-    request = FileRequest(
-        edition=edition.value if edition else None,
-        profile=profile,
-        user_data_dir=str(user_data_dir) if user_data_dir else None,
-        file=str(file.expanduser()) if file else None,
-    )
+    request = file_request(edition, profile, user_data_dir, file)
     found = gather(request, cat)
     findings = list(found.findings)
     if live:

@@ -19,6 +19,26 @@ VENDOR = "customendpoint"
 API_TYPE = "chat-completions"
 Mode = Literal["proxy", "direct"]
 
+#: Every field of a model entry that ccendpoint writes. When ``add`` replaces an entry, these are
+#: replaced; any other field in it (``requestHeaders``, say) is the user's and carried over.
+MANAGED_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "url",
+        "toolCalling",
+        "vision",
+        "streaming",
+        "maxInputTokens",
+        "maxOutputTokens",
+        "contextWindow",
+        "thinking",
+        "modelOptions",
+        "requestBody",
+    }
+)
+PORT_RANGE = range(1, 65536)
+
 #: What VS Code's own "Add Models" wizard writes when the limits are unknown.
 FALLBACK_MAX_INPUT = 128000
 FALLBACK_MAX_OUTPUT = 16000
@@ -41,12 +61,47 @@ def default_mode(provider: Provider) -> Mode:
     return "direct"
 
 
+def check_options(provider: Provider, options: GroupOptions) -> None:
+    """Refuse a port, region or group name that cannot work, whatever the mode."""
+    if options.port is not None and options.port not in PORT_RANGE:
+        default = f" for the catalog's ({provider.proxy_port})" if provider.proxy_port is not None else ""
+        raise UsageError(
+            f"--port {options.port} is not a TCP port.",
+            hint=f"Give a port from 1 to 65535, or leave --port out{default}.",
+        )
+    if options.region is not None and options.region not in provider.endpoints:
+        regions = ", ".join(provider.endpoints)
+        raise UsageError(
+            f"Unknown region '{options.region}' for {provider.group_name}.",
+            hint=f"Known regions: {regions}.",
+        )
+    if options.group_name is not None and not options.group_name.strip():
+        raise UsageError(
+            "--group is empty.",
+            hint=f"Give the group a name, e.g. --group '{provider.group_name} EU', or leave --group out.",
+        )
+
+
+def proxy_port(provider: Provider, options: GroupOptions) -> int | None:
+    """The port the proxy listens on: ``--port`` when given, else the catalog's."""
+    return options.port if options.port is not None else provider.proxy_port
+
+
 def resolve_mode(provider: Provider, options: GroupOptions) -> Mode:
-    mode = options.mode or default_mode(provider)
-    if mode == "proxy" and provider.proxy_port is None and options.port is None:
+    check_options(provider, options)
+    port = proxy_port(provider, options)
+    mode = options.mode
+    if mode is None:
+        if provider.proxy_mode == "required" and port is None:
+            raise UsageError(
+                f"{provider.group_name} needs the proxy, but the catalog gives it no proxy port.",
+                hint="Pass --port PORT for the proxy, or --mode direct --force to write direct URLs anyway.",
+            )
+        mode = "proxy" if provider.proxy_mode in ("required", "recommended") and port is not None else "direct"
+    if mode == "proxy" and port is None:
         raise UsageError(
             f"{provider.group_name} has no proxy port in the catalog.",
-            hint="Pass --port, or use --mode direct.",
+            hint="Pass --port PORT, or use --mode direct.",
         )
     if mode == "direct" and provider.proxy_mode == "required" and not options.force:
         raise UsageError(
@@ -64,15 +119,9 @@ def direct_mode_warning(provider: Provider) -> str | None:
 
 
 def model_url(provider: Provider, mode: Mode, options: GroupOptions) -> str:
+    check_options(provider, options)
     if mode == "proxy":
-        port = options.port or provider.proxy_port
-        return f"http://127.0.0.1:{port}/v1/chat/completions"
-    if options.region is not None and options.region not in provider.endpoints:
-        regions = ", ".join(provider.endpoints)
-        raise UsageError(
-            f"Unknown region '{options.region}' for {provider.group_name}.",
-            hint=f"Known regions: {regions}.",
-        )
+        return f"http://127.0.0.1:{proxy_port(provider, options)}/v1/chat/completions"
     return provider.endpoint(options.region).url
 
 
@@ -129,7 +178,7 @@ def render_group(provider: Provider, options: GroupOptions | None = None) -> dic
     mode = resolve_mode(provider, options)
     url = model_url(provider, mode, options)
     return {
-        "name": options.group_name or provider.group_name,
+        "name": provider.group_name if options.group_name is None else options.group_name,
         "vendor": VENDOR,
         "apiType": API_TYPE,
         "models": [render_model(model, url, mode) for model in select_models(provider, options)],

@@ -11,6 +11,10 @@ desired group is:
 - ``conflict``: never written by ccendpoint and different; replaced only when forced or confirmed;
 - ``replace``: a kept or conflicting entry that is replaced because the user said so.
 
+Within an entry ccendpoint manages only the fields it writes (``blocks.MANAGED_KEYS``); the record
+hashes those, and any other field (``requestHeaders``, say) is the user's: it is carried over when
+the entry is updated or replaced, and adding one is not an edit.
+
 Everything else (other groups and vendors, unknown fields, ``settings``, the group's ``apiKey``,
 models the user added, comments and formatting) is carried over untouched: every edit rewrites only
 the text of the entry it changes, and each plan is checked against that promise before it is used.
@@ -24,12 +28,13 @@ import difflib
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ccendpoint.errors import CcendpointError
+from ccendpoint.redact import is_secret_reference, redact_json_text
+from ccendpoint.vscode.blocks import MANAGED_KEYS, VENDOR
 from ccendpoint.vscode.document import (
     BOM,
     Document,
@@ -49,7 +54,6 @@ Action = Literal["add", "update", "unchanged", "kept", "conflict", "replace", "r
 HISTORY = 10
 #: Group fields that do not keep an emptied group alive when ``remove`` takes its last model.
 DISPOSABLE_GROUP_KEYS = frozenset({"name", "vendor", "apiType", "models", "apiKey", "settings"})
-SECRET_REFERENCE_PREFIX = "${input:"
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,23 @@ def canonical(value: Any) -> str:
 
 
 def entry_hash(entry: Any) -> str:
-    return hashlib.sha256(canonical(entry).encode("utf-8")).hexdigest()
+    """The hash the record keeps: of the fields ccendpoint manages (for an entry it wrote, all of them)."""
+    return hashlib.sha256(canonical(managed(entry)).encode("utf-8")).hexdigest()
+
+
+def managed(entry: Any) -> Any:
+    """The part of a model entry that ccendpoint writes; other values are returned as they are."""
+    if not isinstance(entry, Mapping):
+        return entry
+    return {key: value for key, value in entry.items() if key in MANAGED_KEYS}
+
+
+def carried_over(current: Any, desired: Mapping[str, Any]) -> dict[str, Any]:
+    """``desired`` plus the fields of ``current`` that ccendpoint does not manage (the user's own)."""
+    own = {}
+    if isinstance(current, Mapping):
+        own = {key: value for key, value in current.items() if key not in MANAGED_KEYS and key not in desired}
+    return {**copy.deepcopy(dict(desired)), **copy.deepcopy(own)}
 
 
 def same(a: Any, b: Any) -> bool:
@@ -202,11 +222,15 @@ class _Editing:
 def decide(
     current: Any, desired: Mapping[str, Any], record: GroupRecord | None, *, force: bool, confirm: bool
 ) -> Action:
-    """What ``add`` does with one model; ``current`` is the entry in the file, or None."""
+    """What ``add`` does with one model; ``current`` is the entry in the file, or None.
+
+    Only the fields ccendpoint manages count: an entry that differs from ``desired`` in the user's own
+    fields alone is unchanged.
+    """
     model_id = desired["id"]
     if current is None:
         return "add"
-    if same(current, desired):
+    if same(managed(current), desired):
         return "unchanged"
     if record is not None and record.wrote(model_id, current):
         return "update"
@@ -306,9 +330,10 @@ def _plan_merge(
             expected.setdefault("models", []).append(copy.deepcopy(dict(model)))
         elif action in ("update", "replace") and entry is not None:
             position = model_index(original_models, model["id"]) if original_models is not None else None
-            _update_entry(editing, model)
+            target = carried_over(entry.value, model)
+            _update_entry(editing, target)
             if position is not None:
-                expected["models"][position] = copy.deepcopy(dict(model))
+                expected["models"][position] = target
     changes.extend(_not_covered(expected, desired, record, name))
     _check_merged(doc, editing.doc, index, expected)
     return Plan(vendor, name, current, editing.doc.full_text(), tuple(changes), new_record)
@@ -340,7 +365,9 @@ def _append_model(editing: _Editing, model: Mapping[str, Any]) -> None:
 def _update_entry(editing: _Editing, desired: Mapping[str, Any]) -> None:
     """Turn the entry into ``desired`` touching only the values that differ.
 
-    When a key has to go, the whole entry is rewritten instead (it is ours, or the user said so).
+    ``desired`` already carries the user's own fields of the entry (:func:`carried_over`), so a key
+    that has to go is one ccendpoint manages; then the whole entry is rewritten instead (it is ours,
+    or the user said so).
     """
     model_id = desired["id"]
     entry = editing.entry(model_id)
@@ -389,7 +416,7 @@ def plan_remove(
     found = find_group(doc, vendor, name)
     if found is None:
         note = Change("skip", name, detail="no such group in the file")
-        return Plan(vendor, name, current, current, (note,), None)
+        return Plan(vendor, name, current, current, (note,), None, (_no_group_hint(doc, vendor, name),))
     index, member = found
     models = models_node(member.value, name)
     entries = [m.value.value for m in models.members] if models is not None else []
@@ -413,6 +440,22 @@ def plan_remove(
     if new_record is not None and not new_record.models:
         new_record = None
     return Plan(vendor, name, current, editing.doc.full_text(), tuple(changes), new_record)
+
+
+def _no_group_hint(doc: Document, vendor: str, name: str) -> str:
+    """Say which groups there are, for a group renamed in VS Code since ccendpoint wrote it."""
+    names = [
+        f'"{group["name"]}"'
+        for member in doc.root.members
+        if isinstance(group := member.value.value, dict)
+        and group.get("vendor") == vendor
+        and isinstance(group.get("name"), str)
+    ]
+    there = f"{vendor} groups in the file: {', '.join(names)}" if names else f"the file has no {vendor} group"
+    return (
+        f'No {vendor} group named "{name}" ({there}). If you renamed it in VS Code, pass --group NAME; add --force '
+        "to take the catalog's models out of it, as ccendpoint knows the group only by its old name."
+    )
 
 
 def _removal_changes(
@@ -474,7 +517,7 @@ def _plan_remove_group(
     group = member.value.value
     warnings: list[str] = []
     api_key = group.get("apiKey")
-    if isinstance(api_key, str) and api_key.startswith(SECRET_REFERENCE_PREFIX):
+    if isinstance(api_key, str) and is_secret_reference(api_key):
         warnings.append(
             f"The group '{name}' had an API key in VS Code's secret storage; removing the group forgets that "
             "reference. After adding it again, set the key again (Update API Key)."
@@ -484,7 +527,7 @@ def _plan_remove_group(
     new_text = apply_edits(doc.text, remove_member(doc, doc.root, index))
     remaining = [m.value.value for i, m in enumerate(doc.root.members) if i != index]
     if not same(parse(new_text).value, remaining):
-        raise CcendpointError("internal error while planning the removal; nothing was written.")
+        raise _internal("the removal would change other groups")
     vendor = group.get("vendor", "")
     all_changes = (*changes, Change("remove", name, detail="nothing else is left in it"))
     return Plan(vendor, name, current, doc.full_text(new_text), all_changes, None, tuple(warnings))
@@ -555,7 +598,6 @@ BUILTIN_MODEL_IDS = frozenset(
         "grok-code-fast-1",
     }
 )
-CUSTOM_ENDPOINT = "customendpoint"
 
 
 @dataclass(frozen=True, order=True)
@@ -583,7 +625,7 @@ def validate(groups: Any) -> list[Problem]:
     if isinstance(groups, list):
         problems.update(_duplicate_groups(groups))
         for index, group in enumerate(groups):
-            if isinstance(group, dict) and group.get("vendor") == CUSTOM_ENDPOINT:
+            if isinstance(group, dict) and group.get("vendor") == VENDOR:
                 problems.update(_model_id_problems(groups, index, group))
     return sorted(problems)
 
@@ -686,31 +728,10 @@ def _model_id_problems(groups: list[Any], index: int, group: Mapping[str, Any]) 
 
 # --- showing a plan -------------------------------------------------------------------------------
 
-_SECRET_KEY = re.compile(
-    r'"(?P<key>[^"\\]*(?:api[-_]?key|apikey|auth|token|secret|password|cookie|subscription-key)[^"\\]*)"'
-    r'(?P<sep>\s*:\s*)"(?P<value>(?:[^"\\]|\\.)*)"',
-    re.IGNORECASE,
-)
-MASK = "********"
-
-
-def mask_secrets(text: str) -> str:
-    """Hide the values of apiKey and credential-like fields, except VS Code's secret references."""
-
-    def hide(match: re.Match[str]) -> str:
-        value = match.group("value")
-        if "${" in value:
-            return match.group(0)
-        scheme, _, rest = value.partition(" ")
-        shown = f"{scheme} {MASK}" if rest and scheme.lower() in ("bearer", "basic", "token") else MASK
-        return f'"{match.group("key")}"{match.group("sep")}"{shown}"'
-
-    return _SECRET_KEY.sub(hide, text)
-
 
 def unified_diff(old: str, new: str, label: str) -> str:
-    """The change as a unified diff, secrets masked, line ends normalised for display."""
-    old_lines = mask_secrets(old.lstrip(BOM)).replace("\r\n", "\n").splitlines(keepends=True)
-    new_lines = mask_secrets(new.lstrip(BOM)).replace("\r\n", "\n").splitlines(keepends=True)
+    """The change as a unified diff, secrets masked (:mod:`ccendpoint.redact`), line ends normalised."""
+    old_lines = redact_json_text(old.lstrip(BOM)).replace("\r\n", "\n").splitlines(keepends=True)
+    new_lines = redact_json_text(new.lstrip(BOM)).replace("\r\n", "\n").splitlines(keepends=True)
     lines = list(difflib.unified_diff(old_lines, new_lines, f"a/{label}", f"b/{label}"))
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

@@ -107,6 +107,8 @@ def read_file(path: Path) -> FileState:
             f"Cannot read {path}: permission denied.",
             hint="Check the file's owner and permissions (ls -l), then run again.",
         ) from None
+    except OSError as exc:
+        raise _read_error(path, exc) from None
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -115,6 +117,29 @@ def read_file(path: Path) -> FileState:
             hint="Save it as UTF-8 in VS Code, or restore a backup (ccendpoint backups). Nothing was written.",
         ) from None
     return FileState(path, target, raw, mode)
+
+
+def _read_error(path: Path, exc: OSError) -> CcendpointError:
+    if exc.errno == errno.ENOTDIR:
+        return CcendpointError(
+            f"Cannot read {path}: {exc.strerror}: part of the path is a file, not a folder.",
+            hint="Check the path given with --file or --user-data-dir (every part but the last must be a "
+            "folder), then run again. Nothing was written.",
+        )
+    return CcendpointError(
+        f"Cannot read {path}: {exc.strerror or exc}.",
+        hint="Check that the path exists and is readable (ls -l), then run again. Nothing was written.",
+    )
+
+
+def _state_error(path: Path, exc: OSError) -> CcendpointError:
+    """ccendpoint's own state folder (lock, backups, records) cannot be used."""
+    return CcendpointError(
+        f"Cannot use ccendpoint's state folder: {exc.strerror or exc}: {exc.filename or path}.",
+        hint=f"Make sure {dirs.state_dir()} is a folder you may write in (ls -ld), then run again"
+        + (" (XDG_STATE_HOME moves it)" if sys.platform.startswith("linux") else "")
+        + ". Nothing was written.",
+    )
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -210,8 +235,11 @@ def lock_path() -> Path:
 def write_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Only one ccendpoint process writes at a time. The OS drops the lock if a process dies."""
     path = lock_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
+    except OSError as exc:
+        raise _state_error(path, exc) from None
     try:
         _acquire(handle, path, timeout)
         handle.seek(0)
@@ -295,10 +323,13 @@ def make_backup(state: FileState, keep: int = KEEP_BACKUPS) -> Backup | None:
     if state.raw is None:
         return None
     folder = _folder_for(state.key)
-    folder.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        os.chmod(folder, 0o700)
-    (folder / "file.txt").write_text(state.key + "\n", encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(folder, 0o700)
+        (folder / "file.txt").write_text(state.key + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _state_error(folder, exc) from None
     moment = dt.datetime.now(dt.timezone.utc)
     path = folder / f"{_stamp(moment)}.json"
     while path.exists():
@@ -365,9 +396,19 @@ def find_backup(name: str) -> Backup:
     )
 
 
+def read_backup(backup: Backup) -> bytes:
+    try:
+        return backup.path.read_bytes()
+    except OSError as exc:
+        raise CcendpointError(
+            f"Cannot read backup {backup.id}: {exc.strerror or exc}.",
+            hint="`ccendpoint backups` lists the backups that are there; pick another one.",
+        ) from None
+
+
 def restore_backup(backup: Backup, path: Path) -> WriteResult:
     """Put a backup's bytes back in place; the file as it is now is backed up first."""
-    data = backup.path.read_bytes()
+    data = read_backup(backup)
     with write_lock():
         now = read_file(path)
         check_writable(now)
@@ -391,6 +432,8 @@ def _load_all() -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {"version": RECORD_VERSION, "files": {}}
+    except (NotADirectoryError, PermissionError) as exc:
+        raise _state_error(path, exc) from None
     except (OSError, ValueError):
         raise CcendpointError(
             f"ccendpoint's ownership record {path} cannot be read.",
