@@ -634,3 +634,23 @@ def test_remove_of_a_renamed_group_says_how_to_name_it(models_file: Path) -> Non
     code, out, err = run("remove", "acme", "--group", "Acme (work)", "--force")
     assert code == 0, err
     assert groups(models_file) == []
+
+
+def test_next_step_repeats_the_catalog_overlay_that_defines_the_provider(tmp_path: Path) -> None:
+    from ccendpoint.catalog.loader import bundled_sources
+
+    kimi = next(s for s in bundled_sources() if s.label == "kimi.yaml").data.decode()
+    overlay = tmp_path / "my cat" / "acme.yaml"
+    overlay.parent.mkdir()
+    overlay.write_text(
+        kimi.replace("id: kimi", "id: acme2", 1)
+        .replace("port: 3457", "port: 3499")
+        .replace("aliases: [moonshot, kimi-k2, kimi-k3]", "aliases: []")
+        .replace("group_name: Kimi", "group_name: Acme2")
+    )
+    target = tmp_path / "chatLanguageModels.json"
+    result = CliRunner().invoke(app, ["--catalog", str(overlay), "add", "acme2", "--file", str(target), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert f"ccendpoint --catalog '{overlay}' proxy acme2" in result.stdout
+    bundled = CliRunner().invoke(app, ["--catalog", str(overlay), "add", "kimi", "--file", str(target), "--json"])
+    assert "ccendpoint proxy kimi" in bundled.stdout and "--catalog" not in bundled.stdout

@@ -7,7 +7,7 @@ then writes: backup, atomic write, ownership record.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -310,8 +310,20 @@ def add(
         warnings.append(note)
     if chosen_mode == "direct" and port is not None:
         warnings.append(f"--port {port} is not used in direct mode: the models call {prov.name} directly.")
+    # a provider that only an overlay named with --catalog defines needs that flag again to start its proxy
+    overlays = common.state(ctx).catalog_paths if prov.origin != "bundled" else []
     _run_add(
-        prov, desired, chosen_mode, options, location, warnings, force=force, yes=yes, dry_run=dry_run, as_json=as_json
+        prov,
+        desired,
+        chosen_mode,
+        options,
+        location,
+        warnings,
+        force=force,
+        yes=yes,
+        dry_run=dry_run,
+        as_json=as_json,
+        overlays=overlays,
     )
 
 
@@ -327,6 +339,7 @@ def _run_add(
     yes: bool,
     dry_run: bool,
     as_json: bool,
+    overlays: Sequence[Path] = (),
 ) -> None:
     from ccendpoint.vscode import store
     from ccendpoint.vscode.blocks import VENDOR
@@ -340,7 +353,7 @@ def _run_add(
 
     plan = make(confirm=yes)
     warnings += check_problems(plan, force)
-    steps = next_steps(prov, plan, mode, options)
+    steps = next_steps(prov, plan, mode, options, overlays)
     title = f'{prov.name} → group "{plan.group}" ({mode} mode)'
     if not as_json:
         for message in warnings:
@@ -370,7 +383,9 @@ def _settle_conflicts(
     )
 
 
-def next_steps(prov: Provider, plan: Plan, mode: str, options: GroupOptions) -> list[str]:
+def next_steps(
+    prov: Provider, plan: Plan, mode: str, options: GroupOptions, overlays: Sequence[Path] = ()
+) -> list[str]:
     from ccendpoint.vscode.document import parse
     from ccendpoint.vscode.plan import find_group
 
@@ -380,14 +395,19 @@ def next_steps(prov: Provider, plan: Plan, mode: str, options: GroupOptions) -> 
     if not has_key:
         steps.append(KEY_STEP.format(group=plan.group))
     if mode == "proxy":
-        steps.append(PROXY_STEP.format(command=proxy_command(prov, options)))
+        steps.append(PROXY_STEP.format(command=proxy_command(prov, options, overlays)))
     steps.append(RELOAD_STEP)
     return steps
 
 
-def proxy_command(prov: Provider, options: GroupOptions) -> str:
-    """The ``ccendpoint proxy`` command that serves the URL ``add`` wrote: same port, same region."""
-    parts = ["ccendpoint", "proxy", prov.id]
+def proxy_command(prov: Provider, options: GroupOptions, overlays: Sequence[Path] = ()) -> str:
+    """The ``ccendpoint proxy`` command that serves the URL ``add`` wrote: same catalog, port and region."""
+    import shlex
+
+    parts = ["ccendpoint"]
+    for path in overlays:
+        parts += ["--catalog", shlex.quote(str(path))]
+    parts += ["proxy", prov.id]
     if options.port is not None:
         parts += ["--port", str(options.port)]
     if options.region is not None:
