@@ -69,7 +69,7 @@ def test_fresh_machine(home: Path, models_file: Path) -> None:
     assert "+ acme-large: new" in out
     assert "Wrote " in out and str(models_file) in out.replace("\n", "")
     assert 'Chat: Manage Language Models → right-click the "Acme" group → Update API Key' in out
-    assert "ccendpoint proxy acme" in out
+    assert f"ccendpoint --catalog {PROVIDER_FILE} proxy acme" in " ".join(out.split())
     assert "Developer: Reload Window" in out
     assert backups_of(home) == []  # nothing existed to back up
     assert "apiKey" not in models_file.read_text()
@@ -135,7 +135,7 @@ def test_json_after_writing_names_the_backup_and_next_steps(models_file: Path) -
     data = json.loads(out)
     assert code == 0 and data["written"] is True
     assert data["backup"].endswith(".json")
-    assert any("ccendpoint proxy acme" in step for step in data["next_steps"])
+    assert any(f"ccendpoint --catalog {PROVIDER_FILE} proxy acme" in step for step in data["next_steps"])
 
 
 def test_unparseable_file_is_left_alone(home: Path, models_file: Path) -> None:
@@ -509,11 +509,12 @@ def test_next_step_starts_the_proxy_the_group_calls(models_file: Path) -> None:
     code, out, err = run("add", "acme", "--port", "3557", "--region", "cn")
     assert code == 0, err
     assert groups(models_file)[0]["models"][0]["url"] == "http://127.0.0.1:3557/v1/chat/completions"
-    assert "keep it running while you chat: ccendpoint proxy acme --port 3557 --region cn" in out
+    command = f"ccendpoint --catalog {PROVIDER_FILE} proxy acme --port 3557 --region cn"  # acme lives in an overlay
+    assert f"keep it running while you chat: {command}" in " ".join(out.split())
     models_file.unlink()
     code, out, _ = run("add", "acme", "--port", "3557", "--region", "cn", "--json")
     steps = json.loads(out)["next_steps"]
-    assert any(step.endswith(": ccendpoint proxy acme --port 3557 --region cn") for step in steps)
+    assert any(step.endswith(f": {command}") for step in steps)
 
 
 def test_port_in_direct_mode_is_warned_about(models_file: Path) -> None:
