@@ -142,6 +142,7 @@ async def running_proxy(
     request_log: RequestLog | None = None,
     grace: float = 0.5,
     reasoning: ReasoningCache | None = None,
+    connect_timeout: float | None = None,
     **options: Any,
 ) -> AsyncIterator[RunningProxy]:
     """The proxy for ``provider_id`` on a free loopback port, forwarding to ``upstream``.
@@ -151,6 +152,8 @@ async def running_proxy(
     opts = ProxyOptions(port=0, upstream=upstream, no_log=log is None, log=log)
     opts = replace(opts, **options)
     settings = resolve(provider(provider_id), opts, layers=[])
+    if connect_timeout is not None:
+        settings = replace(settings, connect_timeout=connect_timeout)
     cache = reasoning if reasoning is not None else ReasoningCache()
     server = ProxyServer([settings], request_log or RequestLog(), grace=grace, reasoning=cache)
     await server.start()

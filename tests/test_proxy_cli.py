@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ccendpoint.cli import app
+from ccendpoint.commands import proxy_cmd
 from ccendpoint.proxy.settings import env_names
 from fake_upstreams import Behaviour, FakeUpstream, free_port
 from proxy_helpers import bundled_catalog, vscode_request
@@ -181,9 +182,15 @@ async def test_port_in_use_is_a_clear_error() -> None:
             stderr=subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(result.communicate(), 15)
-    text = err.decode()
-    assert result.returncode == 1
-    assert f"Port {port} is already in use" in text and "--port" in text
+        text = err.decode()
+        assert result.returncode == 1
+        assert f"Port {port} is already in use" in text
+        match = re.search(r"--port (\d+)", text)
+        assert match, text
+        suggested = int(match.group(1))
+        assert suggested != port and 0 < suggested <= 65535
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", suggested))  # the suggested port really is free
     assert "Traceback" not in text + out.decode()
 
 
@@ -230,6 +237,53 @@ def test_bad_values_fail_at_start(
     assert result.exit_code == 2, result.output
     assert words in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["kimi", "--all"], "Run `ccendpoint proxy kimi` for that provider, or `ccendpoint proxy --all`"),
+        ([], "`ccendpoint list` shows the providers"),
+        (["kimi", "--log", "x.ndjson", "--no-log"], "Keep --log PATH to write the request log there"),
+        (["--all", "--region", "china"], "Run `ccendpoint proxy PROVIDER` for that provider"),
+    ],
+)
+def test_every_refusal_of_the_command_has_a_fix_hint(
+    args: list[str], hint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["proxy", *args])
+    assert result.exit_code == 2, result.output
+    assert hint in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("kind", ["folder", "under_a_file"])
+def test_a_log_path_that_cannot_be_written_fails_at_start(
+    kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(proxy_cmd, "launch", lambda listeners: 0)  # never serve: fail fast if not refused
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    path = tmp_path / "a-folder" if kind == "folder" else tmp_path / "a-file" / "kimi.ndjson"
+    result = CliRunner().invoke(app, ["proxy", "kimi", "--port", "0", "--log", str(path)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"Cannot write the request log {path} (set by --log)" in text
+    assert "--log PATH" in text and "--no-log" in text
+    assert "Traceback" not in result.output
+
+
+def test_a_log_variable_that_cannot_be_written_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(proxy_cmd, "launch", lambda listeners: 0)
+    monkeypatch.setenv("KIMI_PROXY_LOG", str(tmp_path))
+    result = CliRunner().invoke(app, ["proxy", "kimi", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "(set by KIMI_PROXY_LOG (from the environment))" in text and "Set KIMI_PROXY_LOG" in text
 
 
 def test_dotenv_in_the_working_directory_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import io
 import sys
 import threading
@@ -15,15 +16,30 @@ import orjson
 import pytest
 from rich.console import Console
 
+from ccendpoint import usage
+from ccendpoint.doctor.machine import read_log_records
 from ccendpoint.proxy import logs
-from ccendpoint.proxy.logs import MASK, RequestLog, RotatingFile, console_line, redact_headers, scrub
+from ccendpoint.proxy.logs import (
+    CURRENT_LOG_GLOB,
+    LOG_GLOB,
+    RequestLog,
+    RotatingFile,
+    console_line,
+    log_file_name,
+    redact_record,
+)
+from ccendpoint.proxy.settings import ProxyOptions, resolve
+from ccendpoint.redact import MASK
 from fake_upstreams import Behaviour, FakeUpstream
-from proxy_helpers import VSCODE_HEADERS, running_proxy, vscode_request
+from proxy_helpers import VSCODE_HEADERS, provider, running_proxy, vscode_request
 
 # a key that looks real: provider prefix, long mixed token
 SECRET = "sk-proj-Q7vX2mN9pL4kR8sT1wY6zB3cD5fG0hJ"
 SECRET_TAIL = "Q7vX2mN9pL4kR8sT1wY6zB3cD5fG0hJ"
 BARE_SECRET = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"  # no prefix at all
+# short keys no value pattern recognises: only the header's name says they are credentials
+SHORT_KEY = "Zk3mP9qLxx"
+LETTERS_KEY = "QwErTyUiOpAs"
 
 
 async def read_log(path: Path, count: int = 1) -> list[dict[str, Any]]:
@@ -89,6 +105,11 @@ async def test_no_secret_reaches_the_log_file_stdout_or_stderr(
         "Cookie": f"session={SECRET}; other={BARE_SECRET}",
         "X-Custom-Token": f"token={BARE_SECRET}",
         "X-Request-Id": SECRET,
+        # credential headers by name only, with values that look like nothing
+        "X-Auth-Token": SHORT_KEY,
+        "X-Moonshot-Key": LETTERS_KEY,
+        "X-Dashscope-ApiKey": LETTERS_KEY,
+        "X-Client-Secret": f"Bearer {LETTERS_KEY}",
     }
     behaviour = Behaviour(extra_headers={"Set-Cookie": f"sid={SECRET}; Path=/", "X-Echo": SECRET})
     console = Console(file=sys.stdout, force_terminal=True, width=200)
@@ -108,46 +129,78 @@ async def test_no_secret_reaches_the_log_file_stdout_or_stderr(
     records = await read_log(log, 3)
     out, err = capfd.readouterr()
     text = log.read_text()
-    for secret in (SECRET, SECRET_TAIL, BARE_SECRET):
+    for secret in (SECRET, SECRET_TAIL, BARE_SECRET, SHORT_KEY, LETTERS_KEY):
         assert secret not in text
         assert secret not in out
         assert secret not in err
-    assert records[0]["headers"]["authorization"] == f"Bearer {MASK}"
-    assert records[0]["headers"]["cookie"] == MASK
+    assert upstream.last.headers["X-Moonshot-Key"] == LETTERS_KEY  # masked in the log only
+    for record in records:
+        shown = record["headers"]
+        assert shown["authorization"] == f"Bearer {MASK}"
+        assert shown["cookie"] == MASK
+        assert shown["x-auth-token"] == shown["x-moonshot-key"] == shown["x-dashscope-apikey"] == MASK
+        assert shown["x-client-secret"] == f"Bearer {MASK}"
+        assert shown["user-agent"].startswith("Python")  # ordinary headers stay readable
     assert "200" in out and "kimi-k2.6" in out  # the terminal line was printed
 
 
-def test_scrub_masks_key_looking_values_and_keeps_ordinary_ones() -> None:
-    assert scrub(f"x {SECRET} y") == f"x {MASK} y"
-    assert scrub(f"token={BARE_SECRET}") == f"token={MASK}"
-    assert scrub("tp-abcdefghijkl0123") == MASK
-    for kept in (
-        "GitHubCopilotChat/0.30.0",
-        "4f1c2b9e-8d7a-4e3f-9c1b-2a3d4e5f6a7b",
-        "conversation-other",
-        "application/json",
-        "electron-fetch",
-        "a-very-long-header-value-with-words-only",
-    ):
-        assert scrub(kept) == kept
-
-
-def test_redact_headers() -> None:
-    headers = [
-        ("Authorization", f"Bearer {SECRET}"),
-        ("api-key", SECRET),
-        ("Set-Cookie", "a=1"),
-        ("Set-Cookie", "b=2"),
-        ("X-Thing", f"prefix {SECRET}"),
-        ("Accept", "application/json"),
-    ]
-    assert redact_headers(headers) == {
+def test_redact_record_masks_headers_by_name_and_value_and_scrubs_ids() -> None:
+    raw = {
+        "status": 200,
+        "headers": (
+            ("Authorization", f"Bearer {SECRET}"),
+            ("X-Auth-Token", SHORT_KEY),
+            ("x-moonshot-key", LETTERS_KEY),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+            ("X-Thing", f"prefix {SECRET}"),
+            ("Accept", "application/json"),
+            ("X-Request-Id", "4f1c2b9e-8d7a-4e3f-9c1b-2a3d4e5f6a7b"),
+        ),
+        "client_request_id": SECRET,
+        "upstream_request_id": "req-up-000001",
+        "upstream_error": f"Incorrect API key provided: {SECRET}",
+    }
+    record = redact_record(raw)
+    assert record["headers"] == {
         "authorization": f"Bearer {MASK}",
-        "api-key": MASK,
+        "x-auth-token": MASK,
+        "x-moonshot-key": MASK,
         "set-cookie": f"{MASK}, {MASK}",
         "x-thing": f"prefix {MASK}",
         "accept": "application/json",
+        "x-request-id": "4f1c2b9e-8d7a-4e3f-9c1b-2a3d4e5f6a7b",
     }
+    assert record["client_request_id"] == MASK and record["upstream_request_id"] == "req-up-000001"
+    assert record["upstream_error"] == f"Incorrect API key provided: {MASK}"
+    assert raw["client_request_id"] == SECRET, "the caller's record is not changed"
+
+
+def test_the_writer_redacts_every_record_it_is_handed(tmp_path: Path) -> None:
+    path = tmp_path / "direct.ndjson"
+    request_log = RequestLog()
+    request_log.start()
+    request_log.emit({"headers": [("X-Auth-Token", SHORT_KEY)], "client_request_id": SECRET}, path)
+    request_log.close()
+    text = path.read_text()
+    assert SHORT_KEY not in text and SECRET not in text
+    assert orjson.loads(text)["headers"] == {"x-auth-token": MASK}
+
+
+def test_the_log_file_names_are_defined_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert log_file_name("kimi") == "kimi-proxy.ndjson"
+    default = resolve(provider("kimi"), ProxyOptions(), layers=[]).log_path
+    assert default is not None and default.name == log_file_name("kimi")
+    assert fnmatch.fnmatch(log_file_name("qwen"), CURRENT_LOG_GLOB)
+    assert fnmatch.fnmatch(log_file_name("qwen") + ".3", LOG_GLOB)
+    assert not fnmatch.fnmatch(log_file_name("qwen") + ".3", CURRENT_LOG_GLOB)
+    assert usage.LOG_GLOB is logs.LOG_GLOB  # usage reads what the proxy writes
+    (tmp_path / log_file_name("kimi")).write_text('{"time": "2026-01-01T00:00:00Z", "status": 200}\n')
+    (tmp_path / (log_file_name("kimi") + ".1")).write_text('{"time": "2025-01-01T00:00:00Z", "status": 500}\n')
+    records, _ = read_log_records(tmp_path)
+    assert [r["status"] for r in records] == [200]  # doctor reads the current logs only
+    monkeypatch.setattr(logs, "CURRENT_LOG_GLOB", "*.nothing")
+    assert read_log_records(tmp_path)[0] == [], "doctor must take the name from proxy.logs"
 
 
 def test_rotation_keeps_a_bounded_number_of_files(tmp_path: Path) -> None:

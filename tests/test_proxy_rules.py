@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ccendpoint.catalog import loader
+from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.catalog.model import Condition, Rule, RuleSet
+from ccendpoint.errors import CatalogError
+from ccendpoint.proxy import reasoning, rules
 from ccendpoint.proxy.rules import (
     MISSING,
     Change,
@@ -458,3 +462,39 @@ def test_rewrite_is_pure_and_idempotent(body: dict[str, Any], provider_id: str) 
         assert change.before != change.after or type(change.before) is not type(change.after)
         assert once.body.get(change.key, MISSING) == change.after
         assert original.get(change.key, MISSING) == change.before
+
+
+# -- one definition of "has reasoning" -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("I should read it.", True),
+        (" x ", True),
+        ("", False),
+        ("   ", False),
+        ("\n\t", False),
+        (None, False),
+        (3, False),
+    ],
+)
+def test_the_rules_and_the_replay_agree_on_what_counts_as_reasoning(value: Any, expected: bool) -> None:
+    message = {"role": "assistant", "tool_calls": [{"id": "c1"}], "reasoning_content": value}
+    assert reasoning.has_reasoning(message) is expected
+    assert is_missing_reasoning({"messages": [message]}) is not expected
+    assert rules.has_reasoning is reasoning.has_reasoning  # one definition, not two that can drift
+    assert not hasattr(rules, "_has_reasoning")
+
+
+# -- the catalog the rules come from ---------------------------------------------------------------
+
+
+def test_an_upgrade_validates_the_catalog_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file validated by an older ccendpoint is checked again: the new version may check more."""
+    load_catalog(use_overlays=False)  # validated and remembered
+    monkeypatch.setattr(loader, "semantic_problems", lambda doc: [("rule_sets", "a check added in a new release")])
+    load_catalog(use_overlays=False)  # same version: the stamp holds, the new check is not run
+    monkeypatch.setattr(loader, "__version__", "999.0.0")
+    with pytest.raises(CatalogError, match="a check added in a new release"):
+        load_catalog(use_overlays=False)

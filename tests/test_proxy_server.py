@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
+import re
 import socket
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import aiohttp.connector
+import aiohttp.resolver
 import orjson
 import pytest
+from aiohttp.abc import AbstractResolver
 
+from ccendpoint.errors import CcendpointError
+from ccendpoint.proxy.server import BoundedResolver, bind_error
+from ccendpoint.proxy.settings import ListenerSettings, ProxyOptions, resolve
 from fake_upstreams import Behaviour, FakeUpstream, free_port
-from proxy_helpers import VSCODE_HEADERS, running_proxy, vscode_request
+from proxy_helpers import VSCODE_HEADERS, provider, running_proxy, vscode_request
 
 KEY = "sk-test-not-a-real-key-000000000000"
 
@@ -387,10 +396,67 @@ async def test_upstream_down_is_a_502_naming_the_host() -> None:
         assert KEY not in error["message"] and "Bearer" not in error["message"]
 
 
-async def test_upstream_host_that_does_not_resolve_is_a_502() -> None:
+class FakeResolver(AbstractResolver):
+    """Stands in for the system resolver (no DNS query leaves the machine): fails, or never answers."""
+
+    hang = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.calls = 0
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        self.calls += 1
+        if self.hang:
+            await asyncio.Event().wait()
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        pass
+
+
+class HangingResolver(FakeResolver):
+    hang = True
+
+
+def use_resolver(monkeypatch: pytest.MonkeyPatch, resolver: type[AbstractResolver]) -> None:
+    """Every resolver aiohttp creates from now on is ``resolver`` (names only; IP addresses skip it)."""
+    monkeypatch.setattr(aiohttp.resolver, "DefaultResolver", resolver)
+    monkeypatch.setattr(aiohttp.connector, "DefaultResolver", resolver)
+
+
+async def test_upstream_host_that_does_not_resolve_is_a_502(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_resolver(monkeypatch, FakeResolver)
     async with running_proxy("kimi", "http://no-such-host.invalid/v1/chat/completions") as proxy:
         status, answer, _ = await post(proxy.url, vscode_request("kimi-k2.6", "chat"))
         assert status == 502 and "no-such-host.invalid" in answer["error"]["message"]
+        assert "could not be resolved" in answer["error"]["message"]
+
+
+async def test_a_resolver_that_hangs_is_a_502_after_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_resolver(monkeypatch, HangingResolver)
+    upstream = "http://api.upstream.example/v1/chat/completions"
+    async with running_proxy("kimi", upstream, connect_timeout=0.3, first_byte_timeout=2) as proxy:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, answer, _ = await post(proxy.url, vscode_request("kimi-k2.6", "chat"))
+        waited = loop.time() - started
+    assert status == 502, answer  # not a 504 once --first-byte-timeout ran out
+    assert 0.25 <= waited < 1.5
+    error = answer["error"]
+    assert error["code"] == "upstream_unreachable"
+    assert "api.upstream.example" in error["message"] and "resolved within 0.3 s" in error["message"]
+
+
+async def test_the_bounded_resolver_passes_answers_through() -> None:
+    class Answering(FakeResolver):
+        async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+            self.calls += 1
+            return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": family, "proto": 0, "flags": 0}]
+
+    inner = Answering()
+    resolver = BoundedResolver(0.5, inner)
+    assert (await resolver.resolve("api.example", 443))[0]["host"] == "127.0.0.1" and inner.calls == 1
+    await resolver.close()
 
 
 async def test_upstream_slow_first_byte_is_a_504() -> None:
@@ -453,3 +519,83 @@ def test_free_port_helper_gives_a_closed_port() -> None:
     with socket.socket() as sock, pytest.raises(OSError):
         sock.settimeout(0.5)
         sock.connect(("127.0.0.1", port))
+
+
+# -- a port that cannot be listened on: the hint names a port that is free now ----------------------
+
+
+def _settings(port: int, catalog_port: int | None = 3457) -> ListenerSettings:
+    kimi = replace(provider("kimi"), proxy_port=catalog_port)
+    return resolve(kimi, ProxyOptions(port=port, no_log=True), layers=[])
+
+
+def _suggested(error: CcendpointError) -> int:
+    match = re.search(r"--port (\d+)", error.hint or "")
+    assert match, error.hint
+    return int(match.group(1))
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _listening(port: int = 0) -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
+def test_port_in_use_suggests_the_next_port_that_is_free() -> None:
+    with _listening() as taken:
+        port = taken.getsockname()[1]
+        try:
+            neighbour = _listening(port + 1)
+        except OSError:  # already taken by someone else: just as good for this test
+            neighbour = socket.socket()
+        with neighbour:
+            error = bind_error(OSError(errno.EADDRINUSE, "in use"), _settings(port))
+            suggested = _suggested(error)
+            assert suggested not in (port, port + 1) and 0 < suggested <= 65535
+            assert _can_bind(suggested)
+    assert "KIMI_PROXY_PORT=" in (error.hint or "")  # what to set when the proxy runs with --all
+
+
+def test_port_in_use_at_the_top_of_the_range_suggests_a_real_port() -> None:
+    try:
+        taken = _listening(65535)
+    except OSError:
+        pytest.skip("port 65535 is in use on this machine")
+    with taken:
+        suggested = _suggested(bind_error(OSError(errno.EADDRINUSE, "in use"), _settings(65535)))
+    assert 0 < suggested <= 65535 and suggested != 65535
+
+
+def test_the_suggestion_skips_the_other_listeners_of_the_process() -> None:
+    with _listening() as taken:
+        port = taken.getsockname()[1]
+        others = {port + 1, port + 2, port + 3}
+        suggested = _suggested(bind_error(OSError(errno.EADDRINUSE, "in use"), _settings(port), others))
+    assert suggested not in others | {port}
+
+
+def test_not_allowed_suggests_a_free_user_port_not_a_fixed_one() -> None:
+    with _listening() as taken:  # the catalog's port is busy: it must not be suggested
+        busy = taken.getsockname()[1]
+        error = bind_error(OSError(errno.EACCES, "denied"), _settings(80, catalog_port=busy))
+        suggested = _suggested(error)
+        assert suggested != busy and suggested >= 1024 and _can_bind(suggested)
+    assert "administrator" in error.message
+    portless = bind_error(OSError(errno.EACCES, "denied"), _settings(80, catalog_port=None))
+    assert _suggested(portless) >= 1024 and "3457" not in (portless.hint or "")
+
+
+def test_every_bind_error_has_a_fix_hint() -> None:
+    for exc in (OSError(errno.EINVAL, "Invalid argument"), OSError(errno.EADDRNOTAVAIL, "no"), OSError("odd")):
+        error = bind_error(exc, _settings(4000))
+        assert error.hint and error.exit_code == 1, error.message

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from ccendpoint import dirs
+from ccendpoint.catalog.model import Catalog
 from ccendpoint.errors import UsageError
 from ccendpoint.proxy.settings import (
     ProxyOptions,
     env_layers,
     env_names,
     is_loopback,
+    open_log_files,
     resolve,
     resolve_all,
     safe_url,
@@ -270,3 +272,96 @@ def test_safe_url() -> None:
     assert safe_url("https://user:pw@api.example.com:8443/v1/chat?key=sk-1#x") == "https://api.example.com:8443/v1/chat"
     assert safe_url("http://[::1]:3457/v1") == "http://[::1]:3457/v1"
     assert safe_url("http://h:notaport/") == "<invalid URL>"
+
+
+# -- every refusal says how to fix it --------------------------------------------------------------
+
+
+def _no_ported_providers() -> Catalog:
+    catalog = bundled_catalog()
+    return replace(catalog, providers=tuple(replace(p, proxy_port=None) for p in catalog.providers))
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("bad_dotenv", "Cannot read"),
+        ("zero_flag", "--idle-timeout must be a positive number"),
+        ("bad_variable", "KIMI_PROXY_MAX_BODY_MB (from the environment) must be a positive number"),
+        ("bad_host", "--host must be an IP address or host name"),
+        ("bad_url", "--upstream must be an http(s) URL"),
+        ("bad_region", "no region 'mars'"),
+        ("no_ported_provider", "No provider in the catalog has a proxy port"),
+    ],
+)
+def test_every_settings_error_has_a_fix_hint(tmp_path: Path, case: str, words: str) -> None:
+    (tmp_path / ".env").write_bytes(b"KIMI_PROXY_PORT=\xff\xfe\n" if case == "bad_dotenv" else b"")
+    with pytest.raises(UsageError) as caught:
+        if case == "bad_dotenv":
+            env_layers({}, tmp_path)
+        elif case == "zero_flag":
+            resolve(provider("kimi"), ProxyOptions(idle_timeout=0), layers(cwd=tmp_path))
+        elif case == "bad_variable":
+            resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_MAX_BODY_MB": "lots"}, tmp_path))
+        elif case == "bad_host":
+            resolve(provider("kimi"), ProxyOptions(host="two words"), layers(cwd=tmp_path))
+        elif case == "bad_url":
+            resolve(provider("kimi"), ProxyOptions(upstream="ftp://x"), layers(cwd=tmp_path))
+        elif case == "bad_region":
+            resolve(provider("kimi"), ProxyOptions(region="mars"), layers(cwd=tmp_path))
+        else:
+            resolve_all(_no_ported_providers(), ProxyOptions(), layers(cwd=tmp_path))
+    assert words in caught.value.message
+    assert caught.value.hint, f"no fix hint for: {caught.value.message}"
+
+
+def test_number_hints_give_the_default(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(provider("kimi"), ProxyOptions(max_body_mb=-1), layers(cwd=tmp_path))
+    assert "64" in (caught.value.hint or "")
+    with pytest.raises(UsageError) as caught:
+        resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_FIRST_BYTE_TIMEOUT": "0"}, tmp_path))
+    assert "300" in (caught.value.hint or "")
+
+
+# -- the request log is checked before the proxy starts --------------------------------------------
+
+
+def test_the_log_file_and_its_folder_are_created_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "kimi.ndjson"
+    settings = resolve(provider("kimi"), ProxyOptions(log=path), layers(cwd=tmp_path))
+    open_log_files([settings])
+    assert path.is_file() and path.read_bytes() == b""
+    path.write_bytes(b"kept\n")
+    open_log_files([settings])  # appends: an existing log is never truncated
+    assert path.read_bytes() == b"kept\n"
+    open_log_files([resolve(provider("kimi"), ProxyOptions(no_log=True), layers(cwd=tmp_path))])
+
+
+def _unwritable(tmp_path: Path, kind: str) -> Path:
+    if kind == "folder":
+        (tmp_path / "a-folder").mkdir()
+        return tmp_path / "a-folder"
+    (tmp_path / "a-file").write_text("x")
+    return tmp_path / "a-file" / "kimi.ndjson"  # its "folder" is a file: cannot be created
+
+
+@pytest.mark.parametrize("kind", ["folder", "under_a_file"])
+def test_a_log_path_that_cannot_be_written_stops_the_start(tmp_path: Path, kind: str) -> None:
+    path = _unwritable(tmp_path, kind)
+    settings = resolve(provider("kimi"), ProxyOptions(log=path), layers(cwd=tmp_path))
+    with pytest.raises(UsageError) as caught:
+        open_log_files([settings])
+    assert f"Cannot write the request log {path} (set by --log)" in caught.value.message
+    assert "--log PATH" in (caught.value.hint or "") and "--no-log" in (caught.value.hint or "")
+
+
+def test_a_bad_log_variable_is_named_with_where_it_came_from(tmp_path: Path) -> None:
+    path = _unwritable(tmp_path, "folder")
+    (tmp_path / ".env").write_text(f"KIMI_PROXY_LOG={path}\n")
+    settings = resolve(provider("kimi"), ProxyOptions(), layers(cwd=tmp_path))
+    with pytest.raises(UsageError) as caught:
+        open_log_files([settings])
+    assert f"(set by KIMI_PROXY_LOG (from .env ({tmp_path / '.env'})))" in caught.value.message
+    hint = caught.value.hint or ""
+    assert "KIMI_PROXY_LOG" in hint and "--log PATH" in hint and "--no-log" in hint

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
+import stat
 import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ccendpoint import dirs
 from ccendpoint.proxy.reasoning import (
     ReasoningCache,
     keys_for_answer,
     restore_reasoning,
     tool_call_key,
 )
+from ccendpoint.proxy.server import open_reasoning_cache
 
 
 def call(call_id: str, name: str = "read_file", arguments: str = '{"path":"a.py"}') -> dict[str, Any]:
@@ -190,3 +198,80 @@ def test_safe_under_concurrent_use() -> None:
     assert not errors
     assert len(cache) == 500
     assert cache.size_bytes == sum(len(v.encode()) for v, _ in cache._entries.values())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_cache_files_are_private(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)  # the usual umask: files 0644, folders 0755 unless asked otherwise
+    try:
+        db = tmp_path / "cache" / "ccendpoint" / "reasoning.sqlite3"
+        cache = ReasoningCache(db)
+        cache.put(["k"], "what the model thought about the user's code")
+        cache.flush()
+        files = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+        assert all(f.exists() for f in files)
+        assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+        assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+        cache.close()
+        for f in files:  # left readable by an older version
+            if f.exists():
+                f.chmod(0o644)
+        ReasoningCache(db).close()
+        assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files if f.exists()} == {
+            f.name: 0o600 for f in files if f.exists()
+        }
+    finally:
+        os.umask(old_umask)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_proxys_cache_folder_is_made_private() -> None:
+    folder = dirs.cache_dir()
+    folder.mkdir(parents=True, mode=0o755)  # created earlier by something else (the catalog stamps)
+    folder.chmod(0o755)
+    cache = open_reasoning_cache()
+    try:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE((folder / "reasoning.sqlite3").stat().st_mode) == 0o600
+    finally:
+        cache.close()
+
+
+def _file_rows(db: Path) -> list[tuple[str, int]]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return [(str(k), int(n)) for k, n in conn.execute("SELECT key, length(CAST(text AS BLOB)) FROM reasoning")]
+
+
+def test_the_file_is_bounded_by_bytes(tmp_path: Path) -> None:
+    db = tmp_path / "reasoning.sqlite3"
+    now = [1000.0]
+    cache = ReasoningCache(db, max_entries=1000, max_bytes=1000, clock=lambda: now[0])
+    for i in range(10):  # 10 × 300 bytes: three times the budget, far below the entry limit
+        now[0] += 1
+        cache.put([f"k{i}"], chr(ord("a") + i) * 300)
+    cache.flush()
+    rows = dict(_file_rows(db))
+    assert sum(rows.values()) <= 1000
+    assert set(rows) == {"k7", "k8", "k9"}, "the newest entries that fit are kept"
+    cache.close()
+    # a smaller budget on the next start trims the file at once
+    small = ReasoningCache(db, max_entries=1000, max_bytes=650, clock=lambda: now[0])
+    assert set(dict(_file_rows(db))) == {"k8", "k9"} and len(small) == 2
+    small.close()
+
+
+def test_a_file_from_before_the_byte_bound_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "reasoning.sqlite3"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE reasoning (key TEXT PRIMARY KEY, text TEXT NOT NULL, stored REAL NOT NULL)")
+        conn.executemany(
+            "INSERT INTO reasoning VALUES (?, ?, ?)", [(f"old{i}", "é" * 200, 1000.0 + i) for i in range(5)]
+        )
+        conn.commit()
+    cache = ReasoningCache(db, max_bytes=1000, clock=lambda: 2000.0)  # 400 bytes each: two fit
+    assert cache.get("old4") == "é" * 200 and cache.get("old3") is not None and cache.get("old2") is None
+    assert set(dict(_file_rows(db))) == {"old3", "old4"}, "the sizes were recorded and the file trimmed"
+    cache.put(["new"], "x" * 300)
+    cache.flush()
+    assert set(dict(_file_rows(db))) == {"old4", "new"}
+    cache.close()

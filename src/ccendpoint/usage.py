@@ -17,8 +17,7 @@ from typing import Any
 from ccendpoint.catalog.cost import tokens_cost
 from ccendpoint.catalog.model import Catalog, Pricing
 from ccendpoint.errors import UsageError
-
-LOG_GLOB = "*-proxy.ndjson*"
+from ccendpoint.proxy.logs import LOG_GLOB
 
 
 @dataclass

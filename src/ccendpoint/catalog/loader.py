@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from ccendpoint import dirs
+from ccendpoint import __version__, dirs
 from ccendpoint.catalog.model import (
     Catalog,
     Endpoint,
@@ -188,7 +188,9 @@ class _Validator:
 
     def check(self, source: _Source, doc: dict[str, Any], *, partial: bool, merged: bool = False) -> None:
         payload = json.dumps(doc, sort_keys=True, default=str).encode() if merged else source.data
-        stamp = hashlib.sha256(self._schema_bytes + b"\0" + str(partial).encode() + b"\0" + payload).hexdigest()
+        # the code version too: a release that adds semantic checks validates every file again
+        key = f"{__version__}\0{partial}\0".encode() + self._schema_bytes + b"\0" + payload
+        stamp = hashlib.sha256(key).hexdigest()
         if stamp in self._load_stamps():
             return
         problems = list(schema_problems(doc, self._schema_bytes, partial=partial))

@@ -84,14 +84,23 @@ def proxy(
     Example: ccendpoint proxy kimi
     """
     from ccendpoint.catalog.lookup import find_provider
-    from ccendpoint.proxy.settings import ProxyOptions, resolve, resolve_all
+    from ccendpoint.proxy.settings import ProxyOptions, open_log_files, resolve, resolve_all
 
     if all_providers and provider:
-        raise UsageError("Name one provider or use --all, not both.")
+        raise UsageError(
+            f"Name one provider or use --all, not both (got {provider} and --all).",
+            hint=f"Run `ccendpoint proxy {provider}` for that provider, or `ccendpoint proxy --all` for every one.",
+        )
     if not all_providers and not provider:
-        raise UsageError("Which provider? Example: ccendpoint proxy kimi (or --all for every provider).")
+        raise UsageError(
+            "Which provider? Name one, or use --all for every provider.",
+            hint="Example: ccendpoint proxy kimi (`ccendpoint list` shows the providers).",
+        )
     if log is not None and no_log:
-        raise UsageError("--log and --no-log contradict each other; pick one.")
+        raise UsageError(
+            "--log and --no-log contradict each other.",
+            hint="Keep --log PATH to write the request log there, or --no-log to write none.",
+        )
 
     options = ProxyOptions(
         port=port,
@@ -110,6 +119,7 @@ def proxy(
     else:
         assert provider is not None
         listeners = [resolve(find_provider(cat, provider), options)]
+    open_log_files(listeners)
     _warn_if_exposed(listeners)
     code = launch(listeners)
     if code:

@@ -201,9 +201,11 @@ def read_log_records(folder: Path, tail: int = LOG_TAIL) -> tuple[list[dict[str,
     """The last ``tail`` records of each provider's current log, oldest first, and their raw lines."""
     import json
 
+    from ccendpoint.proxy.logs import CURRENT_LOG_GLOB
+
     records: list[dict[str, Any]] = []
     lines: list[str] = []
-    for path in sorted(folder.glob("*-proxy.ndjson")) if folder.is_dir() else []:
+    for path in sorted(folder.glob(CURRENT_LOG_GLOB)) if folder.is_dir() else []:
         try:
             with path.open("rb") as handle:
                 handle.seek(0, os.SEEK_END)

@@ -5,86 +5,68 @@ a queue. A background thread serialises it (orjson), appends it to the file (rot
 when stdout is a terminal, prints one compact line. Disk trouble never slows a request down: when
 the queue is full, lines are dropped and the next line written says how many.
 
-Nothing that could be a secret is logged: the headers that carry credentials are masked whole,
-and any other value that looks like a key is masked where it appears. Message content is never
-part of a record.
+Nothing that could be a secret is logged. The relay puts the request's headers and the ids as
+they came into the record; the log thread passes every record through :func:`redact_record`
+before it is written or printed, so the masking costs the request path nothing. The masker is the
+shared one (:mod:`ccendpoint.redact`): a header whose name has a credential word in it
+(``Authorization``, ``X-Auth-Token``, ``X-Moonshot-Key`` …) is masked whole, any other value that
+looks like a key is masked where it appears. Message content is never part of a record.
+
+The file naming lives here too (:func:`log_file_name`, :data:`LOG_GLOB`), so the proxy, ``usage``
+and ``doctor`` agree on which files are request logs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
-import re
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from ccendpoint.redact import redact_headers, scrub
+
 if TYPE_CHECKING:
     from rich.console import Console
-
-#: Header names whose values are credentials: always masked whole.
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "apikey",
-        "x-goog-api-key",
-        "cookie",
-        "set-cookie",
-        "ocp-apim-subscription-key",
-    }
-)
-MASK = "<redacted>"
-
-# sk-…, tp-…, key_…: a known key prefix followed by a long token
-_PREFIXED_KEY = re.compile(r"\b(?:sk|tp|pk|rk|ak|api|key)[-_][A-Za-z0-9._\-]{8,}", re.IGNORECASE)
-# long runs of token characters (base64, hex, JWT pieces); masked when they mix letters and digits
-_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-.+]{24,}=*")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DIGIT = re.compile(r"\d")
-_LETTER = re.compile(r"[A-Za-z]")
 
 ROTATE_BYTES = 10 * 1024 * 1024
 ROTATE_KEEP = 5
 QUEUE_LIMIT = 10_000
 
-
-def _mask_token(match: re.Match[str]) -> str:
-    token = match.group(0)
-    if _UUID.match(token) or not (_DIGIT.search(token) and _LETTER.search(token)):
-        return token
-    return MASK
+_LOG_SUFFIX = "-proxy.ndjson"
 
 
-def scrub(text: str) -> str:
-    """``text`` with every key-looking part masked (request ids shaped like UUIDs are kept)."""
-    text = _PREFIXED_KEY.sub(MASK, text)
-    return _LONG_TOKEN.sub(_mask_token, text)
+def log_file_name(provider_id: str) -> str:
+    """The default request log's file name for a provider: ``kimi-proxy.ndjson``."""
+    return f"{provider_id}{_LOG_SUFFIX}"
 
 
-def mask_secret(value: str) -> str:
-    """A credential header value: the scheme word (``Bearer``) stays, the rest is masked."""
-    scheme, sep, _rest = value.strip().partition(" ")
-    if sep and scheme.isalpha() and len(scheme) <= 12:
-        return f"{scheme} {MASK}"
-    return MASK
+#: Every provider's current request log (``kimi-proxy.ndjson``), not the rotated ones.
+CURRENT_LOG_GLOB = log_file_name("*")
+#: Every provider's request logs, the rotated ones (``kimi-proxy.ndjson.1`` …) included.
+LOG_GLOB = CURRENT_LOG_GLOB + "*"
 
 
-def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Headers as a dict fit for a log line (repeated names joined with ``, ``)."""
-    out: dict[str, str] = {}
-    for name, value in headers:
-        key = name.lower()
-        shown = mask_secret(value) if key in SECRET_HEADERS else scrub(value)
-        out[key] = f"{out[key]}, {shown}" if key in out else shown
+#: Text fields of a record that may carry a key as it came (ids, the provider's error message).
+_SCRUBBED_FIELDS = ("client_request_id", "upstream_request_id", "upstream_error", "error")
+
+
+def redact_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as it may leave the process: ``headers`` (raw name/value pairs) redacted, ids scrubbed."""
+    out = dict(record)
+    headers = out.get("headers")
+    if headers is not None:
+        out["headers"] = redact_headers(headers.items() if isinstance(headers, Mapping) else headers)
+    for name in _SCRUBBED_FIELDS:
+        value = out.get(name)
+        if isinstance(value, str):
+            out[name] = scrub(value)
     return out
 
 
@@ -206,7 +188,11 @@ class RequestLog:
             self._thread.start()
 
     def emit(self, record: dict[str, Any], path: Path | None) -> None:
-        """Hand a record over; never blocks. ``path`` None means terminal only."""
+        """Hand a record over; never blocks. ``path`` None means terminal only.
+
+        The record may hold raw headers and ids: the log thread redacts it (:func:`redact_record`)
+        before it is written anywhere. The caller must not change it afterwards.
+        """
         if path is None and self._console is None:
             return
         try:
@@ -236,10 +222,11 @@ class RequestLog:
             if item is _STOP:
                 break
             record, path = item
+            record = redact_record(record)
             with self._lock:
                 dropped, self._dropped = self._dropped, 0
             if dropped:
-                record = {**record, "log_lines_dropped": dropped}
+                record["log_lines_dropped"] = dropped
             if path is not None:
                 self._write(path, record)
             if self._console is not None:

@@ -10,13 +10,17 @@ provider and the last user message before the call: providers such as Kimi numbe
 calls ``functions.name:0`` in every conversation, so the id alone would mix conversations up.
 
 The in-memory cache is a bounded LRU (entries and bytes) guarded by a lock; a background thread
-persists it to SQLite in the user cache folder so it survives restarts, pruning entries older
-than the retention limit. Nothing here touches the network or the event loop.
+persists it to SQLite in the user cache folder so it survives restarts, keeping the file within
+the same bounds (entries, bytes of text, retention). The reasoning is conversation content: the
+folder is created private (0700) and the database files are kept readable by the user only
+(0600). Nothing here touches the network or the event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import queue
 import sqlite3
 import threading
@@ -30,6 +34,11 @@ from typing import Any
 DEFAULT_MAX_ENTRIES = 20_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
+#: Only the user may read the cache: it holds what the model thought about their code.
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+#: SQLite's companion files; they hold recent writes in clear too.
+_COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
 def _text(value: Any) -> str:
@@ -69,8 +78,10 @@ def tool_call_key(scope: str, anchor: str, tool_call: Mapping[str, Any]) -> str 
 
 
 def has_reasoning(message: Mapping[str, Any]) -> bool:
+    """The message carries usable ``reasoning_content``: text that is not only white space."""
     value = message.get("reasoning_content")
-    return isinstance(value, str) and bool(value.strip())
+    # isspace() reads the text without copying it, as strip() would
+    return isinstance(value, str) and value != "" and not value.isspace()
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,11 @@ def keys_for_answer(scope: str, request_messages: Sequence[Any], tool_calls: Ite
     return [key for key in keys if key]
 
 
+def _size(text: str) -> int:
+    """Bytes of ``text`` as the byte budget counts them (UTF-8)."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 class ReasoningCache:
     """Bounded LRU of key → reasoning text, persisted to SQLite by a background thread."""
 
@@ -155,7 +171,7 @@ class ReasoningCache:
         self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()  # key → (text, stored at)
         self._bytes = 0
         self._path = path
-        self._writes: queue.Queue[tuple[str, str, float] | None] = queue.Queue()
+        self._writes: queue.Queue[tuple[str, str, float, int] | None] = queue.Queue()  # key, text, at, size
         self._writer: threading.Thread | None = None
         if path is not None and self._load(path):
             self._writer = threading.Thread(target=self._write_loop, name="reasoning-cache", daemon=True)
@@ -185,7 +201,7 @@ class ReasoningCache:
         """Store ``reasoning`` under every key (one per tool call of the answer)."""
         if not reasoning.strip():
             return
-        size = len(reasoning.encode("utf-8", "surrogatepass"))
+        size = _size(reasoning)
         if size > self.max_bytes:
             return
         now = self._clock()
@@ -196,23 +212,49 @@ class ReasoningCache:
                 self._entries[key] = (reasoning, now)
                 self._bytes += size
                 if self._writer is not None:
-                    self._writes.put((key, reasoning, now))
+                    self._writes.put((key, reasoning, now, size))
             while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
                 self._drop(next(iter(self._entries)))
 
     def _drop(self, key: str) -> None:
         text, _ = self._entries.pop(key)
-        self._bytes -= len(text.encode("utf-8", "surrogatepass"))
+        self._bytes -= _size(text)
 
     # -- persistence ----------------------------------------------------------------------
 
+    @staticmethod
+    def _make_private(path: Path) -> None:
+        """Create a missing folder 0700 and the database file 0600; make existing files 0600.
+
+        The file is created before SQLite opens it, with its mode given to ``open``, so it is never
+        readable by others, not even for a moment. SQLite creates its ``-wal`` and ``-shm`` files
+        with the database file's mode; files left by an older version are tightened here. An
+        existing folder is left as it is (see ``server.open_reasoning_cache`` for ccendpoint's own).
+        """
+        path.parent.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+        for file in (path, *(path.with_name(path.name + suffix) for suffix in _COMPANION_SUFFIXES)):
+            with contextlib.suppress(OSError):  # absent, or not ours to change
+                if file.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
+                    file.chmod(PRIVATE_FILE_MODE)
+
     def _connect(self, path: Path) -> sqlite3.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_private(path)
         db = sqlite3.connect(path, timeout=5, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS reasoning (key TEXT PRIMARY KEY, text TEXT NOT NULL, stored REAL NOT NULL)"
-        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS reasoning "
+                "(key TEXT PRIMARY KEY, text TEXT NOT NULL, stored REAL NOT NULL, size INTEGER NOT NULL DEFAULT 0)"
+            )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(reasoning)")}
+            if "size" not in columns:  # a file from before the byte bound: record the sizes once
+                db.execute("ALTER TABLE reasoning ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+                db.execute("UPDATE reasoning SET size = length(CAST(text AS BLOB))")
+                db.commit()
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _load(self, path: Path) -> bool:
@@ -220,8 +262,7 @@ class ReasoningCache:
         try:
             db = self._connect(path)
             try:
-                cutoff = self._clock() - self.retention_seconds
-                db.execute("DELETE FROM reasoning WHERE stored < ?", (cutoff,))
+                self._prune(db)  # bounds lowered since, or a file left over: trim it now
                 db.commit()
                 rows = db.execute(
                     "SELECT key, text, stored FROM reasoning ORDER BY stored DESC, rowid DESC LIMIT ?",
@@ -235,7 +276,7 @@ class ReasoningCache:
         kept: list[tuple[str, str, float]] = []
         total = 0
         for key, text, stored in rows:  # newest first, so the byte budget keeps the newest
-            size = len(str(text).encode("utf-8", "surrogatepass"))
+            size = _size(str(text))
             if total + size > self.max_bytes:
                 break
             kept.append((str(key), str(text), float(stored)))
@@ -249,7 +290,7 @@ class ReasoningCache:
         assert self._path is not None
         try:
             db = self._connect(self._path)
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError):
             return
         closing = False
         while not closing:
@@ -263,7 +304,9 @@ class ReasoningCache:
             closing = len(rows) != len(batch)
             try:
                 if rows:
-                    db.executemany("INSERT OR REPLACE INTO reasoning (key, text, stored) VALUES (?, ?, ?)", rows)
+                    db.executemany(
+                        "INSERT OR REPLACE INTO reasoning (key, text, stored, size) VALUES (?, ?, ?, ?)", rows
+                    )
                     self._prune(db)
                     db.commit()
             except sqlite3.Error:
@@ -273,12 +316,16 @@ class ReasoningCache:
         db.close()
 
     def _prune(self, db: sqlite3.Connection) -> None:
+        """Keep the file within the cache's bounds: retention, then the newest entries that fit."""
         cutoff = self._clock() - self.retention_seconds
         db.execute("DELETE FROM reasoning WHERE stored < ?", (cutoff,))
+        # newest first: an entry goes once it is past the entry limit or the running total of bytes
         db.execute(
-            "DELETE FROM reasoning WHERE key NOT IN "
-            "(SELECT key FROM reasoning ORDER BY stored DESC, rowid DESC LIMIT ?)",
-            (self.max_entries,),
+            "DELETE FROM reasoning WHERE rowid IN (SELECT rowid FROM ("
+            "SELECT rowid, ROW_NUMBER() OVER newest AS n, SUM(size) OVER newest AS total FROM reasoning "
+            "WINDOW newest AS (ORDER BY stored DESC, rowid DESC)"
+            ") WHERE n > ? OR total > ?)",
+            (self.max_entries, self.max_bytes),
         )
 
     def flush(self) -> None:

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from ccendpoint.proxy.logs import now_iso, redact_headers, scrub
+from ccendpoint.proxy.logs import now_iso
 from ccendpoint.proxy.reasoning import ReasoningCache, keys_for_answer
 from ccendpoint.proxy.rules import role_counts
 from ccendpoint.proxy.sse import BodyTap, Collector, ErrorCollector, ReasoningCollector, StreamTap, UsageCollector
@@ -255,6 +255,8 @@ def _upstream_failure(exc: BaseException, host: str, connect_timeout: float) -> 
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return f"could not connect within {connect_timeout:g} s", "upstream_unreachable"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        if isinstance(exc.os_error, TimeoutError):  # the server's BoundedResolver gave up
+            return f"the host name could not be resolved within {connect_timeout:g} s", "upstream_unreachable"
         return "the host name could not be resolved", "upstream_unreachable"
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or type(exc.os_error).__name__
@@ -298,10 +300,11 @@ async def handle_chat(request: web.Request, listener: Listener) -> web.StreamRes
 
 async def _chat(request: web.Request, listener: Listener, record: dict[str, Any], started: float) -> web.StreamResponse:
     settings = listener.settings
-    record["headers"] = redact_headers(request.headers.items())
+    # raw here; the log thread redacts them before anything is written (see logs.redact_record)
+    record["headers"] = tuple(request.headers.items())
     client_id = request.headers.get("X-Request-Id")
     if client_id:
-        record["client_request_id"] = scrub(client_id)
+        record["client_request_id"] = client_id
 
     try:
         raw = await read_body(request, settings.max_body_bytes)
@@ -365,7 +368,7 @@ async def _chat(request: web.Request, listener: Listener, record: dict[str, Any]
         record["headers_ms"] = _ms(started)
         upstream_id = upstream.headers.get("x-request-id") or upstream.headers.get("request-id")
         if upstream_id:
-            record["upstream_request_id"] = scrub(upstream_id)
+            record["upstream_request_id"] = upstream_id
         return await _relay(request, listener, upstream, watchdog, record, started, remember)
     finally:
         watchdog.stop()
@@ -453,7 +456,7 @@ async def _relay(
         if usage.usage is not None:
             record["usage"] = usage.usage
         if failure is not None and failure.message:
-            record["upstream_error"] = scrub(failure.message)
+            record["upstream_error"] = failure.message
         if reasoning is not None and remember is not None and record["outcome"] == "ok":
             remember.store(reasoning)
 

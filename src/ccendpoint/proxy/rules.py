@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from ccendpoint.catalog.describe import model_rules_short, value_text
 from ccendpoint.catalog.model import Condition, Provider, Rule, RuleSet
-from ccendpoint.proxy.reasoning import restore_reasoning
+from ccendpoint.proxy.reasoning import has_reasoning, restore_reasoning
 
 
 class _Missing:
@@ -119,18 +119,13 @@ def is_tool_turn(body: Mapping[str, Any]) -> bool:
     return any(isinstance(m, dict) and m.get("role") == "tool" for m in _messages(body))
 
 
-def _has_reasoning(message: Mapping[str, Any]) -> bool:
-    reasoning = message.get("reasoning_content")
-    return isinstance(reasoning, str) and not reasoning.isspace() and reasoning != ""
-
-
 def is_missing_reasoning(body: Mapping[str, Any]) -> bool:
     """An earlier assistant tool call lacks its ``reasoning_content`` (absent, not text, or blank)."""
     for message in _messages(body):
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
         tool_calls = message.get("tool_calls")
-        if isinstance(tool_calls, list) and tool_calls and not _has_reasoning(message):
+        if isinstance(tool_calls, list) and tool_calls and not has_reasoning(message):
             return True
     return False
 

@@ -18,29 +18,32 @@ import contextlib
 import errno
 import gc
 import importlib
+import ipaddress
 import os
 import pickle
 import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
+import aiohttp.resolver
 import orjson
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ccendpoint import __version__
 from ccendpoint.catalog.describe import model_rules_short
 from ccendpoint.errors import CcendpointError
 from ccendpoint.proxy.logs import RequestLog
-from ccendpoint.proxy.reasoning import ReasoningCache
+from ccendpoint.proxy.reasoning import PRIVATE_FOLDER_MODE, ReasoningCache
 from ccendpoint.proxy.relay import error_response, handle_chat
 from ccendpoint.proxy.rules import RuleBook
-from ccendpoint.proxy.settings import ListenerSettings, safe_url
+from ccendpoint.proxy.settings import ListenerSettings, env_names, safe_url
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,22 +60,51 @@ LOOP_ENV = "CCENDPOINT_LOOP"
 T = TypeVar("T")
 
 
+class BoundedResolver(AbstractResolver):
+    """aiohttp's default resolver with a time limit.
+
+    ``sock_connect`` bounds connecting, not looking the name up first; without this a resolver
+    that hangs would hold a request until ``--first-byte-timeout`` (a 504 after minutes) instead
+    of failing as unreachable (a 502) after the connect timeout. Only a new connection whose name
+    is not in the DNS cache gets here, so requests on pooled connections pay nothing.
+    """
+
+    def __init__(self, timeout: float, inner: AbstractResolver | None = None) -> None:
+        self.timeout = timeout
+        self._inner = inner if inner is not None else aiohttp.resolver.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        try:
+            return await asyncio.wait_for(self._inner.resolve(host, port, family), self.timeout)
+        except asyncio.TimeoutError:
+            # an OSError with an errno: aiohttp reports it as ClientConnectorDNSError (see relay)
+            raise TimeoutError(errno.ETIMEDOUT, f"no answer within {self.timeout:g} s") from None
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class UpstreamSession:
     """The one client session every listener of the process shares (connection pooling)."""
 
     def __init__(self, connect_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: BoundedResolver | None = None
 
     def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            self._resolver = BoundedResolver(self.connect_timeout)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0, ttl_dns_cache=300),
+                connector=aiohttp.TCPConnector(limit=512, limit_per_host=0, ttl_dns_cache=300, resolver=self._resolver),
                 # bodies pass through as they are: a compressed answer keeps its Content-Encoding
                 auto_decompress=False,
                 # never keep one user's cookies for the next request
                 cookie_jar=aiohttp.DummyCookieJar(),
-                # no total limit: long streams are fine; silence is caught by the relay's watchdog
+                # no total limit: long streams are fine; silence is caught by the relay's watchdog.
+                # Looking the name up is limited by the resolver, connecting by sock_connect.
                 timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.connect_timeout),
                 trust_env=False,
             )
@@ -82,6 +114,9 @@ class UpstreamSession:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:  # a resolver given to the connector is not closed by it
+            await self._resolver.close()
+            self._resolver = None
 
 
 class Listener:
@@ -203,22 +238,73 @@ def build_app(listener: Listener) -> web.Application:
 # -- starting and stopping -------------------------------------------------------------------------
 
 
-def bind_error(exc: OSError, settings: ListenerSettings) -> CcendpointError:
-    """A clear message for a listener that cannot bind (no traceback)."""
+#: How many ports above a taken one are tried before asking the system for any free port.
+PORT_PROBES = 100
+#: Ports from here up need no administrator rights.
+FIRST_USER_PORT = 1024
+
+
+def free_port(host: str, start: int, avoid: Collection[int] = ()) -> int | None:
+    """A port that can be listened on right now: the first free one from ``start`` up, else any.
+
+    Each candidate is bound with a probe socket that is closed at once. Ports in ``avoid`` (the
+    other listeners of this process) and ports that need administrator rights are skipped. None
+    when not even the system finds one.
+    """
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+        address, family = str(literal), (socket.AF_INET6 if literal.version == 6 else socket.AF_INET)
+    except ValueError:  # a host name: probe the loopback address
+        address, family = "127.0.0.1", socket.AF_INET
+    start = max(start, FIRST_USER_PORT)
+    candidates = [port for port in range(start, min(start + PORT_PROBES, 65536)) if port not in avoid]
+    for port in [*candidates, 0]:
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((address, port))
+                found = int(probe.getsockname()[1])
+        except OSError:
+            continue
+        if found not in avoid:
+            return found
+    return None
+
+
+def _port_hint(settings: ListenerSettings, start: int, avoid: Collection[int], first: str) -> str:
+    provider = settings.provider.id
+    port = free_port(settings.host, start, avoid)
+    if port is None:
+        return f"{first}, or pick a free port yourself: ccendpoint proxy {provider} --port PORT"
+    variable = env_names(settings.provider)["port"]
+    return (
+        f"{first}, or use port {port}, which is free now: ccendpoint proxy {provider} --port {port} "
+        f"(with --all: {variable}={port} in the environment or .env)"
+    )
+
+
+def bind_error(exc: OSError, settings: ListenerSettings, avoid: Collection[int] = ()) -> CcendpointError:
+    """A clear message for a listener that cannot bind (no traceback), with a port that is free now."""
     where = f"{settings.host}:{settings.port}"
     provider = settings.provider.id
+    avoid = {*avoid, settings.port}
     if exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == 10048:
         return CcendpointError(
             f"Port {settings.port} is already in use ({where}), so the {provider} proxy cannot start. "
             "Another ccendpoint proxy may already be running.",
-            hint=f"Stop the other program, or choose a free port: "
-            f"ccendpoint proxy {provider} --port {settings.port + 100}",
+            hint=_port_hint(settings, settings.port + 1, avoid, "Stop the other program"),
             exit_code=1,
         )
-    if exc.errno in (errno.EACCES, errno.EPERM):
+    if exc.errno in (errno.EACCES, errno.EPERM) or getattr(exc, "winerror", None) == 10013:
+        if settings.port < FIRST_USER_PORT:
+            reason = f"ports below {FIRST_USER_PORT} need administrator rights"
+            catalog = settings.provider.proxy_port
+            start = catalog if catalog is not None and catalog >= FIRST_USER_PORT else FIRST_USER_PORT
+        else:
+            reason = "the system keeps this port for itself or another program"
+            start = settings.port + 1
         return CcendpointError(
-            f"Not allowed to listen on {where} (ports below 1024 need administrator rights).",
-            hint=f"Choose another port: ccendpoint proxy {provider} --port {settings.provider.proxy_port or 3457}",
+            f"Not allowed to listen on {where} ({reason}).",
+            hint=_port_hint(settings, start, avoid, "Choose another port"),
             exit_code=1,
         )
     if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
@@ -227,7 +313,16 @@ def bind_error(exc: OSError, settings: ListenerSettings) -> CcendpointError:
             hint="Use --host 127.0.0.1 (the default).",
             exit_code=1,
         )
-    return CcendpointError(f"Cannot listen on {where}: {exc.strerror or exc}.", exit_code=1)
+    return CcendpointError(
+        f"Cannot listen on {where}: {exc.strerror or exc}.",
+        hint=_port_hint(
+            settings,
+            settings.port + 1,
+            avoid,
+            "Check that --host is an address of this machine (the default 127.0.0.1 always is)",
+        ),
+        exit_code=1,
+    )
 
 
 class ProxyServer:
@@ -247,6 +342,7 @@ class ProxyServer:
         self.grace = grace
         self.reasoning = reasoning
         self.listeners = [Listener(s, log, self.upstream, reasoning) for s in settings]
+        self._ports = frozenset(s.port for s in settings if s.port)
         self._runners: list[web.AppRunner] = []
         self._sites: list[web.TCPSite] = []
 
@@ -275,7 +371,7 @@ class ProxyServer:
         try:
             await site.start()
         except OSError as exc:
-            raise bind_error(exc, settings) from None
+            raise bind_error(exc, settings, self._ports) from None
         self._sites.append(site)
         addresses = runner.addresses
         if addresses:
@@ -419,10 +515,19 @@ class Output:
 
 
 def open_reasoning_cache() -> ReasoningCache:
-    """The reasoning replay cache, persisted in the user cache folder so restarts keep it."""
+    """The reasoning replay cache, persisted in the user cache folder so restarts keep it.
+
+    The folder is ccendpoint's own; it is made private (0700) even when something else created it
+    first, since the cache holds conversation content.
+    """
     from ccendpoint import dirs
 
-    return ReasoningCache(dirs.cache_dir() / REASONING_FILE)
+    folder = dirs.cache_dir()
+    with contextlib.suppress(OSError):  # a folder that cannot be made only turns persistence off
+        folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        if os.name == "posix" and folder.stat().st_mode & 0o777 != PRIVATE_FOLDER_MODE:
+            folder.chmod(PRIVATE_FOLDER_MODE)
+    return ReasoningCache(folder / REASONING_FILE)
 
 
 def serve_main(listeners: Sequence[ListenerSettings], grace: float = DEFAULT_GRACE) -> int:

@@ -28,6 +28,7 @@ from ccendpoint import dirs
 from ccendpoint.catalog.export import proxy_env_names
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.errors import UsageError
+from ccendpoint.proxy.logs import log_file_name
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_BODY_MB = 64.0
@@ -137,7 +138,10 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     try:
         values = dotenv_values(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read {path}: {exc}") from None
+        raise UsageError(
+            f"Cannot read {path}: {exc}.",
+            hint="Make it a readable UTF-8 text file of NAME=value lines, or move it out of the way.",
+        ) from None
     return {key: value for key, value in values.items() if value is not None}
 
 
@@ -182,25 +186,32 @@ def check_url(value: str, where: str) -> str:
     if not ok:
         shown = safe_url(url) if "://" in url else repr(url)
         raise UsageError(
-            f"{where} must be an http(s) URL such as https://api.example.com/v1/chat/completions, not {shown}."
+            f"{where} must be an http(s) URL such as https://api.example.com/v1/chat/completions, not {shown}.",
+            hint="Give the provider's full chat-completions URL, or leave it out to use the catalog's.",
         )
     return url
 
 
-def check_positive(value: object, where: str, unit: str) -> float:
+def check_positive(value: object, where: str, unit: str, example: float) -> float:
     try:
         number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
     except ValueError:
         number = math.nan
     if not math.isfinite(number) or number <= 0:
-        raise UsageError(f"{where} must be a positive number of {unit}, not {value!r}.")
+        raise UsageError(
+            f"{where} must be a positive number of {unit}, not {value!r}.",
+            hint=f"Use a number greater than 0, such as {example:g} (the default), or leave it out.",
+        )
     return number
 
 
 def check_host(value: str, where: str, *, from_flag: bool) -> str:
     host = value.strip()
     if not host or any(c.isspace() for c in host) or "/" in host:
-        raise UsageError(f"{where} must be an IP address or host name, not {value!r}.")
+        raise UsageError(
+            f"{where} must be an IP address or host name, not {value!r}.",
+            hint=f"Use {DEFAULT_HOST} (the default: this machine only), or leave it out.",
+        )
     if not from_flag and not is_loopback(host):
         raise UsageError(
             f"{where} is {host}, which would make the proxy reachable from the network.",
@@ -212,7 +223,11 @@ def check_host(value: str, where: str, *, from_flag: bool) -> str:
 def _region_url(provider: Provider, region: str, where: str) -> str:
     if region not in provider.endpoints:
         known = ", ".join(provider.endpoints)
-        raise UsageError(f"{where}: {provider.group_name} has no region '{region}'. Known regions: {known}.")
+        raise UsageError(
+            f"{where}: {provider.group_name} has no region '{region}'. Known regions: {known}.",
+            hint=f"Use one of those, e.g. --region {provider.default_region}, "
+            "or leave it out for the catalog's default.",
+        )
     return provider.endpoint(region).url
 
 
@@ -302,16 +317,16 @@ def resolve(
         log_path = None if raw.lower() in LOG_OFF_WORDS else Path(raw).expanduser()
         origins["log"] = _where(names["log"], found[1])
     else:
-        log_path = dirs.log_dir() / f"{provider.id}-proxy.ndjson"
+        log_path = dirs.log_dir() / log_file_name(provider.id)
         origins["log"] = "default"
 
     def number(key: str, flag: str, given: float | None, default: float, unit: str) -> float:
         if given is not None:
             origins[key] = flag
-            return check_positive(given, flag, unit)
+            return check_positive(given, flag, unit, default)
         if found := lookup(key):
             origins[key] = _where(names[key], found[1])
-            return check_positive(found[0], origins[key], unit)
+            return check_positive(found[0], origins[key], unit, default)
         origins[key] = "default"
         return default
 
@@ -349,7 +364,11 @@ def resolve_all(
     layers = env_layers() if layers is None else layers
     providers = [p for p in catalog.providers if p.proxy_port is not None]
     if not providers:
-        raise UsageError("No provider in the catalog has a proxy port.")
+        raise UsageError(
+            "No provider in the catalog has a proxy port, so --all has nothing to serve.",
+            hint="Run one provider on a port of your choice: ccendpoint proxy PROVIDER --port 3557, "
+            "or give a provider a port in its catalog file (proxy: {port: 3557}).",
+        )
     listeners = [resolve(p, options, layers) for p in providers]
     seen: dict[tuple[str, int], str] = {}
     for listener in listeners:
@@ -361,3 +380,34 @@ def resolve_all(
             )
         seen[key] = listener.provider.id
     return listeners
+
+
+def open_log_files(listeners: Sequence[ListenerSettings]) -> None:
+    """Check, before anything starts, that every request log can be written.
+
+    Creates each log's folder and opens the file for appending, so a path that cannot be written
+    (a folder, a read-only place) stops the proxy at once instead of warning at the first request.
+    """
+    checked: set[Path] = set()
+    for settings in listeners:
+        path = settings.log_path
+        if path is None or path in checked:
+            continue
+        checked.add(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("ab"):
+                pass
+        except OSError as exc:
+            origin = settings.origins.get("log", "default")
+            variable = env_names(settings.provider)["log"]
+            source = "the default location" if origin == "default" else origin
+            alternatives = "pass --log PATH with a file you can write, or --no-log to run without a request log"
+            raise UsageError(
+                f"Cannot write the request log {path} (set by {source}): {exc.strerror or exc}.",
+                hint=(
+                    f"Set {variable} to a file you can write (or to off), or {alternatives}."
+                    if origin.startswith(variable)
+                    else alternatives[0].upper() + alternatives[1:] + "."
+                ),
+            ) from None
