@@ -275,3 +275,14 @@ def test_a_file_from_before_the_byte_bound_is_upgraded(tmp_path: Path) -> None:
     cache.flush()
     assert set(dict(_file_rows(db))) == {"old4", "new"}
     cache.close()
+
+
+def test_restores_when_the_client_renumbered_the_tool_call_ids() -> None:
+    cache = ReasoningCache()
+    remember(cache, "kimi", "Fix the bug", [call("functions.read_file:0")], "I should read a.py first.")
+    renumbered = {"messages": conversation("Fix the bug", [call("call_0_read_file")])}
+    replay = restore_reasoning(renumbered, "kimi", cache.get)
+    assert replay.restored == 1
+    assert replay.body["messages"][2]["reasoning_content"] == "I should read a.py first."
+    other_args = {"messages": conversation("Fix the bug", [call("call_9", arguments='{"path":"b.py"}')])}
+    assert restore_reasoning(other_args, "kimi", cache.get).missing == 1

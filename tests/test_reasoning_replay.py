@@ -133,7 +133,7 @@ async def test_reasoning_sent_by_the_client_is_never_overwritten() -> None:
         assert status == 200
         assert upstream.last.body["messages"][1]["reasoning_content"] == "The client's own copy."
         assert not thinking_off("kimi", upstream.last.body)
-        assert len(cache) == 1  # the model's own reasoning stays cached, unused
+        assert len(cache) == 2  # the model's own reasoning stays cached (by id and by content), unused
 
 
 async def test_replay_survives_a_proxy_restart(tmp_path: Path) -> None:

@@ -60,18 +60,25 @@ def anchor_before(messages: Sequence[Any], index: int) -> str:
     return ""
 
 
-def tool_call_key(scope: str, anchor: str, tool_call: Mapping[str, Any]) -> str | None:
-    """A stable key for one tool call, or None when it has no id."""
+def tool_call_key(scope: str, anchor: str, tool_call: Mapping[str, Any], *, by_id: bool = True) -> str | None:
+    """A stable key for one tool call, or None when it lacks what the key needs.
+
+    ``by_id`` keys include the call's id; the others only its function name and arguments, for
+    clients that renumber tool-call ids before sending the history back.
+    """
     call_id = tool_call.get("id")
-    if not isinstance(call_id, str) or not call_id:
-        return None
     function = tool_call.get("function")
     name = arguments = ""
     if isinstance(function, dict):
         name = str(function.get("name") or "")
         arguments = str(function.get("arguments") or "")
+    if by_id and (not isinstance(call_id, str) or not call_id):
+        return None
+    if not by_id and not name:
+        return None
     digest = hashlib.blake2b(digest_size=16)
-    for part in (scope, anchor, call_id, name, arguments):
+    id_part = call_id if by_id and isinstance(call_id, str) else "\x01no-id"
+    for part in (scope, anchor, id_part, name, arguments):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()
@@ -117,9 +124,12 @@ def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str
         if not isinstance(calls, list) or not calls or has_reasoning(message):
             continue
         found = None
-        for call in calls:
-            key = tool_call_key(scope, anchor, call) if isinstance(call, dict) else None
-            found = lookup(key) if key else None
+        for by_id in (True, False):  # the exact call first, then the same call under another id
+            for call in calls:
+                key = tool_call_key(scope, anchor, call, by_id=by_id) if isinstance(call, dict) else None
+                found = lookup(key) if key else None
+                if found:
+                    break
             if found:
                 break
         if not found:
@@ -142,7 +152,7 @@ def keys_for_answer(scope: str, request_messages: Sequence[Any], tool_calls: Ite
     the last user message of this request.
     """
     anchor = anchor_before(request_messages, len(request_messages))
-    keys = [tool_call_key(scope, anchor, call) for call in tool_calls]
+    keys = [tool_call_key(scope, anchor, call, by_id=by_id) for call in tool_calls for by_id in (True, False)]
     return [key for key in keys if key]
 
 

@@ -481,7 +481,7 @@ class Remember:
             return
         keys = keys_for_answer(self.scope, self.messages, calls)
         self.cache.put(keys, text)
-        self.record["reasoning_stored"] = len(keys)
+        self.record["reasoning_stored"] = len(calls)  # tool calls whose reasoning can come back
 
 
 async def _end_broken(
