@@ -204,3 +204,25 @@ def test_a_stopped_answer_is_not_an_error() -> None:
         for i in range(5)
     ]
     assert [f.check for f in check_log(records)] == ["log.recent"]
+
+
+def test_the_live_key_only_goes_to_the_exact_endpoint_or_our_proxy() -> None:
+    from ccendpoint.doctor.live import Target, key_destination_problem
+
+    kimi = CATALOG.provider("kimi")
+    assert kimi is not None
+
+    def target(url: str) -> Target:
+        return Target(kimi, "kimi-k2.6", url, "Kimi")
+
+    ours = lambda host, port: Probe("ccendpoint", {"provider": "kimi", "version": "1"})  # noqa: E731
+    theirs = lambda host, port: Probe("other")  # noqa: E731
+    assert key_destination_problem(target("https://api.moonshot.ai/v1/chat/completions"), theirs) is None
+    assert key_destination_problem(target("http://api.moonshot.ai/v1/chat/completions"), ours)  # not over plain http
+    assert key_destination_problem(target("https://api.moonshot.ai:8443/v1/chat/completions"), ours)
+    assert key_destination_problem(target("https://evil.example/v1/chat/completions"), ours)
+    assert key_destination_problem(target("http://127.0.0.1:3457/v1/chat/completions"), ours) is None
+    assert key_destination_problem(target("http://[::1]:3457/v1/chat/completions"), theirs)
+    asked: list[str] = []
+    key_destination_problem(target("http://[::1]:3457/v1"), lambda host, port: asked.append(host) or ours(host, port))
+    assert asked == ["[::1]"]  # the address the key would go to is the one asked

@@ -291,3 +291,36 @@ def test_terminal_only_log_writes_no_file(tmp_path: Path) -> None:
     request_log.close()
     assert "200" in buffer.getvalue() and list(tmp_path.iterdir()) == []
     assert logs.QUEUE_LIMIT > 0
+
+
+def test_an_odd_record_never_stops_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "odd.ndjson"
+    request_log = RequestLog()
+    request_log.start()
+    request_log.emit({"model": "\ud800", "headers": [("X-Test", "\udcff")]}, path)  # lone surrogates
+    request_log.emit({"model": "kimi-k2.6", "unserialisable": object()}, path)
+    request_log.emit({"model": "after"}, path)
+    request_log.close()
+    lines = [orjson.loads(line) for line in path.read_text().splitlines()]
+    assert set(lines[0]["model"]) == {"\ufffd"} and lines[-1]["model"] == "after"
+    assert len(lines) == 3
+
+
+def test_the_console_line_never_carries_control_characters() -> None:
+    line = logs.console_line(
+        {"status": 400, "model": "\x1b]0;PWNED\x07\x1b[2J", "error": "bad\x1b[31m", "outcome": "x"}
+    )
+    assert "\x1b" not in line and "\x07" not in line
+    assert "PWNED" in line
+
+
+def test_a_long_provider_error_is_masked_before_it_is_cut() -> None:
+    message = "x" * 295 + " " + SECRET  # a key straddling the 300-character cut
+    out = logs.redact_record({"upstream_error": message})
+    assert len(out["upstream_error"]) <= logs.ERROR_TEXT_LIMIT
+    assert SECRET[:6] not in out["upstream_error"][290:]
+
+
+def test_a_compact_credential_header_name_is_masked(tmp_path: Path) -> None:
+    out = logs.redact_record({"headers": [("X-AuthToken", "QwErTyUiOpAs"), ("x-apitoken", "hunter2hunter")]})
+    assert out["headers"] == {"x-authtoken": MASK, "x-apitoken": MASK}

@@ -286,3 +286,40 @@ def test_restores_when_the_client_renumbered_the_tool_call_ids() -> None:
     assert replay.body["messages"][2]["reasoning_content"] == "I should read a.py first."
     other_args = {"messages": conversation("Fix the bug", [call("call_9", arguments='{"path":"b.py"}')])}
     assert restore_reasoning(other_args, "kimi", cache.get).missing == 1
+
+
+def test_the_same_call_twice_under_renumbered_ids_gets_each_turns_reasoning() -> None:
+    cache = ReasoningCache()
+    same = {"name": "run_in_terminal", "arguments": '{"command":"npm test"}'}
+    history: list[dict[str, Any]] = [{"role": "user", "content": "Fix the tests"}]
+    for step in range(3):
+        calls = [{"id": f"functions.run_in_terminal:{step}", "type": "function", "function": same}]
+        cache.put(keys_for_answer("kimi", history, calls), f"reasoning {step}")
+        history += [
+            {"role": "assistant", "content": "", "tool_calls": calls},
+            {"role": "tool", "tool_call_id": f"functions.run_in_terminal:{step}", "content": "1 failed"},
+        ]
+    renumbered = [
+        {**m, "tool_calls": [{**m["tool_calls"][0], "id": f"call_{i}"}]} if m.get("tool_calls") else m
+        for i, m in enumerate(history)
+    ]
+    replay = restore_reasoning({"messages": renumbered}, "kimi", cache.get)
+    restored = [m.get("reasoning_content") for m in replay.body["messages"] if m["role"] == "assistant"]
+    assert restored == ["reasoning 0", "reasoning 1", "reasoning 2"]
+
+
+def test_a_writer_that_cannot_open_the_file_stops_queueing(tmp_path: Path, monkeypatch: Any) -> None:
+    def refuse(self: ReasoningCache, path: Path) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(ReasoningCache, "_load", lambda self, path: True)  # the file was readable at start
+    monkeypatch.setattr(ReasoningCache, "_connect", refuse)  # but the writer cannot open it
+    cache = ReasoningCache(tmp_path / "reasoning.sqlite3")
+    assert cache._writer is not None
+    cache._writer.join(5)
+    for i in range(100):
+        cache.put([f"k{i}"], "thought " * 100)
+    assert cache._writes.qsize() == 0  # nothing piles up for a writer that is gone
+    assert cache.get("k99") == "thought " * 100  # still served from memory
+    cache.flush()
+    cache.close()

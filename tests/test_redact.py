@@ -29,6 +29,11 @@ KEY = "sk-proj-Zq8vN3kL0pW7xY2mR5tB9cD4fG6hJ1aS"
         "X-Signature",
         "client_secret",
         "password",
+        "X-AuthToken",
+        "x-authtoken",
+        "x-apitoken",
+        "X-SecretKey",
+        "x-accesstoken",
     ],
 )
 def test_credential_names(name: str) -> None:
@@ -36,7 +41,8 @@ def test_credential_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["maxOutputTokens", "maxInputTokens", "keep-alive", "x-request-id", "X-Trace", "requestHeaders", "monkey"]
+    "name",
+    ["maxOutputTokens", "maxInputTokens", "keep-alive", "x-request-id", "X-Trace", "requestHeaders", "toolCalling"],
 )
 def test_ordinary_names(name: str) -> None:
     assert not is_secret_name(name)

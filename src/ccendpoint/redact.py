@@ -58,10 +58,16 @@ _QUERY_SECRET = re.compile(r"(?i)([?&](?:[a-z_-]*(?:key|token|secret|signature|p
 _JSON_MEMBER = re.compile(r'"(?P<name>(?:[^"\\]|\\.)*)"(?P<sep>\s*:\s*)"(?P<value>(?:[^"\\]|\\.)*)"')
 
 
+#: The same words inside a name written without separators (``x-authtoken``); ``tokens`` (plural)
+#: is a count, as in ``maxOutputTokens``, and ``key`` only counts at the end.
+_COMPACT_SECRET = re.compile(r"apikey|secret|passw|cookie|credential|signature|auth|session|token(?!s)|key$")
+
+
 def is_secret_name(name: str) -> bool:
-    """Whether a header or field called ``name`` holds a credential."""
+    """Whether a header or field called ``name`` holds a credential (any letter case)."""
     words = {w.lower() for w in _WORD_SPLIT.split(name) if w}
-    return bool(words & SECRET_WORDS) or name.lower().replace("-", "").replace("_", "") in SECRET_WORDS
+    compact = re.sub(r"[^a-z0-9]", "", name.lower())
+    return bool(words & SECRET_WORDS) or _COMPACT_SECRET.search(compact) is not None
 
 
 def is_secret_reference(value: str) -> bool:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.doctor.config_checks import custom_groups, hostname, is_loopback, match_model, models_of, port_of
@@ -72,20 +73,32 @@ def targets(document: Any, catalog: Catalog, only: Sequence[str] = ()) -> list[T
     return found
 
 
-def key_destination_problem(target: Target, probe: Callable[[int], Probe] = http_probe) -> str | None:
-    """Why the key must not be sent to ``target.url`` (None when it may)."""
-    host = hostname(target.url)
-    if host and host in {hostname(e.url) for e in target.provider.endpoints.values()}:
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port filled in from the scheme."""
+    try:
+        return urlsplit(url).scheme.lower(), hostname(url), port_of(url)
+    except ValueError:
+        return "", "", None
+
+
+def key_destination_problem(target: Target, probe: Callable[[str, int], Probe] | None = None) -> str | None:
+    """Why the key must not be sent to ``target.url`` (None when it may).
+
+    Allowed: exactly one of the provider's catalog endpoints (scheme, host and port), or a loopback
+    port where ccendpoint's proxy for this provider answers on the very address the URL names.
+    """
+    scheme, host, port = _origin(target.url)
+    if (scheme, host, port) in {_origin(e.url) for e in target.provider.endpoints.values()}:
         return None
-    if is_loopback(target.url):
-        port = port_of(target.url)
-        answer = probe(port) if port is not None else Probe("closed")
+    if is_loopback(target.url) and scheme == "http" and port is not None:
+        ask = probe or (lambda address, number: http_probe(number, host=address))
+        answer = ask(f"[{host}]" if ":" in host else host, port)
         if answer.state == "ccendpoint" and answer.health.get("provider") == target.provider.id:
             return None
         if answer.state == "closed":
             return f"nothing listens on {host}:{port}; start `ccendpoint proxy {target.provider.id}` first"
         return f"port {port} is not ccendpoint's proxy for {target.provider.id}"
-    return f"{host or target.url!r} is not one of {target.provider.group_name}'s endpoints"
+    return f"{target.url!r} is not one of {target.provider.group_name}'s endpoints"
 
 
 def api_key(provider: Provider, environ: Mapping[str, str]) -> tuple[str | None, str | None]:

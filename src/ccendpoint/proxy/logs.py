@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import sys
 import threading
 import time
@@ -54,7 +55,21 @@ LOG_GLOB = CURRENT_LOG_GLOB + "*"
 
 
 #: Text fields of a record that may carry a key as it came (ids, the provider's error message).
-_SCRUBBED_FIELDS = ("client_request_id", "upstream_request_id", "upstream_error", "error")
+_SCRUBBED_FIELDS = ("client_request_id", "upstream_request_id", "upstream_error", "error", "model")
+#: Longest provider error message kept in the log (cut after masking, so a cut key is never left).
+ERROR_TEXT_LIMIT = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _valid_text(value: Any) -> Any:
+    """Strings made encodable: a lone surrogate (from a client or a header byte) becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, Mapping):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_valid_text(v) for v in value]
+    return value
 
 
 def redact_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,7 +82,17 @@ def redact_record(record: Mapping[str, Any]) -> dict[str, Any]:
         value = out.get(name)
         if isinstance(value, str):
             out[name] = scrub(value)
-    return out
+    if isinstance(out.get("upstream_error"), str):
+        out["upstream_error"] = out["upstream_error"][:ERROR_TEXT_LIMIT]
+    valid: dict[str, Any] = _valid_text(out)
+    return valid
+
+
+def _plain(value: Any) -> str:
+    """A record value for the terminal: control characters (escape sequences) never reach it."""
+    from rich.markup import escape
+
+    return escape(_CONTROL.sub("?", str(value)))
 
 
 def now_iso() -> str:
@@ -128,31 +153,32 @@ class RotatingFile:
 
 def console_line(record: Mapping[str, Any]) -> str:
     """The compact terminal line (rich markup): time, status, model, chat/tools, changes, latency."""
-    from rich.markup import escape
-
     status = record.get("status")
     colour = "green" if isinstance(status, int) and status < 400 else "yellow" if status == 429 else "red"
-    clock = str(record.get("time", ""))[11:19]
+    clock = _plain(str(record.get("time", ""))[11:19])
     kind = "tools" if record.get("tool_turn") else "chat"
     parts = [
         f"[dim]{clock}[/dim]",
-        f"[{colour}]{status}[/{colour}]",
-        f"[dim]{escape(str(record.get('provider', '')))}[/dim]",
-        escape(str(record.get("model") or "-")),
+        f"[{colour}]{_plain(status)}[/{colour}]",
+        f"[dim]{_plain(record.get('provider', ''))}[/dim]",
+        _plain(record.get("model") or "-"),
         kind,
     ]
     changes = record.get("changes") or []
     if changes:
-        parts.append("[cyan]" + escape(", ".join(changes)) + "[/cyan]")
+        parts.append("[cyan]" + _plain(", ".join(str(c) for c in changes)) + "[/cyan]")
     total = record.get("total_ms")
     if isinstance(total, (int, float)):
         parts.append(f"{total / 1000:.1f} s" if total >= 1000 else f"{total:.0f} ms")
     outcome = record.get("outcome")
     if outcome and outcome != "ok":
-        parts.append(f"[red]{escape(str(outcome))}[/red]")
+        parts.append(f"[red]{_plain(outcome)}[/red]")
     error = record.get("error")
     if error:
-        parts.append(f"[dim]{escape(str(error))}[/dim]")
+        parts.append(f"[dim]{_plain(error)}[/dim]")
+    dropped = record.get("log_lines_dropped")
+    if dropped:
+        parts.append(f"[yellow]({_plain(dropped)} earlier log lines dropped: the disk was too slow)[/yellow]")
     return " ".join(parts)
 
 
@@ -222,16 +248,10 @@ class RequestLog:
             if item is _STOP:
                 break
             record, path = item
-            record = redact_record(record)
-            with self._lock:
-                dropped, self._dropped = self._dropped, 0
-            if dropped:
-                record["log_lines_dropped"] = dropped
-            if path is not None:
-                self._write(path, record)
-            if self._console is not None:
-                with contextlib.suppress(Exception):  # a closed terminal must not stop the file log
-                    self._console.print(console_line(record), highlight=False, soft_wrap=True)
+            try:
+                self._handle(record, path)
+            except Exception as exc:  # one odd record must never stop the log for the proxy's lifetime
+                self._report(f"a request could not be logged ({type(exc).__name__})")
             if self._queue.empty():
                 for handle in self._files.values():
                     self._flush(handle)
@@ -239,6 +259,18 @@ class RequestLog:
             self._flush(handle)
             handle.close()
         self._files.clear()
+
+    def _handle(self, record: dict[str, Any], path: Path | None) -> None:
+        record = redact_record(record)
+        with self._lock:
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            record["log_lines_dropped"] = dropped
+        if path is not None:
+            self._write(path, record)
+        if self._console is not None:
+            with contextlib.suppress(Exception):  # a closed terminal must not stop the file log
+                self._console.print(console_line(record), highlight=False, soft_wrap=True)
 
     def _write(self, path: Path, record: Mapping[str, Any]) -> None:
         handle = self._files.get(path)

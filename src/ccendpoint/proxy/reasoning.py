@@ -60,11 +60,15 @@ def anchor_before(messages: Sequence[Any], index: int) -> str:
     return ""
 
 
-def tool_call_key(scope: str, anchor: str, tool_call: Mapping[str, Any], *, by_id: bool = True) -> str | None:
+def tool_call_key(
+    scope: str, anchor: str, tool_call: Mapping[str, Any], *, by_id: bool = True, turn: int = 0
+) -> str | None:
     """A stable key for one tool call, or None when it lacks what the key needs.
 
-    ``by_id`` keys include the call's id; the others only its function name and arguments, for
-    clients that renumber tool-call ids before sending the history back.
+    ``by_id`` keys include the call's id; the others its function name, arguments and ``turn`` (the
+    how-manieth assistant message since the anchor), for clients that renumber tool-call ids before
+    sending the history back: an agent that runs the same command twice still gets each turn's own
+    reasoning.
     """
     call_id = tool_call.get("id")
     function = tool_call.get("function")
@@ -77,7 +81,7 @@ def tool_call_key(scope: str, anchor: str, tool_call: Mapping[str, Any], *, by_i
     if not by_id and not name:
         return None
     digest = hashlib.blake2b(digest_size=16)
-    id_part = call_id if by_id and isinstance(call_id, str) else "\x01no-id"
+    id_part = call_id if by_id and isinstance(call_id, str) else f"\x01turn {turn}"
     for part in (scope, anchor, id_part, name, arguments):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
@@ -111,22 +115,24 @@ def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str
     restored = missing = 0
     new_messages: list[Any] | None = None
     anchor = ""  # the last user message so far, as anchor_before() would find it (one pass, not n²)
+    turn = 0  # assistant messages since that user message
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             continue
         role = message.get("role")
         if role == "user":
-            anchor = _text(message.get("content"))
+            anchor, turn = _text(message.get("content")), 0
             continue
         if role != "assistant":
             continue
+        turn += 1
         calls = message.get("tool_calls")
         if not isinstance(calls, list) or not calls or has_reasoning(message):
             continue
         found = None
         for by_id in (True, False):  # the exact call first, then the same call under another id
             for call in calls:
-                key = tool_call_key(scope, anchor, call, by_id=by_id) if isinstance(call, dict) else None
+                key = tool_call_key(scope, anchor, call, by_id=by_id, turn=turn) if isinstance(call, dict) else None
                 found = lookup(key) if key else None
                 if found:
                     break
@@ -152,7 +158,15 @@ def keys_for_answer(scope: str, request_messages: Sequence[Any], tool_calls: Ite
     the last user message of this request.
     """
     anchor = anchor_before(request_messages, len(request_messages))
-    keys = [tool_call_key(scope, anchor, call, by_id=by_id) for call in tool_calls for by_id in (True, False)]
+    turn = 1  # the answer is the first assistant message after the anchor, plus those already there
+    for message in reversed(request_messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            break
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            turn += 1
+    keys = [
+        tool_call_key(scope, anchor, call, by_id=by_id, turn=turn) for call in tool_calls for by_id in (True, False)
+    ]
     return [key for key in keys if key]
 
 
@@ -183,8 +197,11 @@ class ReasoningCache:
         self._path = path
         self._writes: queue.Queue[tuple[str, str, float, int] | None] = queue.Queue()  # key, text, at, size
         self._writer: threading.Thread | None = None
+        #: False once the writer cannot use the file: entries then stay in memory only, unqueued.
+        self._persisting = False
         if path is not None and self._load(path):
             self._writer = threading.Thread(target=self._write_loop, name="reasoning-cache", daemon=True)
+            self._persisting = True
             self._writer.start()
 
     # -- the cache ------------------------------------------------------------------------
@@ -221,7 +238,7 @@ class ReasoningCache:
                     self._drop(key)
                 self._entries[key] = (reasoning, now)
                 self._bytes += size
-                if self._writer is not None:
+                if self._persisting:
                     self._writes.put((key, reasoning, now, size))
             while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
                 self._drop(next(iter(self._entries)))
@@ -301,6 +318,9 @@ class ReasoningCache:
         try:
             db = self._connect(self._path)
         except (sqlite3.Error, OSError):
+            with self._lock:
+                self._persisting = False  # nothing would ever read the queue: stop filling it
+            self._drain()
             return
         closing = False
         while not closing:
@@ -324,6 +344,14 @@ class ReasoningCache:
             for _ in batch:
                 self._writes.task_done()
         db.close()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._writes.get_nowait()
+            except queue.Empty:
+                return
+            self._writes.task_done()
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Keep the file within the cache's bounds: retention, then the newest entries that fit."""

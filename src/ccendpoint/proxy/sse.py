@@ -122,7 +122,7 @@ class ErrorCollector:
         if not isinstance(message, str):
             message = event.get("message")
         if isinstance(message, str) and message:
-            self.message = message[:300]
+            self.message = message[:4096]  # the log masks it, then keeps the first 300 characters
 
 
 class StreamTap:
