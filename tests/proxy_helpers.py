@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.catalog.model import Catalog, Provider
@@ -161,3 +164,14 @@ async def running_proxy(
         yield RunningProxy(server)
     finally:
         await server.stop()
+
+
+async def read_log(path: Path, count: int = 1) -> list[dict[str, Any]]:
+    """The request log's lines once it has at least ``count`` (the log thread writes them shortly after)."""
+    for _ in range(100):
+        if path.exists():
+            lines = path.read_bytes().splitlines()
+            if len(lines) >= count:
+                return [orjson.loads(line) for line in lines]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{path} has fewer than {count} lines")

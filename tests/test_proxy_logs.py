@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import io
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import orjson
@@ -31,7 +29,7 @@ from ccendpoint.proxy.logs import (
 from ccendpoint.proxy.settings import ProxyOptions, resolve
 from ccendpoint.redact import MASK
 from fake_upstreams import Behaviour, FakeUpstream
-from proxy_helpers import VSCODE_HEADERS, provider, running_proxy, vscode_request
+from proxy_helpers import VSCODE_HEADERS, provider, read_log, running_proxy, vscode_request
 
 # a key that looks real: provider prefix, long mixed token
 SECRET = "sk-proj-Q7vX2mN9pL4kR8sT1wY6zB3cD5fG0hJ"
@@ -40,16 +38,6 @@ BARE_SECRET = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"  # no prefix at all
 # short keys no value pattern recognises: only the header's name says they are credentials
 SHORT_KEY = "Zk3mP9qLxx"
 LETTERS_KEY = "QwErTyUiOpAs"
-
-
-async def read_log(path: Path, count: int = 1) -> list[dict[str, Any]]:
-    for _ in range(100):
-        if path.exists():
-            lines = path.read_bytes().splitlines()
-            if len(lines) >= count:
-                return [orjson.loads(line) for line in lines]
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{path} has fewer than {count} lines")
 
 
 async def test_one_line_per_request_with_the_facts_and_no_content(tmp_path: Path) -> None:

@@ -16,21 +16,11 @@ import pytest
 from ccendpoint.proxy.logs import RequestLog
 from ccendpoint.proxy.sse import BodyTap, StreamTap, UsageCollector
 from fake_upstreams import Behaviour, FakeUpstream
-from proxy_helpers import TOOLS, VSCODE_HEADERS, running_proxy, vscode_request
+from proxy_helpers import TOOLS, VSCODE_HEADERS, read_log, running_proxy, vscode_request
 
 
 def events_of(raw: bytes) -> list[bytes]:
     return [block[len(b"data: ") :] for block in raw.split(b"\n\n") if block.startswith(b"data: ")]
-
-
-async def read_log(path: Path, count: int = 1) -> list[dict[str, Any]]:
-    for _ in range(100):
-        if path.exists():
-            lines = path.read_bytes().splitlines()
-            if len(lines) >= count:
-                return [orjson.loads(line) for line in lines]
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{path} has fewer than {count} lines")
 
 
 async def test_chunks_reach_the_client_as_they_are_produced() -> None:

@@ -52,6 +52,11 @@ FileOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--file", help="Use this chatLanguageModels.json (any path).", metavar="PATH"),
 ]
+ProviderArg = Annotated[str, typer.Argument(help="Provider id or alias, e.g. kimi.")]
+ModelsOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--models", help="Only these model ids, comma-separated.", metavar="ID,ID"),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan and the diff; write nothing.")]
 
@@ -244,11 +249,8 @@ def written_line(state: FileState, result: WriteResult) -> str:
 
 def add(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="Provider id or alias, e.g. kimi.")],
-    models: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--models", help="Only these model ids, comma-separated.", metavar="ID,ID"),
-    ] = None,
+    provider: ProviderArg,
+    models: ModelsOpt = None,
     all_models: Annotated[bool, typer.Option("--all", help="Also add deprecated models.")] = False,
     mode: Annotated[
         Optional[ModeChoice],  # noqa: UP045
@@ -463,11 +465,8 @@ def _report(
 
 def remove(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="Provider id or alias, e.g. kimi.")],
-    models: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--models", help="Only these model ids, comma-separated.", metavar="ID,ID"),
-    ] = None,
+    provider: ProviderArg,
+    models: ModelsOpt = None,
     group: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--group", help="Group name (default: the group ccendpoint wrote for it).", metavar="NAME"),

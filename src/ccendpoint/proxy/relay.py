@@ -160,13 +160,20 @@ def _connection_tokens(headers: Any) -> frozenset[str]:
     return frozenset(token.strip().lower() for value in values for token in value.split(","))
 
 
-def forward_headers(incoming: Any) -> CIMultiDict[str]:
-    """The client's headers for the upstream: no hop-by-hop ones, ``Authorization`` unchanged."""
-    skip = REQUEST_SKIP | _connection_tokens(incoming) if "Connection" in incoming else REQUEST_SKIP
+def _end_to_end(headers: Any, skip: frozenset[str]) -> CIMultiDict[str]:
+    """``headers`` without ``skip`` and without the headers their ``Connection`` header names."""
+    if "Connection" in headers:
+        skip = skip | _connection_tokens(headers)
     out: CIMultiDict[str] = CIMultiDict()
-    for name, value in incoming.items():
+    for name, value in headers.items():
         if name.lower() not in skip:
             out.add(name, value)
+    return out
+
+
+def forward_headers(incoming: Any) -> CIMultiDict[str]:
+    """The client's headers for the upstream: no hop-by-hop ones, ``Authorization`` unchanged."""
+    out = _end_to_end(incoming, REQUEST_SKIP)
     out["Content-Type"] = _JSON
     if "Accept-Encoding" not in out:
         # otherwise the client session would ask for gzip on the client's behalf, and the
@@ -176,12 +183,7 @@ def forward_headers(incoming: Any) -> CIMultiDict[str]:
 
 
 def response_headers(upstream: Any) -> CIMultiDict[str]:
-    skip = RESPONSE_SKIP | _connection_tokens(upstream) if "Connection" in upstream else RESPONSE_SKIP
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in upstream.items():
-        if name.lower() not in skip:
-            out.add(name, value)
-    return out
+    return _end_to_end(upstream, RESPONSE_SKIP)
 
 
 # -- timeouts --------------------------------------------------------------------------------------
