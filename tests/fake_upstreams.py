@@ -1,9 +1,17 @@
 """Fake provider APIs on 127.0.0.1 that check requests the way each real provider does.
 
 Each fake enforces the provider's documented validation (the same error messages where the
-provider's are known), answers in OpenAI chat-completions format (JSON or SSE, with
-``reasoning_content`` while thinking and ``tool_calls`` when tools are offered), and records what
+provider's are known), answers in OpenAI chat-completions format (JSON or SSE), and records what
 it received and whether the client went away before the answer was complete.
+
+Answers look like the real providers' as VS Code meets them: while thinking, the reasoning streams
+first, in several ``reasoning_content`` deltas without any id; tool calls follow, with the
+provider's own id form (Kimi ``functions.<name>:<n>``, others ``call_…``) and arguments
+serialised with spaces (``{"path": "/w"}``). Every answer's reasoning and text carry a serial
+number, so a test can tell whose reasoning came back. The thinking providers refuse an assistant
+message that carries fields they do not define (VS Code's ``cot_id``, ``cot_summary`` and
+``reasoning``): how the real APIs treat unknown fields is not documented, so the fakes assume the
+strictest answer and the proxy must never rely on their tolerance.
 
 Behaviour knobs (:class:`Behaviour`): forced status (429 …), slow first byte, delay between
 chunks, a connection cut after N chunks, gzip, extra response headers.
@@ -14,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import json
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +45,25 @@ def _missing_reasoning(body: Mapping[str, Any]) -> bool:
             if not isinstance(reasoning, str) or not reasoning.strip():
                 return True
     return False
+
+
+#: Assistant-message fields a strict chat-completions API defines (the rest are refused).
+ASSISTANT_FIELDS = frozenset({"role", "content", "tool_calls", "reasoning_content", "name", "prefix", "partial"})
+
+
+def _unknown_message_field(body: Mapping[str, Any]) -> Rejection:
+    for index, message in enumerate(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            unknown = sorted(set(message) - ASSISTANT_FIELDS)
+            if unknown:
+                return 400, f"unknown field {unknown[0]!r} in messages[{index}]"
+    return None
+
+
+def _effort(body: Mapping[str, Any], allowed: tuple[str, ...]) -> Rejection:
+    if "reasoning_effort" in body and body["reasoning_effort"] not in allowed:
+        return 400, f"invalid reasoning_effort: {body['reasoning_effort']!r}, expected one of {', '.join(allowed)}"
+    return None
 
 
 def _thinking_type(body: Mapping[str, Any]) -> str | None:
@@ -67,6 +96,15 @@ def kimi_thinking_on(body: Mapping[str, Any]) -> bool:
 
 def check_kimi(body: Mapping[str, Any]) -> Rejection:
     model = str(body.get("model", ""))
+    problem = _unknown_message_field(body)
+    if problem:
+        return problem
+    if model.startswith("kimi-k3"):
+        problem = _effort(body, ("low", "high", "max"))
+        if problem:
+            return problem
+    elif "reasoning_effort" in body:
+        return 400, "unsupported parameter: reasoning_effort"
     thinking = _thinking_type(body)
     if model.startswith("kimi-k3") and "thinking" in body:
         return 400, "unsupported parameter: thinking"
@@ -80,7 +118,7 @@ def check_kimi(body: Mapping[str, Any]) -> Rejection:
         return 400, f"invalid temperature: only {wanted:g} is allowed for this model"
     if "top_p" in body and body["top_p"] != 0.95:
         return 400, "invalid top_p: only 0.95 is allowed for this model"
-    if model.startswith("kimi-k2.6") and thinking_on and _missing_reasoning(body):
+    if thinking_on and _missing_reasoning(body):
         return 400, "thinking is enabled but reasoning_content is missing in assistant tool call message"
     return None
 
@@ -91,6 +129,9 @@ def mimo_thinking_on(body: Mapping[str, Any]) -> bool:
 
 
 def check_mimo(body: Mapping[str, Any]) -> Rejection:
+    problem = _unknown_message_field(body)
+    if problem:
+        return problem
     if _thinking_type(body) not in (None, "enabled", "disabled"):
         return 400, "Param Incorrect: thinking.type must be enabled or disabled"
     problem = _in_range(body, "temperature", 0, 1.5) or _in_range(body, "top_p", 0.01, 1.0)
@@ -106,6 +147,9 @@ def qwen_thinking_on(body: Mapping[str, Any]) -> bool:
 
 
 def check_qwen(body: Mapping[str, Any]) -> Rejection:
+    problem = _unknown_message_field(body)
+    if problem:
+        return problem
     if "enable_thinking" in body and not isinstance(body["enable_thinking"], bool):
         return 400, "<400> InternalError.Algo.InvalidParameter: enable_thinking must be a boolean"
     problem = _in_range(body, "temperature", 0, 2, high_open=True) or _in_range(body, "top_p", 0.0001, 1.0)
@@ -120,9 +164,16 @@ def deepseek_thinking_on(body: Mapping[str, Any]) -> bool:
     return (_thinking_type(body) or "enabled") == "enabled"
 
 
+#: What DeepSeek's thinking guide lists for reasoning_effort (mapped to low, high or max).
+DEEPSEEK_EFFORTS = ("minimal", "low", "medium", "high", "xhigh", "max", "ultra")
+
+
 def check_deepseek(body: Mapping[str, Any]) -> Rejection:
     if _thinking_type(body) not in (None, "enabled", "disabled"):
         return 400, "Invalid request body format"
+    problem = _unknown_message_field(body) or _effort(body, DEEPSEEK_EFFORTS)
+    if problem:
+        return problem
     if deepseek_thinking_on(body) and _missing_reasoning(body):
         return 400, "Missing `reasoning_content` field in the assistant message at message index 2"
     return None
@@ -203,7 +254,11 @@ class Behaviour:
     gzip: bool = False  # compress non-stream answers
     extra_headers: dict[str, str] = field(default_factory=dict)
     reasoning_in_content: bool = False  # MiniMax without reasoning_split: <think> inside content
-    tool_rounds: int = 0  # keep calling tools after a tool result until the history has this many
+    tool_rounds: int = 0  # keep calling tools until the current turn holds this many tool results
+    tool_name: str | None = None  # the tool to call when offered (default: the first one offered)
+    answer_only: bool = False  # never call a tool, even when tools are offered (VS Code's Ask mode)
+    reasoning_id: bool = False  # give the first reasoning delta a cot_id, as some providers do
+    tool_arguments: dict[str, Any] = field(default_factory=lambda: {"path": "README.md"})
 
 
 @dataclass
@@ -217,6 +272,12 @@ class Received:
     completed: bool = False
     disconnected: bool = False
     events_sent: int = 0
+    #: What the answer carried: its reasoning, its text, the tool call it made.
+    reasoning: str | None = None
+    answer_text: str = ""
+    tool_call: dict[str, Any] | None = None
+    #: The error message when the request was refused.
+    error: str | None = None
 
 
 _ids = itertools.count(1)
@@ -293,6 +354,7 @@ class FakeUpstream:
         rejection = self.rules.check(body)
         if rejection is not None:
             got.status = rejection[0]
+            got.error = rejection[1]
             got.completed = True
             return web.json_response(
                 {"error": {"message": rejection[1], "type": "invalid_request_error"}}, status=rejection[0]
@@ -306,29 +368,46 @@ class FakeUpstream:
 
     def _pieces(self, body: Mapping[str, Any]) -> tuple[str | None, list[str], dict[str, Any] | None]:
         """(reasoning, content pieces, tool call) for this request."""
-        reasoning = "Let me think about this." if self.rules.thinking_on(body) else None
-        tools = body.get("tools") or []
-        last_role = (body.get("messages") or [{}])[-1].get("role")
+        serial = next(_ids)
+        reasoning = f"Thinking {serial}: let me look at this step by step." if self.rules.thinking_on(body) else None
+        tools = [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+        results = sum(1 for m in messages[last_user + 1 :] if m.get("role") == "tool")
         tool_call = None
-        results = sum(1 for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "tool")
-        if tools and (last_role != "tool" or results < self.behaviour.tool_rounds):
-            name = tools[0].get("function", {}).get("name", "tool")
-            tool_call = {"id": f"call_{next(_ids)}", "type": "function", "function": {"name": name, "arguments": ""}}
+        wants_tool = results < max(self.behaviour.tool_rounds, 1) and (self.behaviour.tool_rounds or not results)
+        if tools and not self.behaviour.answer_only and wants_tool:
+            wanted = self.behaviour.tool_name
+            name = wanted if wanted in tools else tools[0] or "tool"
+            tool_call = {"id": self._call_id(name, messages), "type": "function", "function": {"name": name}}
         pieces = [f"word{i} " for i in range(self.behaviour.chunks)]
+        if tool_call is None:
+            pieces.append(f"(answer {serial})")
         return reasoning, pieces, tool_call
+
+    def _call_id(self, name: str, messages: list[dict[str, Any]]) -> str:
+        """The provider's id for a new tool call: Kimi numbers calls in the conversation, others are random."""
+        if self.provider == "kimi":
+            earlier = sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
+            return f"functions.{name}:{earlier}"
+        return f"call_{next(_ids):02d}_{random.getrandbits(64):016x}"
+
+    def _arguments(self) -> str:
+        return json.dumps(self.behaviour.tool_arguments)  # with spaces, as most servers write JSON
 
     def _headers(self) -> dict[str, str]:
         return {"x-request-id": f"req-up-{next(_ids)}", **self.behaviour.extra_headers}
 
     def _json(self, got: Received, body: Mapping[str, Any]) -> web.Response:
         reasoning, pieces, tool_call = self._pieces(body)
+        got.reasoning, got.answer_text, got.tool_call = reasoning, "".join(pieces), tool_call
         message: dict[str, Any] = {"role": "assistant", "content": "".join(pieces)}
         if reasoning and self.behaviour.reasoning_in_content and not body.get("reasoning_split"):
             message["content"] = f"<think>{reasoning}</think>" + message["content"]
         elif reasoning:
             message["reasoning_content"] = reasoning
         if tool_call:
-            tool_call["function"]["arguments"] = '{"path": "README.md"}'
+            tool_call["function"]["arguments"] = self._arguments()
             message["tool_calls"] = [tool_call]
         answer = {
             "id": f"chatcmpl-{next(_ids)}",
@@ -351,6 +430,7 @@ class FakeUpstream:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **self._headers()})
         await response.prepare(request)
         reasoning, pieces, tool_call = self._pieces(body)
+        got.reasoning, got.answer_text, got.tool_call = reasoning, "".join(pieces), tool_call
         cid = f"chatcmpl-{next(_ids)}"
         model = body.get("model")
 
@@ -367,13 +447,26 @@ class FakeUpstream:
 
         events = [event({"role": "assistant", "content": ""})]
         if reasoning:
-            events.append(event({"reasoning_content": reasoning}))
+            words = reasoning.split(" ")
+            half = len(words) // 2
+            first = {"reasoning_content": " ".join(words[:half]) + " "}
+            if b.reasoning_id:
+                first["cot_id"] = f"fake-{cid}"
+            events.append(event(first))
+            events.append(event({"reasoning_content": " ".join(words[half:])}))
         events += [event({"content": piece}) for piece in pieces]
         if tool_call:
-            call = dict(tool_call, index=0)
+            call = {
+                "index": 0,
+                "id": tool_call["id"],
+                "type": "function",
+                "function": {"name": tool_call["function"]["name"], "arguments": ""},
+            }
             events.append(event({"tool_calls": [call]}))
-            args = {"index": 0, "function": {"arguments": '{"path": "README.md"}'}}
-            events.append(event({"tool_calls": [args]}))
+            arguments = self._arguments()
+            middle = len(arguments) // 2
+            for piece in (arguments[:middle], arguments[middle:]):
+                events.append(event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         events.append(event({}, "tool_calls" if tool_call else "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}

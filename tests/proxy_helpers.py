@@ -18,44 +18,20 @@ from ccendpoint.proxy.logs import RequestLog
 from ccendpoint.proxy.reasoning import ReasoningCache
 from ccendpoint.proxy.server import ProxyServer
 from ccendpoint.proxy.settings import ProxyOptions, resolve
+from ccendpoint.vscode.blocks import render_model
+from vscode_client import Chat, headers, tool_call
 
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "read_file",
-            "description": "Read a file from the workspace.",
-            "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "list_dir",
-            "description": "List a folder.",
-            "parameters": {"type": "object", "properties": {}},
-        },
-    },
-]
-
-SYSTEM = {"role": "system", "content": "You are an expert AI programming assistant."}
-USER = {"role": "user", "content": "What does README.md say?"}
+USER_TEXT = "What does README.md say?"
+README_CALL = tool_call("read_file", {"path": "README.md"}, "call_1")
+README_TEXT = "# Project\nHello."
 
 
-def assistant_tool_call(reasoning: str | None = None, call_id: str = "call_1") -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": "read_file", "arguments": '{"path":"README.md"}'}}
-        ],
-    }
-    if reasoning is not None:
-        message["reasoning_content"] = reasoning
-    return message
-
-
-TOOL_RESULT = {"role": "tool", "tool_call_id": "call_1", "content": "# Project\nHello."}
+def model_entry(model: str) -> dict[str, Any]:
+    """The entry ``ccendpoint add`` writes for ``model`` (a plain one for ids the catalog does not know)."""
+    for found in bundled_catalog().providers:
+        if found.model(model) is not None:
+            return render_model(found.model(model), "http://127.0.0.1:1/v1/chat/completions")  # type: ignore[arg-type]
+    return {"id": model, "name": model, "toolCalling": True, "vision": False, "maxOutputTokens": 16000}
 
 
 def vscode_request(
@@ -64,40 +40,32 @@ def vscode_request(
     *,
     stream: bool = True,
     reasoning: str | None = None,
+    echo: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """What VS Code's Custom Endpoint sends.
+    """What VS Code 1.139 sends for ``model``'s entry (see :mod:`vscode_client`).
 
-    ``turn``: ``chat`` (no tools), ``first`` (agent's first turn: tools offered, nothing else),
-    ``follow_up`` (tools again, an assistant tool call and its result in the history; the
-    assistant message carries ``reasoning`` only when given, as VS Code drops it).
+    ``turn``: ``chat`` (Ask mode), ``first`` (Agent mode's first request), ``follow_up`` (Agent
+    mode after one tool call: the call and its result in the history, without reasoning, as VS Code
+    keeps reasoning that carried no id; ``reasoning`` puts ``reasoning_content`` on it, ``echo``
+    returns it as VS Code returns reasoning that carried an id).
     """
-    messages: list[dict[str, Any]] = [dict(SYSTEM), dict(USER)]
+    chat = Chat(model_entry(model), mode="ask" if turn == "chat" else "agent")
+    chat.ask(USER_TEXT)
     if turn == "follow_up":
-        messages += [assistant_tool_call(reasoning), dict(TOOL_RESULT)]
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": messages,
-        "temperature": 0.1,
-        "top_p": 1,
-        "n": 1,
-        "stream": stream,
-    }
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    if turn in ("first", "follow_up"):
-        body["tools"] = copy.deepcopy(TOOLS)
+        tagged = {"reasoning": echo, "reasoning_id": "ccr-test"} if echo is not None else {}
+        chat.add_round([copy.deepcopy(README_CALL)], [README_TEXT], **tagged)  # type: ignore[arg-type]
+    body = chat.request(stream=stream)
+    if reasoning is not None:
+        for message in body["messages"]:
+            if message.get("tool_calls"):
+                message["reasoning_content"] = reasoning
     body.update(extra)
     return body
 
 
-VSCODE_HEADERS = {
-    "Authorization": "Bearer sk-test-not-a-real-key-000000000000",
-    "Content-Type": "application/json",
-    "User-Agent": "GitHubCopilotChat/0.30.0",
-    "X-Request-Id": "4f1c2b9e-8d7a-4e3f-9c1b-2a3d4e5f6a7b",
-    "OpenAI-Intent": "conversation-other",
-}
+#: VS Code's headers, with a key that looks like a real one (redaction tests look for it).
+VSCODE_HEADERS = {**headers(), "Authorization": "Bearer sk-test-not-a-real-key-000000000000"}
 
 _CATALOG: Catalog | None = None
 

@@ -93,9 +93,23 @@ def test_catalog_drift_deprecated_unknown_and_direct_mode() -> None:
     assert "kimi-k3" in unknown.what
 
 
-def test_recommended_proxy_in_direct_mode_and_foreign_url() -> None:
-    mimo = group("mimo", mode="direct", model_ids=["mimo-v2.5-pro"])
-    assert checks(check_catalog([mimo], CATALOG)) == {"catalog.proxy-recommended"}
+def test_an_entry_from_an_older_version_is_told_what_vscode_needs_now() -> None:
+    """requestBody (ignored by VS Code) and no modelOptions (Kimi refuses VS Code's sampling)."""
+    kimi = group("kimi", model_ids=["kimi-k2.6", "kimi-k3"])
+    old = kimi["models"][0]
+    del old["modelOptions"]
+    old["requestBody"] = {"temperature": 1, "top_p": 0.95}
+    found = {f.check: f for f in [*check_structure([kimi]), *check_catalog([kimi], CATALOG)] if f.level != "ok"}
+    assert set(found) == {"groups.request-body", "catalog.vscode-fields"}
+    assert "kimi-k2.6" in found["groups.request-body"].what and "kimi-k3" not in found["groups.request-body"].what
+    assert "no modelOptions" in found["catalog.vscode-fields"].what
+    assert '"temperature":1' in found["catalog.vscode-fields"].what
+    assert "ccendpoint add kimi" in found["catalog.vscode-fields"].fix
+
+
+def test_required_proxy_in_direct_mode_and_foreign_url() -> None:
+    mimo = group("mimo", mode="direct", model_ids=["mimo-v2.6-pro"], force=True)
+    assert checks(check_catalog([mimo], CATALOG)) == {"catalog.proxy-required"}
     mimo["models"][0]["url"] = "https://api.xiaomimimo.com/v2/chat"
     assert "catalog.url" in checks(check_catalog([mimo], CATALOG))
 

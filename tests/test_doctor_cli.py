@@ -225,11 +225,13 @@ def test_live_tells_contract_errors_from_auth_errors(isolated_home: Path) -> Non
         found = run_live(document, load_catalog(), environ={"KIMI_API_KEY": SECRET}, destination_problem=lambda t: None)
         assert [f.check for f in found] == ["live.fail"]
         text = " ".join(found[0].what.split())
-        assert "HTTP 400 (contract): invalid temperature: only 1 is allowed for this model" in text
+        # VS Code sends Kimi's sampling values (modelOptions); the tool follow-up, without reasoning, fails
+        assert "chat: pass" in text
+        assert "HTTP 400 (contract): thinking is enabled but reasoning_content is missing" in text
         assert "contract" in found[0].why and "--mode proxy" not in found[0].fix  # loopback: no direct-mode hint
         assert SECRET not in repr(found)
         assert upstream.received[0].headers["Authorization"] == f"Bearer {SECRET}"
-        assert upstream.received[0].body["temperature"] == 0.1  # the body VS Code would send
+        assert upstream.received[0].body["temperature"] == 1  # the body VS Code would send
 
 
 def test_live_never_sends_the_key_to_an_unknown_host(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,7 +120,7 @@ async def test_serves_prints_start_up_lines_and_stops_on_sigterm(tmp_path: Path)
     assert code == 0, err
     assert "Proxy stopped." in out and "Traceback" not in err
     text = log.read_text()
-    assert '"temperature 0.1 → 0.6"' in text
+    assert '"temperature 1 → 0.6"' in text
     for where in (text, out, err):
         assert SECRET not in where
 

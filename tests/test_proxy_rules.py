@@ -26,7 +26,7 @@ from ccendpoint.proxy.rules import (
     request_facts,
     role_counts,
 )
-from proxy_helpers import TOOL_RESULT, assistant_tool_call, bundled_catalog, provider, vscode_request
+from proxy_helpers import README_CALL, bundled_catalog, provider, vscode_request
 
 # -- tool turn ---------------------------------------------------------------------------------
 
@@ -47,8 +47,11 @@ def test_tool_turn_follow_up_without_tools_array() -> None:
     assert is_tool_turn(body)
 
 
-def test_plain_chat_is_not_a_tool_turn() -> None:
-    assert not is_tool_turn(vscode_request("m", "chat"))
+def test_vscode_always_offers_tools_so_every_request_is_a_tool_turn() -> None:
+    assert is_tool_turn(vscode_request("m", "chat"))  # Ask mode offers the read-only tools
+    without = vscode_request("m", "chat")
+    del without["tools"]
+    assert not is_tool_turn(without)  # a client without tools and no history of them
 
 
 @pytest.mark.parametrize(
@@ -66,7 +69,9 @@ def test_plain_chat_is_not_a_tool_turn() -> None:
     ],
 )
 def test_tool_turn_edge_values(extra: dict[str, Any], expected: bool) -> None:
-    assert is_tool_turn(vscode_request("m", "chat", **extra)) is expected
+    body = vscode_request("m", "chat")
+    del body["tools"]
+    assert is_tool_turn({**body, **extra}) is expected
 
 
 def test_tool_turn_tolerates_odd_messages() -> None:
@@ -110,9 +115,13 @@ def test_assistant_without_tool_calls_needs_no_reasoning() -> None:
 
 def test_one_lost_reasoning_among_several_tool_calls_is_missing() -> None:
     body = vscode_request("m", "follow_up", reasoning="first thought")
-    body["messages"] += [assistant_tool_call(None, "call_2"), dict(TOOL_RESULT, tool_call_id="call_2")]
+    second = {**README_CALL, "id": "call_2"}
+    body["messages"] += [
+        {"role": "assistant", "content": "", "tool_calls": [second]},
+        {"role": "tool", "tool_call_id": "call_2", "content": "text"},
+    ]
     assert is_missing_reasoning(body)
-    body["messages"][4]["reasoning_content"] = "second thought"
+    body["messages"][-2]["reasoning_content"] = "second thought"
     assert not is_missing_reasoning(body)
 
 
@@ -236,7 +245,7 @@ def test_role_counts_never_show_content() -> None:
     body = vscode_request("m", "follow_up")
     body["messages"].append({"role": "secret sk-abcdefghijklmnop", "content": "x"})
     body["messages"].append("not a message")
-    assert role_counts(body) == {"system": 1, "user": 1, "assistant": 1, "tool": 1, "?": 2}
+    assert role_counts(body) == {"system": 1, "user": 2, "assistant": 1, "tool": 1, "?": 2}
 
 
 # -- every bundled rule set, on VS Code-shaped requests -------------------------------------------
@@ -246,43 +255,44 @@ DISABLED = {"type": "disabled"}
 # (provider, rule set) -> model to use, and per scenario the expected change texts
 # scenarios: chat, first, follow_up (reasoning lost), follow_up_kept (reasoning kept), plus extra fields
 FIXTURES: dict[tuple[str, str], dict[str, Any]] = {
+    # VS Code already sends Kimi's and MiMo's sampling values (modelOptions): the proxy adds what it cannot
     ("kimi", "k2-hybrid"): {
         "model": "kimi-k2.6",
-        "chat": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "first": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up": ["temperature 0.1 → 0.6", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
-        "follow_up_kept": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "chat": [],
+        "first": [],
+        "follow_up": ["temperature 1 → 0.6", 'thinking → {"type":"disabled"}'],
+        "follow_up_kept": [],
     },
     ("kimi", "k2-always-thinking"): {
         "model": "kimi-k2.7-code",
-        "chat": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "first": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up_kept": ["max_tokens → 4096", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "chat": ["max_tokens → 4096"],
+        "first": ["max_tokens → 4096"],
+        "follow_up": ["max_tokens → 4096"],
+        "follow_up_kept": ["max_tokens → 4096"],
         "with": ({"thinking": DISABLED}, ["thinking", "removed"]),
     },
     ("kimi", "k3"): {
+        # a thinking entry: VS Code sends no temperature, and reasoning_effort from its menu
         "model": "kimi-k3",
-        "chat": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "first": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up_kept": ["max_tokens → 8192", "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "chat": ["temperature → 1"],
+        "first": ["temperature → 1"],
+        "follow_up": ["temperature → 1"],
+        "follow_up_kept": ["temperature → 1"],
         "with": ({"thinking": {"type": "enabled"}, "reasoning_effort": "max"}, ["thinking", "removed"]),
     },
     ("mimo", "history-aware-thinking"): {
         "model": "mimo-v2.6-pro",
-        "chat": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "first": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up": ["temperature 0.1 → 1", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
-        "follow_up_kept": ["temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "with": ({"thinking": {"type": "enabled"}}, ["thinking", "removed"]),
+        "chat": [],
+        "first": [],
+        "follow_up": ['thinking → {"type":"disabled"}'],
+        "follow_up_kept": [],
     },
     ("mimo", "flash"): {
         "model": "mimo-v2-flash",
-        "chat": ["temperature 0.1 → 0.3", "top_p 1 → 0.95"],
-        "first": ["temperature 0.1 → 0.3", "top_p 1 → 0.95"],
-        "follow_up": ["temperature 0.1 → 0.3", "top_p 1 → 0.95", 'thinking → {"type":"disabled"}'],
-        "follow_up_kept": ["temperature 0.1 → 0.3", "top_p 1 → 0.95"],
+        "chat": [],
+        "first": [],
+        "follow_up": ['thinking → {"type":"disabled"}'],
+        "follow_up_kept": [],
     },
     ("qwen", "hybrid-thinking"): {
         "model": "qwen3.8-max",
@@ -290,7 +300,6 @@ FIXTURES: dict[tuple[str, str], dict[str, Any]] = {
         "first": [],
         "follow_up": ["enable_thinking → false"],
         "follow_up_kept": [],
-        "with": ({"enable_thinking": True}, ["enable_thinking", "removed"]),
     },
     ("deepseek", "history-aware-thinking"): {
         "model": "deepseek-v4-pro",
@@ -301,61 +310,25 @@ FIXTURES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("glm", "plain"): {
         "model": "glm-5.1",
-        "chat": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "first": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
-        "follow_up_kept": ['thinking → {"type":"enabled"}', "temperature 0.1 → 1", "top_p 1 → 0.95"],
+        "chat": ['thinking → {"type":"enabled"}'],
+        "first": ['thinking → {"type":"enabled"}'],
+        "follow_up": ['thinking → {"type":"enabled"}'],
+        "follow_up_kept": ['thinking → {"type":"enabled"}'],
         "with": ({"clear_thinking": False}, ["clear_thinking", "removed"]),
     },
     ("minimax", "plain"): {
         "model": "MiniMax-M3",
-        "chat": [
-            'thinking → {"type":"adaptive"}',
-            "reasoning_split → true",
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
-        "first": [
-            'thinking → {"type":"adaptive"}',
-            "reasoning_split → true",
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
-        "follow_up": [
-            'thinking → {"type":"adaptive"}',
-            "reasoning_split → true",
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
-        "follow_up_kept": [
-            'thinking → {"type":"adaptive"}',
-            "reasoning_split → true",
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
+        **{
+            scenario: ['thinking → {"type":"adaptive"}', "reasoning_split → true"]
+            for scenario in ("chat", "first", "follow_up", "follow_up_kept")
+        },
     },
     ("nemotron", "plain"): {
         "model": "nvidia/nemotron-3-super-120b-a12b",
-        "chat": [
-            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
-        "first": [
-            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
-        "follow_up": [
-            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
-        "follow_up_kept": [
-            'chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}',
-            "temperature 0.1 → 1",
-            "top_p 1 → 0.95",
-        ],
+        **{
+            scenario: ['chat_template_kwargs → {"enable_thinking":true,"force_nonempty_content":true}']
+            for scenario in ("chat", "first", "follow_up", "follow_up_kept")
+        },
     },
 }
 

@@ -43,9 +43,19 @@ async def post(url: str, body: Any, headers: dict[str, str] | None = None) -> tu
 # -- each provider: what VS Code sends is rejected directly and accepted through the proxy ----------
 
 # provider, VS Code request, what the fake provider says when the request goes there directly
+#: What VS Code sends for an entry without modelOptions (written by hand, or by an old version)
+NO_MODEL_OPTIONS = {"temperature": 0.1, "top_p": 1}
 REJECTED_DIRECT: list[tuple[str, dict[str, Any], str]] = [
-    ("kimi", vscode_request("kimi-k2.6", "chat", stream=False), "invalid temperature: only 1 is allowed"),
-    ("kimi", vscode_request("kimi-k2.6", "follow_up", stream=False), "invalid temperature: only 1 is allowed"),
+    (
+        "kimi",
+        vscode_request("kimi-k2.6", "chat", stream=False, **NO_MODEL_OPTIONS),
+        "invalid temperature: only 1 is allowed",
+    ),
+    (
+        "kimi",
+        vscode_request("kimi-k2.6", "follow_up", stream=False, **NO_MODEL_OPTIONS),
+        "invalid temperature: only 1 is allowed",
+    ),
     (
         "kimi",
         vscode_request("kimi-k2.6", "follow_up", stream=False, temperature=1, top_p=0.95),
@@ -63,7 +73,12 @@ REJECTED_DIRECT: list[tuple[str, dict[str, Any], str]] = [
         vscode_request("kimi-k3", "chat", stream=False, temperature=1, top_p=0.95, thinking={"type": "enabled"}),
         "unsupported parameter: thinking",
     ),
-    ("kimi", vscode_request("kimi-k3", "chat", stream=False, temperature=1), "invalid top_p: only 0.95 is allowed"),
+    ("kimi", vscode_request("kimi-k3", "chat", stream=False, top_p=1), "invalid top_p: only 0.95 is allowed"),
+    (
+        "kimi",
+        vscode_request("kimi-k3", "follow_up", stream=False, echo="Read the README first."),
+        "unknown field 'cot_id'",
+    ),
     ("mimo", vscode_request("mimo-v2.6-pro", "follow_up", stream=False), "reasoning_content is required"),
     ("mimo", vscode_request("mimo-v2-flash", "follow_up", stream=False, thinking={"type": "enabled"}), "reasoning"),
     ("qwen", vscode_request("qwen3.8-max", "follow_up", stream=False), "reasoning_content is missing"),
@@ -95,25 +110,35 @@ async def test_provider_rejects_vscode_request_directly_but_accepts_it_through_t
 
 
 @pytest.mark.parametrize(
-    ("model", "turn"),
+    ("model", "turn", "echo"),
     [
-        ("kimi-k2.6", "chat"),
-        ("kimi-k2.6", "first"),
-        ("kimi-k2.6", "follow_up"),
-        ("kimi-k2.7-code", "follow_up"),
-        ("kimi-k3", "follow_up"),
+        ("kimi-k2.6", "chat", None),
+        ("kimi-k2.6", "first", None),
+        ("kimi-k2.6", "follow_up", None),
+        ("kimi-k2.6", "follow_up", "Read the README first."),
+        ("kimi-k2.7-code", "follow_up", "Read the README first."),
+        ("kimi-k3", "follow_up", "Read the README first."),
     ],
 )
-async def test_kimi_accepts_every_vscode_turn_through_the_proxy(model: str, turn: str) -> None:
+async def test_kimi_accepts_every_vscode_turn_through_the_proxy(model: str, turn: str, echo: str | None) -> None:
     async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
-        status, answer, _ = await post(proxy.url, vscode_request(model, turn, stream=False))
+        status, answer, _ = await post(proxy.url, vscode_request(model, turn, stream=False, echo=echo))
         assert status == 200, answer
         sent = upstream.last.body
         assert sent["top_p"] == 0.95
-        if model == "kimi-k2.6" and turn == "follow_up":  # reasoning lost and not in the cache
+        if turn == "follow_up" and echo is None:  # reasoning lost and not in the cache
             assert sent["thinking"] == {"type": "disabled"} and sent["temperature"] == 0.6
         else:
             assert "thinking" not in sent and sent["temperature"] == 1
+        if echo is not None:
+            assert sent["messages"][-2]["reasoning_content"] == echo
+
+
+async def test_an_always_thinking_model_without_its_reasoning_is_refused_even_through_the_proxy() -> None:
+    """The limit of replay: K3 cannot think less, so a history the proxy cannot repair fails upstream."""
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        status, answer, _ = await post(proxy.url, vscode_request("kimi-k3", "follow_up", stream=False))
+        assert status == 400 and "reasoning_content is missing" in answer["error"]["message"]
 
 
 async def test_mimo_keeps_thinking_on_while_the_history_has_its_reasoning() -> None:
@@ -125,9 +150,9 @@ async def test_mimo_keeps_thinking_on_while_the_history_has_its_reasoning() -> N
         assert answer["choices"][0]["message"]["reasoning_content"]
 
 
-async def test_qwen_plain_chat_keeps_the_model_default() -> None:
+async def test_qwen_keeps_the_model_default_until_reasoning_is_lost() -> None:
     async with FakeUpstream("qwen") as upstream, running_proxy("qwen", upstream.url) as proxy:
-        status, _, _ = await post(proxy.url, vscode_request("qwen3.8-max", "chat", stream=False, enable_thinking=False))
+        status, _, _ = await post(proxy.url, vscode_request("qwen3.8-max", "chat", stream=False))
         assert status == 200 and "enable_thinking" not in upstream.last.body
         status, _, _ = await post(proxy.url, vscode_request("qwen3.8-max", "first", stream=False))
         assert status == 200 and "enable_thinking" not in upstream.last.body  # nothing to lose yet
@@ -195,7 +220,7 @@ async def test_headers_forwarded_without_hop_by_hop_ones() -> None:
         assert status == 200
         got = {k.lower(): v for k, v in upstream.last.headers.items()}
         assert got["authorization"] == f"Bearer {KEY}"
-        assert got["x-custom"] == "kept" and got["user-agent"] == "GitHubCopilotChat/0.30.0"
+        assert got["x-custom"] == "kept" and got["user-agent"] == VSCODE_HEADERS["User-Agent"]
         assert got["content-type"] == "application/json"
         assert got["host"] == f"127.0.0.1:{upstream.port}"
         assert int(got["content-length"]) == len(upstream.last.raw)

@@ -1,4 +1,4 @@
-"""The reasoning replay cache: keys, restoring, bounds, persistence, concurrency."""
+"""Reasoning replay: VS Code's echo within a turn, the cache of finished turns, bounds, persistence."""
 
 from __future__ import annotations
 
@@ -15,122 +15,149 @@ import pytest
 from ccendpoint import dirs
 from ccendpoint.proxy.reasoning import (
     ReasoningCache,
-    keys_for_answer,
+    canonical_arguments,
     restore_reasoning,
-    tool_call_key,
+    turn_entries,
 )
-from ccendpoint.proxy.server import open_reasoning_cache
+from ccendpoint.proxy.server import REASONING_FILE, open_reasoning_cache
+from vscode_client import SYSTEM_TEXT, tool_call
+
+USER = {"role": "user", "content": "Fix the failing test."}
 
 
-def call(call_id: str, name: str = "read_file", arguments: str = '{"path":"a.py"}') -> dict[str, Any]:
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+def assistant(calls: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    return {"role": "assistant", "content": "", "tool_calls": calls, **fields}
 
 
-def conversation(question: str, calls: list[dict[str, Any]], reasoning: str | None = None) -> list[dict[str, Any]]:
-    """A VS Code-shaped history: system, user, assistant tool call, tool result."""
-    assistant: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": calls}
-    if reasoning is not None:
-        assistant["reasoning_content"] = reasoning
-    return [
-        {"role": "system", "content": "You are a coding agent."},
-        {"role": "user", "content": question},
-        assistant,
-        *({"role": "tool", "tool_call_id": c["id"], "content": "file text"} for c in calls),
+def result(call: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call["id"], "content": "ok"}
+
+
+def finished_turn(
+    cache: ReasoningCache, scope: str, user: dict[str, Any], steps: list[tuple[dict[str, Any], str]], answer: str
+) -> list[dict[str, Any]]:
+    """Store a turn the way the proxy does when its final answer arrives; returns the turn's messages
+    as VS Code sends them in a later turn (no reasoning, ids renumbered, arguments compact)."""
+    request: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_TEXT}, user]
+    for call, reasoning in steps:
+        request += [assistant([call], reasoning_content=reasoning), result(call)]
+    cache.put(turn_entries(scope, request, answer))
+    later = [{"role": "system", "content": SYSTEM_TEXT}, user]
+    for position, (call, _) in enumerate(steps):
+        renumbered = {**call, "id": f"functions.{call['function']['name']}:{position}"}
+        renumbered["function"] = {**call["function"], "arguments": canonical_arguments(call["function"]["arguments"])}
+        later += [assistant([renumbered]), result(renumbered)]
+    return [*later, {"role": "assistant", "content": answer}]
+
+
+def test_the_current_turn_gets_its_reasoning_from_vscodes_echo() -> None:
+    call = tool_call("read_file", {"path": "a.py"})
+    echoed = assistant([call], cot_id="ccr-1", cot_summary="I should read a.py first.")
+    body = {"model": "kimi-k2.6", "messages": [USER, echoed, result(call)]}
+    replay = restore_reasoning(body, "kimi", lambda key: pytest.fail("the current turn needs no cache"))
+    message = replay.body["messages"][1]
+    assert message["reasoning_content"] == "I should read a.py first."
+    assert not {"cot_id", "cot_summary", "reasoning"} & set(message), "providers do not know VS Code's fields"
+    assert (replay.from_echo, replay.from_cache, replay.missing, replay.cleaned) == (1, 0, 0, 1)
+    assert body["messages"][1] is echoed and "reasoning_content" not in echoed, "the input must not be mutated"
+
+
+def test_a_thinking_model_echo_keeps_its_own_reasoning_content() -> None:
+    """Models marked ``thinking`` get reasoning_content back from VS Code itself, with ``reasoning`` beside it."""
+    call = tool_call("list_dir", {"path": "/w"})
+    echoed = assistant([call], cot_id="ccr-1", cot_summary="s", reasoning_content="full text", reasoning="full text")
+    replay = restore_reasoning({"messages": [USER, echoed, result(call)]}, "kimi")
+    assert replay.body["messages"][1] == assistant([call], reasoning_content="full text")
+    assert (replay.restored, replay.cleaned) == (0, 1)
+
+
+def test_reasoning_the_client_sent_is_never_overwritten_and_blank_counts_as_missing() -> None:
+    call = tool_call("read_file", {"path": "a.py"})
+    own = {"messages": [USER, assistant([call], reasoning_content="the client's own"), result(call)]}
+    assert restore_reasoning(own, "mimo").body == own
+    blank = {"messages": [USER, assistant([call], reasoning_content="  ", cot_summary=" "), result(call)]}
+    replay = restore_reasoning(blank, "mimo")
+    assert (replay.restored, replay.missing) == (0, 1)
+
+
+def test_an_earlier_turn_gets_its_reasoning_from_the_cache() -> None:
+    cache = ReasoningCache()
+    first = tool_call("read_file", {"path": "a.py", "line": 3}, call_id="call_a1")
+    second = tool_call("run_tests", {}, call_id="call_a2")
+    turn = finished_turn(cache, "kimi", USER, [(first, "read it"), (second, "now test")], "Fixed: the off-by-one.")
+    body = {"messages": [*turn, {"role": "user", "content": "Thanks. Now add a test."}]}
+    replay = restore_reasoning(body, "kimi", cache.get)
+    restored = [m.get("reasoning_content") for m in replay.body["messages"] if m.get("tool_calls")]
+    assert restored == ["read it", "now test"]
+    assert (replay.from_cache, replay.missing) == (2, 0)
+
+
+def test_spacing_and_key_order_of_the_arguments_do_not_matter() -> None:
+    assert canonical_arguments('{"b": 1, "a": [1, 2]}') == canonical_arguments('{"a":[1,2],"b":1}')
+    assert canonical_arguments(" not json ") == "not json"
+    assert canonical_arguments('{"path": "a.py"}') != canonical_arguments('{"path": "b.py"}')
+
+
+def test_two_chats_with_the_same_question_and_calls_keep_their_own_reasoning() -> None:
+    cache = ReasoningCache()
+    call = tool_call("list_dir", {"path": "/w"}, call_id="call_x")
+    one = finished_turn(cache, "kimi", USER, [(call, "first chat's thought")], "The folder holds a.py.")
+    two = finished_turn(cache, "kimi", USER, [(call, "second chat's thought")], "There is one file, a.py.")
+    for turn, expected in ((one, "first chat's thought"), (two, "second chat's thought")):
+        body = {"messages": [*turn, {"role": "user", "content": "And now?"}]}
+        assert restore_reasoning(body, "kimi", cache.get).body["messages"][2]["reasoning_content"] == expected
+    other_provider = {"messages": [*one, {"role": "user", "content": "And now?"}]}
+    assert restore_reasoning(other_provider, "deepseek", cache.get).missing == 1
+
+
+def test_the_same_call_twice_in_a_turn_gets_each_steps_reasoning() -> None:
+    cache = ReasoningCache()
+    same = tool_call("run_in_terminal", {"command": "npm test"})
+    steps = [(same, f"attempt {i}") for i in range(3)]
+    turn = finished_turn(cache, "kimi", USER, steps, "All green now.")
+    replay = restore_reasoning({"messages": [*turn, {"role": "user", "content": "ok"}]}, "kimi", cache.get)
+    assert [m.get("reasoning_content") for m in replay.body["messages"] if m.get("tool_calls")] == [
+        "attempt 0",
+        "attempt 1",
+        "attempt 2",
     ]
 
 
-def remember(cache: ReasoningCache, scope: str, question: str, calls: list[dict[str, Any]], text: str) -> None:
-    request = conversation(question, [])[:2]  # the request that produced the tool calls
-    cache.put(keys_for_answer(scope, request, calls), text)
+def test_a_turn_is_stored_only_from_its_final_answer_and_only_what_has_reasoning() -> None:
+    call = tool_call("read_file", {"path": "a.py"})
+    request = [USER, assistant([call], reasoning_content="kept"), result(call), assistant([call]), result(call)]
+    entries = turn_entries("kimi", request, "Done.")
+    assert [text for _, text in entries] == ["kept"]
+    assert turn_entries("kimi", request, "   ") == []
 
 
-def test_restores_missing_reasoning_on_the_follow_up_request() -> None:
-    cache = ReasoningCache()
-    remember(cache, "kimi", "Fix the bug", [call("functions.read_file:0")], "I should read a.py first.")
-    body = {"model": "kimi-k2.6", "messages": conversation("Fix the bug", [call("functions.read_file:0")])}
-    replay = restore_reasoning(body, "kimi", cache.get)
-    assert replay.restored == 1 and replay.missing == 0
-    assert replay.body["messages"][2]["reasoning_content"] == "I should read a.py first."
-    assert "reasoning_content" not in body["messages"][2], "the input must not be mutated"
-
-
-def test_a_client_that_sends_reasoning_is_never_overwritten() -> None:
-    cache = ReasoningCache()
-    remember(cache, "kimi", "Fix the bug", [call("c1")], "cached text")
-    body = {"messages": conversation("Fix the bug", [call("c1")], reasoning="the client's own text")}
-    replay = restore_reasoning(body, "kimi", cache.get)
-    assert replay.restored == 0 and replay.missing == 0
-    assert replay.body["messages"][2]["reasoning_content"] == "the client's own text"
-
-
-def test_empty_reasoning_counts_as_missing() -> None:
-    cache = ReasoningCache()
-    remember(cache, "mimo", "q", [call("c1")], "thought")
-    body = {"messages": conversation("q", [call("c1")], reasoning="  ")}
-    assert restore_reasoning(body, "mimo", cache.get).body["messages"][2]["reasoning_content"] == "thought"
-
-
-def test_unknown_tool_calls_are_counted_as_missing() -> None:
-    body = {"messages": conversation("q", [call("never-seen")])}
+def test_unknown_earlier_calls_count_as_missing_and_change_nothing() -> None:
+    call = tool_call("read_file", {"path": "a.py"})
+    body = {"messages": [USER, assistant([call]), result(call), {"role": "user", "content": "next"}]}
     replay = restore_reasoning(body, "kimi", ReasoningCache().get)
-    assert (replay.restored, replay.missing) == (0, 1)
+    assert (replay.restored, replay.missing, replay.changed) == (0, 1, False)
     assert replay.body == body
-
-
-def test_concurrent_conversations_with_the_same_call_ids_do_not_mix() -> None:
-    cache = ReasoningCache()
-    same_call = call("functions.read_file:0")
-    remember(cache, "kimi", "Refactor the parser", [same_call], "parser reasoning")
-    remember(cache, "kimi", "Write the README", [same_call], "readme reasoning")
-    for question, expected in (("Refactor the parser", "parser reasoning"), ("Write the README", "readme reasoning")):
-        body = {"messages": conversation(question, [same_call])}
-        assert restore_reasoning(body, "kimi", cache.get).body["messages"][2]["reasoning_content"] == expected
-    other_provider = {"messages": conversation("Write the README", [same_call])}
-    assert restore_reasoning(other_provider, "mimo", cache.get).missing == 1
-
-
-def test_keys_depend_on_arguments_and_need_an_id() -> None:
-    a = tool_call_key("p", "q", call("c1", arguments='{"path":"a.py"}'))
-    b = tool_call_key("p", "q", call("c1", arguments='{"path":"b.py"}'))
-    assert a and b and a != b
-    assert tool_call_key("p", "q", {"function": {"name": "x"}}) is None
-
-
-def test_multi_step_tool_loop_restores_every_turn() -> None:
-    cache = ReasoningCache()
-    history: list[dict[str, Any]] = [{"role": "user", "content": "Do it"}]
-    for step in range(3):
-        calls = [call(f"call_{step}", arguments=f'{{"step":{step}}}')]
-        cache.put(keys_for_answer("deepseek", history, calls), f"reasoning {step}")
-        history += [
-            {"role": "assistant", "content": None, "tool_calls": calls},
-            {"role": "tool", "tool_call_id": f"call_{step}", "content": "ok"},
-        ]
-    replay = restore_reasoning({"messages": history}, "deepseek", cache.get)
-    assert replay.restored == 3
-    restored = [m["reasoning_content"] for m in replay.body["messages"] if m["role"] == "assistant"]
-    assert restored == ["reasoning 0", "reasoning 1", "reasoning 2"]
 
 
 def test_lru_eviction_by_entries_and_bytes() -> None:
     cache = ReasoningCache(max_entries=3, max_bytes=1000)
     for i in range(3):
-        cache.put([f"k{i}"], f"text {i}")
+        cache.put([(f"k{i}", f"text {i}")])
     assert cache.get("k0") == "text 0"  # k0 is now the most recently used
-    cache.put(["k3"], "text 3")
+    cache.put([("k3", "text 3")])
     assert cache.get("k1") is None and cache.get("k0") == "text 0" and len(cache) == 3
-    cache.put(["big"], "x" * 995)  # with any of the 6-byte entries it would exceed 1000 bytes
+    cache.put([("big", "x" * 995)])  # with any of the 6-byte entries it would exceed 1000 bytes
     assert cache.size_bytes <= 1000
     assert cache.get("big") == "x" * 995
     assert len(cache) == 1
-    cache.put(["huge"], "y" * 5000)  # larger than the whole budget: not stored
+    cache.put([("huge", "y" * 5000)])  # larger than the whole budget: not stored
     assert cache.get("huge") is None and cache.get("big") is not None
 
 
 def test_entries_expire_after_the_retention_limit() -> None:
     now = [1000.0]
     cache = ReasoningCache(retention_seconds=60, clock=lambda: now[0])
-    cache.put(["k"], "thought")
+    cache.put([("k", "thought")])
     now[0] += 59
     assert cache.get("k") == "thought"
     now[0] += 2
@@ -140,12 +167,14 @@ def test_entries_expire_after_the_retention_limit() -> None:
 def test_persists_across_restarts(tmp_path: Path) -> None:
     db = tmp_path / "reasoning.sqlite3"
     first = ReasoningCache(db)
-    remember(first, "kimi", "Fix the bug", [call("c1")], "persisted thought")
+    turn = finished_turn(
+        first, "kimi", USER, [(tool_call("read_file", {"path": "a.py"}), "persisted thought")], "Done."
+    )
     first.flush()
     first.close()
     second = ReasoningCache(db)
-    body = {"messages": conversation("Fix the bug", [call("c1")])}
-    assert restore_reasoning(body, "kimi", second.get).restored == 1
+    body = {"messages": [*turn, {"role": "user", "content": "next"}]}
+    assert restore_reasoning(body, "kimi", second.get).body["messages"][2]["reasoning_content"] == "persisted thought"
     second.close()
 
 
@@ -153,11 +182,11 @@ def test_persisted_entries_respect_retention_and_size(tmp_path: Path) -> None:
     db = tmp_path / "reasoning.sqlite3"
     now = [1000.0]
     first = ReasoningCache(db, clock=lambda: now[0])
-    first.put(["old"], "old thought")
+    first.put([("old", "old thought")])
     now[0] += 100
     for i in range(5):
         now[0] += 1
-        first.put([f"new{i}"], f"new thought {i}")
+        first.put([(f"new{i}", f"new thought {i}")])
     first.flush()
     first.close()
     second = ReasoningCache(db, max_entries=3, retention_seconds=50, clock=lambda: now[0])
@@ -171,7 +200,7 @@ def test_an_unusable_cache_file_only_disables_persistence(tmp_path: Path) -> Non
     db = tmp_path / "reasoning.sqlite3"
     db.write_bytes(b"this is not a database" * 100)
     cache = ReasoningCache(db)
-    cache.put(["k"], "thought")
+    cache.put([("k", "thought")])
     assert cache.get("k") == "thought"
     cache.close()
 
@@ -184,7 +213,7 @@ def test_safe_under_concurrent_use() -> None:
         try:
             for i in range(300):
                 key = f"{n}-{i}"
-                cache.put([key], f"thought {key}")
+                cache.put([(key, f"thought {key}")])
                 got = cache.get(key)
                 assert got is None or got == f"thought {key}"
         except BaseException as exc:  # pragma: no cover - reported below
@@ -206,7 +235,7 @@ def test_the_cache_files_are_private(tmp_path: Path) -> None:
     try:
         db = tmp_path / "cache" / "ccendpoint" / "reasoning.sqlite3"
         cache = ReasoningCache(db)
-        cache.put(["k"], "what the model thought about the user's code")
+        cache.put([("k", "what the model thought about the user's code")])
         cache.flush()
         files = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
         assert all(f.exists() for f in files)
@@ -232,7 +261,7 @@ def test_the_proxys_cache_folder_is_made_private() -> None:
     cache = open_reasoning_cache()
     try:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-        assert stat.S_IMODE((folder / "reasoning.sqlite3").stat().st_mode) == 0o600
+        assert stat.S_IMODE((folder / REASONING_FILE).stat().st_mode) == 0o600
     finally:
         cache.close()
 
@@ -248,7 +277,7 @@ def test_the_file_is_bounded_by_bytes(tmp_path: Path) -> None:
     cache = ReasoningCache(db, max_entries=1000, max_bytes=1000, clock=lambda: now[0])
     for i in range(10):  # 10 × 300 bytes: three times the budget, far below the entry limit
         now[0] += 1
-        cache.put([f"k{i}"], chr(ord("a") + i) * 300)
+        cache.put([(f"k{i}", chr(ord("a") + i) * 300)])
     cache.flush()
     rows = dict(_file_rows(db))
     assert sum(rows.values()) <= 1000
@@ -271,41 +300,10 @@ def test_a_file_from_before_the_byte_bound_is_upgraded(tmp_path: Path) -> None:
     cache = ReasoningCache(db, max_bytes=1000, clock=lambda: 2000.0)  # 400 bytes each: two fit
     assert cache.get("old4") == "é" * 200 and cache.get("old3") is not None and cache.get("old2") is None
     assert set(dict(_file_rows(db))) == {"old3", "old4"}, "the sizes were recorded and the file trimmed"
-    cache.put(["new"], "x" * 300)
+    cache.put([("new", "x" * 300)])
     cache.flush()
     assert set(dict(_file_rows(db))) == {"old4", "new"}
     cache.close()
-
-
-def test_restores_when_the_client_renumbered_the_tool_call_ids() -> None:
-    cache = ReasoningCache()
-    remember(cache, "kimi", "Fix the bug", [call("functions.read_file:0")], "I should read a.py first.")
-    renumbered = {"messages": conversation("Fix the bug", [call("call_0_read_file")])}
-    replay = restore_reasoning(renumbered, "kimi", cache.get)
-    assert replay.restored == 1
-    assert replay.body["messages"][2]["reasoning_content"] == "I should read a.py first."
-    other_args = {"messages": conversation("Fix the bug", [call("call_9", arguments='{"path":"b.py"}')])}
-    assert restore_reasoning(other_args, "kimi", cache.get).missing == 1
-
-
-def test_the_same_call_twice_under_renumbered_ids_gets_each_turns_reasoning() -> None:
-    cache = ReasoningCache()
-    same = {"name": "run_in_terminal", "arguments": '{"command":"npm test"}'}
-    history: list[dict[str, Any]] = [{"role": "user", "content": "Fix the tests"}]
-    for step in range(3):
-        calls = [{"id": f"functions.run_in_terminal:{step}", "type": "function", "function": same}]
-        cache.put(keys_for_answer("kimi", history, calls), f"reasoning {step}")
-        history += [
-            {"role": "assistant", "content": "", "tool_calls": calls},
-            {"role": "tool", "tool_call_id": f"functions.run_in_terminal:{step}", "content": "1 failed"},
-        ]
-    renumbered = [
-        {**m, "tool_calls": [{**m["tool_calls"][0], "id": f"call_{i}"}]} if m.get("tool_calls") else m
-        for i, m in enumerate(history)
-    ]
-    replay = restore_reasoning({"messages": renumbered}, "kimi", cache.get)
-    restored = [m.get("reasoning_content") for m in replay.body["messages"] if m["role"] == "assistant"]
-    assert restored == ["reasoning 0", "reasoning 1", "reasoning 2"]
 
 
 def test_a_writer_that_cannot_open_the_file_stops_queueing(tmp_path: Path, monkeypatch: Any) -> None:
@@ -318,7 +316,7 @@ def test_a_writer_that_cannot_open_the_file_stops_queueing(tmp_path: Path, monke
     assert cache._writer is not None
     cache._writer.join(5)
     for i in range(100):
-        cache.put([f"k{i}"], "thought " * 100)
+        cache.put([(f"k{i}", "thought " * 100)])
     assert cache._writes.qsize() == 0  # nothing piles up for a writer that is gone
     assert cache.get("k99") == "thought " * 100  # still served from memory
     cache.flush()

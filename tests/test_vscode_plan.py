@@ -342,6 +342,21 @@ def test_removing_a_created_group_warns_about_its_key_reference() -> None:
     assert len(removed.warnings) == 1 and "secret storage" in removed.warnings[0]
 
 
+def test_removing_a_group_names_the_choices_vscode_saved_in_it() -> None:
+    """VS Code writes a Thinking Effort pick into the group's ``settings``: remove says it goes."""
+    added = add(None)
+    with_pick = added.new_text.replace(
+        '"vendor": "customendpoint",',
+        '"vendor": "customendpoint",\n\t\t"settings": {"acme-large": {"reasoningEffort": "max"}},',
+    )
+    kept = add(with_pick, added.record, group=acme_group(port=4200))
+    assert group_of(kept.new_text)["settings"] == {"acme-large": {"reasoningEffort": "max"}}, "add keeps it"
+    removed = remove(kept.new_text, kept.record)
+    assert parse(removed.new_text).value == []
+    assert len(removed.warnings) == 1 and "acme-large: reasoningEffort max" in removed.warnings[0]
+    assert "ccendpoint restore" in removed.warnings[0]
+
+
 def test_remove_some_models() -> None:
     added = add(None)
     removed = remove(added.new_text, added.record, model_ids=["acme-small", "nope"])

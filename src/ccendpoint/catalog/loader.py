@@ -362,7 +362,7 @@ def _build(doc: Mapping[str, Any], origin: str) -> Provider:
                 max_output=m.get("max_output"),
                 vscode_thinking=vscode.get("thinking"),
                 model_options=dict(vscode.get("model_options", {})),
-                direct_request_body=vscode.get("direct_request_body"),
+                reasoning_effort=tuple(m.get("reasoning_effort", ())),
                 request_body=dict(m.get("request_body", {})),
                 pricing=Pricing(
                     input=float(pricing["input"]),

@@ -112,7 +112,9 @@ class Model:
     max_output: int | None = None
     vscode_thinking: bool | None = None
     model_options: Mapping[str, float | None] = field(default_factory=dict)
-    direct_request_body: Mapping[str, JSONValue] | None = None
+    #: Levels of a top-level ``reasoning_effort`` the model takes (VS Code's Thinking Effort menu).
+    reasoning_effort: tuple[str, ...] = ()
+    #: Fields the upstream needs that VS Code cannot send; only the proxy adds them.
     request_body: Mapping[str, JSONValue] = field(default_factory=dict)
     pricing: Pricing | None = None
     notes: tuple[str, ...] = ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,8 @@ def check_structure(document: Any) -> list[Finding]:
                     "Run `ccendpoint add PROVIDER` to write a customendpoint group, then delete the old one.",
                 )
             )
+        if group.get("vendor") == VENDOR:
+            findings += _ignored_request_body(group)
         if group.get("vendor") == VENDOR and "url" in group:
             findings.append(
                 warning(
@@ -101,6 +104,19 @@ def check_structure(document: Any) -> list[Finding]:
                 )
             )
     return findings or [ok("groups", f"{len(custom_groups(document))} Custom Endpoint group(s), structure fine.")]
+
+
+def _ignored_request_body(group: Mapping[str, Any]) -> Iterator[Finding]:
+    """VS Code has no ``requestBody``: whatever a model entry puts there never reaches the provider."""
+    with_body = [str(m.get("id", "?")) for m in models_of(group) if "requestBody" in m]
+    if with_body:
+        yield warning(
+            "groups.request-body",
+            f"{_label(group)}: requestBody on {', '.join(with_body)} is ignored by VS Code.",
+            "VS Code 1.139 reads no requestBody; those fields never reach the provider.",
+            "Run `ccendpoint add PROVIDER` for a catalog provider (it removes requestBody; the proxy adds "
+            "what the model needs); elsewhere use modelOptions for temperature and top_p, or delete it.",
+        )
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -207,6 +223,18 @@ def check_catalog(document: Any, catalog: Catalog) -> list[Finding]:
     return findings or [ok("catalog", "Every model the catalog knows matches it.")]
 
 
+#: Model-entry fields that decide what VS Code sends, compared with what ``add`` writes.
+VSCODE_FIELDS = ("modelOptions", "thinking", "supportsReasoningEffort", "reasoningEffortFormat")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _fields_text(entry: Mapping[str, Any], keys: list[str]) -> str:
+    return ", ".join(f"{key} {_json(entry[key])}" if key in entry else f"no {key}" for key in keys)
+
+
 def _compare(label: str, entry: Mapping[str, Any], match: Match) -> Iterator[Finding]:
     provider, model, mode = match.provider, match.model, match.mode
     model_id = str(entry.get("id", ""))
@@ -228,7 +256,18 @@ def _compare(label: str, entry: Mapping[str, Any], match: Match) -> Iterator[Fin
             "The provider has retired or will retire it; requests fail or are silently rerouted.",
             f"Run `ccendpoint add {provider.id} --models {model.replacement}` and remove the old entry.",
         )
-    rendered = render_model(model, str(entry.get("url", "")), "proxy" if mode == "proxy" else "direct")
+    rendered = render_model(model, str(entry.get("url", "")))
+    missing = [key for key in VSCODE_FIELDS if key in rendered and rendered[key] != entry.get(key)]
+    if missing:
+        yield warning(
+            "catalog.vscode-fields",
+            f"{label}: '{model.id}' has {_fields_text(entry, missing)}; ccendpoint writes "
+            + ", ".join(f"{key} {_json(rendered[key])}" for key in missing)
+            + ".",
+            "These decide what VS Code sends: without them the provider may refuse the sampling values, "
+            "or the Thinking Effort menu is missing.",
+            f"Run `ccendpoint add {provider.id}` (add --force keeps nothing of an entry you edited).",
+        )
     facts = {"maxOutputTokens": model.max_output, "maxInputTokens": model.context, "contextWindow": model.context}
     for key, fact in facts.items():
         actual, expected = entry.get(key), rendered.get(key) if fact is not None else None

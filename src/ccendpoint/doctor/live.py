@@ -28,6 +28,7 @@ from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.doctor.config_checks import custom_groups, hostname, is_loopback, match_model, models_of, port_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.doctor.proxy_checks import Probe, http_probe
+from ccendpoint.vscode.requests import body_fields, chosen_effort
 
 AUTH_STATUSES = {401: "authentication", 402: "payment", 403: "permission", 429: "rate limit or quota"}
 TOOL = {
@@ -46,7 +47,9 @@ class Target:
     model_id: str
     url: str
     group: str
-    model_options: Mapping[str, Any] = field(default_factory=dict)
+    #: The model entry as the file has it, and the Thinking Effort picked for it (VS Code's body follows both).
+    entry: Mapping[str, Any] = field(default_factory=dict)
+    effort: str | None = None
 
 
 @dataclass
@@ -68,8 +71,8 @@ def targets(document: Any, catalog: Catalog, only: Sequence[str] = ()) -> list[T
                 continue
             if only and model_id not in only and match.provider.id not in only:
                 continue
-            options = entry.get("modelOptions") if isinstance(entry.get("modelOptions"), dict) else {}
-            found.append(Target(match.provider, model_id, url, str(group.get("name")), options or {}))
+            effort = chosen_effort(group, model_id)
+            found.append(Target(match.provider, model_id, url, str(group.get("name")), dict(entry), effort))
     return found
 
 
@@ -111,14 +114,9 @@ def api_key(provider: Provider, environ: Mapping[str, str]) -> tuple[str | None,
 
 
 def vscode_body(target: Target, messages: list[dict[str, Any]], *, stream: bool, tools: bool) -> dict[str, Any]:
-    """The body VS Code would send for this model (defaults, then modelOptions; null drops)."""
-    body: dict[str, Any] = {"model": target.model_id, "messages": messages, "temperature": 0.1, "top_p": 1, "n": 1}
-    for key in ("temperature", "top_p"):
-        if key in target.model_options:
-            if target.model_options[key] is None:
-                body.pop(key, None)
-            else:
-                body[key] = target.model_options[key]
+    """The body VS Code would send for this model entry (see :mod:`ccendpoint.vscode.requests`)."""
+    body: dict[str, Any] = {"model": target.model_id, "messages": messages, "n": 1}
+    body.update(body_fields(target.entry, target.effort))
     body["stream"] = stream
     if stream:
         body["stream_options"] = {"include_usage": True}

@@ -1,13 +1,23 @@
-"""Reasoning replay: remember each assistant turn's reasoning_content, give it back later.
+"""Reasoning replay: thinking models get back the reasoning_content of their earlier tool calls.
 
-Thinking models return ``reasoning_content`` with their tool calls and several providers reject
-the next request when an assistant tool-call message in the history comes back without it.
-VS Code often drops it. The proxy records the reasoning of every answer that made tool calls
-and, on later requests, puts it back on the assistant messages that lost it.
+Thinking providers (Kimi, MiMo, DeepSeek, Qwen) refuse a tool follow-up whose history has an
+assistant tool-call message without its ``reasoning_content``, and VS Code never sends that field
+back by itself. Two facts of VS Code 1.139 make replay possible:
 
-A cache entry is keyed by the tool call itself (id, function name, arguments) together with the
-provider and the last user message before the call: providers such as Kimi number their tool
-calls ``functions.name:0`` in every conversation, so the id alone would mix conversations up.
+* **Within a turn** (the tool loop after one user message), VS Code returns the reasoning of an
+  answer when the answer's reasoning carried an id: the assistant message then comes back with
+  ``cot_id`` and ``cot_summary`` (and, for models marked ``thinking``, ``reasoning_content`` and
+  ``reasoning``). The proxy gives each answer's reasoning an id on the way out (see
+  :mod:`ccendpoint.proxy.tagging`) and, on the way in, turns VS Code's echo back into the
+  provider's ``reasoning_content`` and removes the echo fields, which providers do not know.
+  Nothing is stored: the reasoning travels with the conversation.
+* **In later turns** VS Code sends the earlier turns' tool calls again, without any reasoning. For
+  those the proxy keeps a cache, filled when a turn ends (the answer without tool calls): each of
+  the turn's tool-call messages is stored under a key made of the provider, the turn's tool calls
+  (name and arguments in canonical JSON, so spacing and key order do not matter; ids are left out
+  because VS Code renumbers them) and the turn's final answer text, plus the message's position in
+  the turn. Two conversations only share an entry when their turns called the same tools with the
+  same arguments and ended in the same answer, word for word.
 
 The in-memory cache is a bounded LRU (entries and bytes) guarded by a lock; a background thread
 persists it to SQLite in the user cache folder so it survives restarts, keeping the file within
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import queue
 import sqlite3
@@ -40,6 +51,10 @@ PRIVATE_FILE_MODE = 0o600
 #: SQLite's companion files; they hold recent writes in clear too.
 _COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 
+#: Fields VS Code adds to an assistant message whose reasoning carried an id: the id, the text
+#: (``cot_summary``; ``reasoning`` as well for models marked ``thinking``). No provider knows them.
+ECHO_FIELDS = ("cot_id", "cot_summary", "reasoning")
+
 
 def _text(value: Any) -> str:
     """Message content as text: a string, or the text parts of a content list."""
@@ -52,122 +67,189 @@ def _text(value: Any) -> str:
     return ""
 
 
-def anchor_before(messages: Sequence[Any], index: int) -> str:
-    """The text of the last user message before ``messages[index]`` ("" when there is none)."""
-    for message in reversed(messages[:index]):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return _text(message.get("content"))
-    return ""
-
-
-def tool_call_key(
-    scope: str, anchor: str, tool_call: Mapping[str, Any], *, by_id: bool = True, turn: int = 0
-) -> str | None:
-    """A stable key for one tool call, or None when it lacks what the key needs.
-
-    ``by_id`` keys include the call's id; the others its function name, arguments and ``turn`` (the
-    how-manieth assistant message since the anchor), for clients that renumber tool-call ids before
-    sending the history back: an agent that runs the same command twice still gets each turn's own
-    reasoning.
-    """
-    call_id = tool_call.get("id")
-    function = tool_call.get("function")
-    name = arguments = ""
-    if isinstance(function, dict):
-        name = str(function.get("name") or "")
-        arguments = str(function.get("arguments") or "")
-    if by_id and (not isinstance(call_id, str) or not call_id):
-        return None
-    if not by_id and not name:
-        return None
-    digest = hashlib.blake2b(digest_size=16)
-    id_part = call_id if by_id and isinstance(call_id, str) else f"\x01turn {turn}"
-    for part in (scope, anchor, id_part, name, arguments):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return digest.hexdigest()
+def _usable(value: Any) -> bool:
+    """Reasoning text that is not only white space (isspace() reads it without a copy)."""
+    return isinstance(value, str) and value != "" and not value.isspace()
 
 
 def has_reasoning(message: Mapping[str, Any]) -> bool:
-    """The message carries usable ``reasoning_content``: text that is not only white space."""
-    value = message.get("reasoning_content")
-    # isspace() reads the text without copying it, as strip() would
-    return isinstance(value, str) and value != "" and not value.isspace()
+    """The message carries usable ``reasoning_content``."""
+    return _usable(message.get("reasoning_content"))
+
+
+def _tool_calls(message: Any) -> list[Any] | None:
+    """The message's tool calls when it is an assistant message that has some."""
+    if not isinstance(message, dict) or message.get("role") != "assistant":
+        return None
+    calls = message.get("tool_calls")
+    return calls if isinstance(calls, list) and calls else None
+
+
+def echoed_reasoning(message: Mapping[str, Any]) -> str | None:
+    """The reasoning VS Code sent back in its own fields (``cot_summary``, then ``reasoning``)."""
+    for field in ("cot_summary", "reasoning"):
+        value = message.get(field)
+        if _usable(value):
+            return str(value)
+    return None
+
+
+def canonical_arguments(arguments: Any) -> str:
+    """Tool-call arguments as compact JSON with sorted keys; text that is not JSON, stripped.
+
+    Providers stream ``{"path": "/w"}`` and VS Code sends back ``{"path":"/w"}``: both give the same.
+    """
+    if not isinstance(arguments, str):
+        return ""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return arguments.strip()
+    return json.dumps(parsed, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _call_text(call: Any) -> str:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict):
+        return "?"
+    return f"{function.get('name') or ''}({canonical_arguments(function.get('arguments'))})"
+
+
+def turn_signature(scope: str, segment: Sequence[Any]) -> str:
+    """What identifies one finished turn: its tool calls in order and its final answer's text.
+
+    ``segment`` is the turn's messages after its user message. The final answer is the last
+    assistant message without tool calls ("" when the turn has none).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(scope.encode("utf-8", "surrogatepass") + b"\x00")
+    final = ""
+    for message in segment:
+        calls = _tool_calls(message)
+        if calls is not None:
+            line = "\x1f".join(_call_text(call) for call in calls)
+            digest.update(line.encode("utf-8", "surrogatepass") + b"\x00")
+        elif isinstance(message, dict) and message.get("role") == "assistant":
+            final = _text(message.get("content")).strip()
+    digest.update(b"\x02" + final.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def entry_key(signature: str, position: int) -> str:
+    """The cache key of the ``position``-th tool-call message of the turn ``signature`` names."""
+    return f"{signature}:{position}"
+
+
+def _segments(messages: Sequence[Any]) -> list[tuple[int, int]]:
+    """(start, end) of each turn: the messages after a user message, up to the next one."""
+    bounds = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+    if not bounds:
+        return []
+    return [(start + 1, end) for start, end in zip(bounds, [*bounds[1:], len(messages)], strict=True)]
 
 
 @dataclass(frozen=True)
 class Replay:
-    """What restoring did to one request."""
+    """What replay did to one request."""
 
     body: dict[str, Any]
-    restored: int  # assistant tool-call messages that got their reasoning back
+    from_echo: int  # assistant tool-call messages whose reasoning came from VS Code's echo fields
+    from_cache: int  # ... from the cache of finished turns
     missing: int  # assistant tool-call messages still without reasoning
+    cleaned: int  # assistant messages that lost VS Code's echo fields
+
+    @property
+    def restored(self) -> int:
+        return self.from_echo + self.from_cache
+
+    @property
+    def changed(self) -> bool:
+        return self.restored > 0 or self.cleaned > 0
 
 
-def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str], str | None]) -> Replay:
-    """Copy of ``body`` with cached reasoning put back where it is missing (pure but for ``lookup``).
+def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str], str | None] | None = None) -> Replay:
+    """Copy of ``body`` with reasoning put back and VS Code's echo fields removed (pure but for ``lookup``).
 
-    A message that already carries non-empty ``reasoning_content`` is never touched.
+    A message that already carries usable ``reasoning_content`` keeps it. ``lookup`` (cache key →
+    reasoning) is asked only for turns that ended before the last user message.
     """
     messages = body.get("messages")
     if not isinstance(messages, list):
-        return Replay(dict(body), 0, 0)
-    restored = missing = 0
+        return Replay(dict(body), 0, 0, 0, 0)
     new_messages: list[Any] | None = None
-    anchor = ""  # the last user message so far, as anchor_before() would find it (one pass, not n²)
-    turn = 0  # assistant messages since that user message
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            continue
-        role = message.get("role")
-        if role == "user":
-            anchor, turn = _text(message.get("content")), 0
-            continue
-        if role != "assistant":
-            continue
-        turn += 1
-        calls = message.get("tool_calls")
-        if not isinstance(calls, list) or not calls or has_reasoning(message):
-            continue
-        found = None
-        for by_id in (True, False):  # the exact call first, then the same call under another id
-            for call in calls:
-                key = tool_call_key(scope, anchor, call, by_id=by_id, turn=turn) if isinstance(call, dict) else None
-                found = lookup(key) if key else None
-                if found:
-                    break
-            if found:
-                break
-        if not found:
-            missing += 1
-            continue
-        if new_messages is None:
-            new_messages = list(messages)
-        new_messages[index] = {**message, "reasoning_content": found}
-        restored += 1
+    from_echo = from_cache = missing = cleaned = 0
+    last_turn_start = max((start for start, _ in _segments(messages)), default=len(messages))
+    for start, end in _segments_with_lead(messages):
+        signature: str | None = None
+        position = 0
+        for index in range(start, end):
+            message = messages[index]
+            calls = _tool_calls(message)
+            echo_fields = (
+                isinstance(message, dict)
+                and message.get("role") == "assistant"
+                and any(field in message for field in ECHO_FIELDS)
+            )
+            if calls is None and not echo_fields:
+                continue
+            assert isinstance(message, dict)
+            fixed = {k: v for k, v in message.items() if k not in ECHO_FIELDS} if echo_fields else message
+            if calls is not None:
+                position += 1
+                if not has_reasoning(message):
+                    found = echoed_reasoning(message)
+                    if found is not None:
+                        from_echo += 1
+                    elif lookup is not None and start < last_turn_start:
+                        if signature is None:
+                            signature = turn_signature(scope, messages[start:end])
+                        found = lookup(entry_key(signature, position))
+                        from_cache += found is not None
+                    if found is None:
+                        missing += 1
+                    else:
+                        fixed = {**fixed, "reasoning_content": found}
+            if fixed is not message:
+                if echo_fields:
+                    cleaned += 1
+                if new_messages is None:
+                    new_messages = list(messages)
+                new_messages[index] = fixed
     new_body = dict(body)
     if new_messages is not None:
         new_body["messages"] = new_messages
-    return Replay(new_body, restored, missing)
+    return Replay(new_body, from_echo, from_cache, missing, cleaned)
 
 
-def keys_for_answer(scope: str, request_messages: Sequence[Any], tool_calls: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Keys under which the reasoning of an answer to ``request_messages`` is stored.
+def _segments_with_lead(messages: Sequence[Any]) -> list[tuple[int, int]]:
+    """The turns, plus the messages before the first user message (a history may start there)."""
+    turns = _segments(messages)
+    first = turns[0][0] - 1 if turns else len(messages)
+    return [(0, first), *turns] if first > 0 else turns
 
-    The answer will sit right after the request's messages in the next request, so its anchor is
-    the last user message of this request.
+
+def turn_entries(scope: str, messages: Sequence[Any], answer_text: str) -> list[tuple[str, str]]:
+    """(key, reasoning) for each tool-call message of the turn that ``answer_text`` finishes.
+
+    ``messages`` is the request as sent upstream (reasoning already restored); the turn is what
+    follows its last user message. Messages without usable reasoning are left out.
     """
-    anchor = anchor_before(request_messages, len(request_messages))
-    turn = 1  # the answer is the first assistant message after the anchor, plus those already there
-    for message in reversed(request_messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            break
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            turn += 1
-    keys = [
-        tool_call_key(scope, anchor, call, by_id=by_id, turn=turn) for call in tool_calls for by_id in (True, False)
-    ]
-    return [key for key in keys if key]
+    turns = _segments(messages)
+    if not turns or not answer_text.strip():
+        return []
+    start, end = turns[-1]
+    segment = [*messages[start:end], {"role": "assistant", "content": answer_text}]
+    signature: str | None = None
+    entries: list[tuple[str, str]] = []
+    position = 0
+    for message in segment:
+        if _tool_calls(message) is None:
+            continue
+        position += 1
+        if has_reasoning(message):
+            signature = signature or turn_signature(scope, segment)
+            entries.append((entry_key(signature, position), str(message["reasoning_content"])))
+    return entries
 
 
 def _size(text: str) -> int:
@@ -224,16 +306,14 @@ class ReasoningCache:
             self._entries.move_to_end(key)
             return entry[0]
 
-    def put(self, keys: Iterable[str], reasoning: str) -> None:
-        """Store ``reasoning`` under every key (one per tool call of the answer)."""
-        if not reasoning.strip():
-            return
-        size = _size(reasoning)
-        if size > self.max_bytes:
-            return
+    def put(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Store each (key, reasoning); blank texts and texts larger than the whole budget are skipped."""
         now = self._clock()
         with self._lock:
-            for key in keys:
+            for key, reasoning in entries:
+                size = _size(reasoning)
+                if not _usable(reasoning) or size > self.max_bytes:
+                    continue
                 if key in self._entries:
                     self._drop(key)
                 self._entries[key] = (reasoning, now)

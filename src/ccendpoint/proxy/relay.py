@@ -3,7 +3,8 @@
 The order of work keeps the time to first byte low: nothing is awaited between parsing the body
 and sending it upstream except the connection itself; the log record is handed to the log thread
 only when the request is over. Upstream bytes are written to the client before the SSE tap looks
-at them, and never changed.
+at them, and never changed, but for one thing: with reasoning replay, the first reasoning delta of
+an answer gets an id (see :mod:`ccendpoint.proxy.tagging`) so that VS Code sends it back.
 
 Timeouts are kept by one :class:`Watchdog` per request instead of a timer per read: it remembers
 when the upstream last sent something and cancels the request task only when it has been silent
@@ -25,9 +26,10 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ccendpoint.proxy.logs import now_iso
-from ccendpoint.proxy.reasoning import ReasoningCache, keys_for_answer
+from ccendpoint.proxy.reasoning import ReasoningCache, turn_entries
 from ccendpoint.proxy.rules import role_counts
-from ccendpoint.proxy.sse import BodyTap, Collector, ErrorCollector, ReasoningCollector, StreamTap, UsageCollector
+from ccendpoint.proxy.sse import AnswerCollector, BodyTap, Collector, ErrorCollector, StreamTap, UsageCollector
+from ccendpoint.proxy.tagging import MAX_JSON_BODY, StreamTagger, new_reasoning_id, tag_json_answer
 
 if TYPE_CHECKING:
     from ccendpoint.proxy.server import Listener
@@ -338,9 +340,12 @@ async def _chat(request: web.Request, listener: Listener, record: dict[str, Any]
     if not rewrite.known_model:
         record["notes"] = [f"model not in the catalog: used the provider's default rules ({rewrite.rule_set})"]
     remember: Remember | None = None
-    if rewrite.replayed and cache is not None:
-        record.update(reasoning_restored=rewrite.reasoning_restored, reasoning_missing=rewrite.reasoning_missing)
-        remember = Remember(cache, listener.provider_id, data.get("messages"), record)
+    replay = rewrite.replay
+    if replay is not None:
+        record.update(reasoning_restored=replay.restored, reasoning_missing=replay.missing)
+        if replay.from_cache:
+            record["reasoning_from_cache"] = replay.from_cache
+        remember = Remember(cache, listener.provider_id, rewrite.body.get("messages"), record)
 
     headers = forward_headers(request.headers)
     watchdog = Watchdog(settings.first_byte_timeout)
@@ -400,22 +405,34 @@ async def _relay(
 
     content_type = upstream.headers.get("Content-Type", "")
     encoded = upstream.headers.get("Content-Encoding", "identity").lower() not in ("identity", "")
+    is_sse = not encoded and content_type.startswith("text/event-stream")
+    is_json = not encoded and content_type.startswith(_JSON)
     usage = UsageCollector()
     collectors: list[Collector] = [usage]
-    reasoning = ReasoningCollector() if remember is not None and upstream.status == 200 else None
-    if reasoning is not None:
-        collectors.append(reasoning)
+    ok = upstream.status == 200
+    answer = AnswerCollector() if remember is not None and remember.worth_it and ok else None
+    if answer is not None:
+        collectors.append(answer)
     failure = ErrorCollector() if upstream.status >= 400 else None
     sse: StreamTap | None = None
     body_tap: BodyTap | None = None
-    if not encoded:
-        if content_type.startswith("text/event-stream"):
-            sse = StreamTap(collectors)
-        elif content_type.startswith(_JSON):
-            body_tap = BodyTap(collectors + ([failure] if failure is not None else []))
+    if is_sse:
+        sse = StreamTap(collectors)
+    elif is_json:
+        body_tap = BodyTap(collectors + ([failure] if failure is not None else []))
+    tagger: StreamTagger | None = None
+    whole: list[bytes] | None = None  # a non-streamed answer held back to be tagged
+    if remember is not None and ok and (is_sse or is_json):
+        reasoning_id = new_reasoning_id()
+        if is_sse:
+            tagger = StreamTagger(reasoning_id)
+        else:
+            whole = []
+            response.headers.popall("Content-Length", None)  # the tagged body has another length
 
     watchdog.switch(listener.settings.idle_timeout)
     sent = 0
+    held = 0
     try:
         await response.prepare(request)
         content = upstream.content
@@ -424,15 +441,38 @@ async def _relay(
             if not chunk:
                 break
             watchdog.touch()
-            if not sent:
+            if not sent and not held:
                 record["first_byte_ms"] = _ms(started)
-            await response.write(chunk)
-            sent += len(chunk)
+            out = chunk
+            if whole is not None:
+                whole.append(chunk)
+                held += len(chunk)
+                out = b""
+                if held > MAX_JSON_BODY:  # too large to tag: send it as it is
+                    out, whole = b"".join(whole), None
+            elif tagger is not None:
+                out = tagger.feed(chunk)
+            if out:
+                await response.write(out)
+                sent += len(out)
             if sse is not None:
                 sse.feed(chunk)
             elif body_tap is not None:
                 body_tap.feed(chunk)
         watchdog.stop()
+        if tagger is not None:
+            rest = tagger.flush()
+            if rest:
+                await response.write(rest)
+                sent += len(rest)
+            record["reasoning_tagged"] = tagger.tagged
+        if whole is not None:
+            data = b"".join(whole)
+            tagged = tag_json_answer(data, new_reasoning_id())
+            record["reasoning_tagged"] = tagged is not None
+            data = tagged if tagged is not None else data
+            await response.write(data)
+            sent += len(data)
         if body_tap is not None:
             body_tap.finish()
     except asyncio.CancelledError:
@@ -459,8 +499,8 @@ async def _relay(
             record["usage"] = usage.usage
         if failure is not None and failure.message:
             record["upstream_error"] = failure.message
-        if reasoning is not None and remember is not None and record["outcome"] == "ok":
-            remember.store(reasoning)
+        if answer is not None and remember is not None and record["outcome"] == "ok":
+            remember.store(answer)
 
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
@@ -468,22 +508,29 @@ async def _relay(
 
 
 class Remember:
-    """Stores an answer's reasoning under its tool calls once the answer is complete."""
+    """Stores a finished turn's reasoning once its final answer (no tool calls) is complete."""
 
-    def __init__(self, cache: ReasoningCache, scope: str, messages: Any, record: dict[str, Any]) -> None:
+    def __init__(self, cache: ReasoningCache | None, scope: str, messages: Any, record: dict[str, Any]) -> None:
         self.cache = cache
         self.scope = scope
         self.messages = messages if isinstance(messages, list) else []
         self.record = record
 
-    def store(self, collected: ReasoningCollector) -> None:
-        text = collected.reasoning
-        calls = collected.tool_calls()
-        if not text.strip() or not calls:
+    @property
+    def worth_it(self) -> bool:
+        """Whether this answer could finish a turn that has reasoning to keep (cheap check first)."""
+        return self.cache is not None and any(
+            isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls") for m in self.messages
+        )
+
+    def store(self, answer: AnswerCollector) -> None:
+        text = answer.final_text
+        if self.cache is None or text is None:
             return
-        keys = keys_for_answer(self.scope, self.messages, calls)
-        self.cache.put(keys, text)
-        self.record["reasoning_stored"] = len(calls)  # tool calls whose reasoning can come back
+        entries = turn_entries(self.scope, self.messages, text)
+        if entries:
+            self.cache.put(entries)
+            self.record["reasoning_stored"] = len(entries)  # tool-call messages a later turn can get back
 
 
 async def _end_broken(

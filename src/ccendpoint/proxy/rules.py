@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from ccendpoint.catalog.describe import model_rules_short, value_text
 from ccendpoint.catalog.model import Condition, Provider, Rule, RuleSet
-from ccendpoint.proxy.reasoning import has_reasoning, restore_reasoning
+from ccendpoint.proxy.reasoning import Replay, has_reasoning, restore_reasoning
 
 
 class _Missing:
@@ -80,17 +80,13 @@ class Rewrite:
     #: False when the model id is not in the catalog (the provider's default rules were used).
     known_model: bool
     rule_set: str
-    #: Assistant tool-call messages whose reasoning_content was put back from the cache.
-    reasoning_restored: int = 0
-    #: Assistant tool-call messages still without reasoning_content after the replay.
-    reasoning_missing: int = 0
-    #: Whether the model's rule set replays reasoning (and a cache was given).
-    replayed: bool = False
+    #: What reasoning replay did, when the model's rule set replays reasoning.
+    replay: Replay | None = None
 
     @property
     def modified(self) -> bool:
         """Whether the body to send differs from the request as it arrived."""
-        return bool(self.changes) or self.reasoning_restored > 0
+        return bool(self.changes) or (self.replay is not None and self.replay.changed)
 
     def changes_text(self) -> list[str]:
         return [change.text() for change in self.changes]
@@ -241,20 +237,20 @@ class RuleBook:
     def rewrite(self, body: Mapping[str, Any], lookup: Callable[[str], str | None] | None = None) -> Rewrite:
         """Apply the rules for ``body["model"]``; the caller has checked that it is a string.
 
-        When the model's rule set replays reasoning and ``lookup`` (cache key → reasoning text) is
-        given, missing reasoning is put back first, so the conditions see the repaired history.
+        When the model's rule set replays reasoning, reasoning is put back first (from VS Code's
+        echo fields, and for earlier turns from ``lookup``: cache key → reasoning text), so the
+        conditions see the repaired history.
         """
         model = body.get("model")
         entry = self._by_model.get(model) if isinstance(model, str) else None
         chosen = entry or self.default
-        restored = missing = 0
-        replayed = chosen.rules.replay_reasoning and lookup is not None
-        if replayed and lookup is not None:
+        replay = None
+        if chosen.rules.replay_reasoning:
             replay = restore_reasoning(body, self.provider_id, lookup)
-            body, restored, missing = replay.body, replay.restored, replay.missing
+            body = replay.body
         facts = request_facts(body)
         new_body, changes = apply_rules(body, chosen.rules, chosen.request_body, facts)
-        return Rewrite(new_body, changes, facts, entry is not None, chosen.rules.name, restored, missing, replayed)
+        return Rewrite(new_body, changes, facts, entry is not None, chosen.rules.name, replay)
 
     def short(self) -> dict[str, str]:
         """Model id → the rules in short words, for health checks and start-up lines."""

@@ -51,7 +51,9 @@ if TYPE_CHECKING:
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 MODELS_PATHS = ("/v1/models", "/models")
 HEALTH_PATH = "/healthz"
-REASONING_FILE = "reasoning.sqlite3"
+REASONING_FILE = "reasoning-turns.sqlite3"
+#: The cache file of older versions, keyed in a way nothing reads any more: removed on start.
+OLD_REASONING_FILES = ("reasoning.sqlite3", "reasoning.sqlite3-wal", "reasoning.sqlite3-shm")
 #: How long in-flight requests may run on after SIGINT/SIGTERM before they are cut.
 DEFAULT_GRACE = 5.0
 #: ``CCENDPOINT_LOOP=asyncio`` runs without uvloop even when it is installed.
@@ -527,6 +529,9 @@ def open_reasoning_cache() -> ReasoningCache:
         folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
         if os.name == "posix" and folder.stat().st_mode & 0o777 != PRIVATE_FOLDER_MODE:
             folder.chmod(PRIVATE_FOLDER_MODE)
+    for name in OLD_REASONING_FILES:
+        with contextlib.suppress(OSError):
+            (folder / name).unlink(missing_ok=True)
     return ReasoningCache(folder / REASONING_FILE)
 
 

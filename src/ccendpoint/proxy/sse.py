@@ -6,8 +6,8 @@ or several) and offers each event's ``data`` to its collectors. Only events a co
 parsed as JSON, and each at most once, so the tap stays cheap on the hot path.
 
 Collectors are small objects with two methods (see :class:`Collector`): :class:`UsageCollector`
-keeps the token usage of the last event that carried one, :class:`ReasoningCollector` the
-answer's reasoning text and tool calls (for reasoning replay), :class:`ErrorCollector` the
+keeps the token usage of the last event that carried one, :class:`AnswerCollector` the
+answer's text and whether it called tools (for reasoning replay), :class:`ErrorCollector` the
 message of an error answer.
 
 Lines may end with ``\\n`` or ``\\r\\n``; a bare ``\\r`` line ending is not recognised.
@@ -48,20 +48,23 @@ class UsageCollector:
             self.usage = usage
 
 
-class ReasoningCollector:
-    """An answer's reasoning text and the tool calls it made (id, name, arguments), stream or not.
+class AnswerCollector:
+    """Whether the answer called tools, and its text (up to ``limit`` characters), stream or not.
 
-    Streamed tool calls arrive in pieces keyed by ``index``: the first piece has the id and the
-    name, later pieces add to the arguments. Only the first choice is followed, as VS Code asks
-    for one (``n: 1``).
+    Reasoning replay stores a finished turn under its final answer's text; an answer that called
+    tools does not finish a turn. Only the first choice is followed, as VS Code asks for one
+    (``n: 1``).
     """
 
-    def __init__(self) -> None:
-        self._reasoning: list[str] = []
-        self._calls: dict[int, dict[str, Any]] = {}
+    def __init__(self, limit: int = 4 * 1024 * 1024) -> None:
+        self.limit = limit
+        self.called_tools = False
+        self.too_long = False
+        self._text: list[str] = []
+        self._size = 0
 
     def wants(self, data: bytes) -> bool:
-        return b'"reasoning' in data or b'"tool_calls"' in data
+        return b'"content"' in data or b'"tool_calls"' in data
 
     def take(self, event: dict[str, Any]) -> None:
         choices = event.get("choices")
@@ -71,40 +74,23 @@ class ReasoningCollector:
         part = choice.get("delta") if isinstance(choice.get("delta"), dict) else choice.get("message")
         if not isinstance(part, dict):
             return
-        text = part.get("reasoning_content")
-        if not isinstance(text, str):
-            text = part.get("reasoning")  # the spelling some providers use in stream deltas
-        if isinstance(text, str) and text:
-            self._reasoning.append(text)
-        calls = part.get("tool_calls")
-        if isinstance(calls, list):
-            for position, call in enumerate(calls):
-                if isinstance(call, dict):
-                    self._add_call(call, position)
-
-    def _add_call(self, call: dict[str, Any], position: int) -> None:
-        index = call.get("index")
-        slot = self._calls.setdefault(index if isinstance(index, int) else position, {"name": "", "arguments": ""})
-        if isinstance(call.get("id"), str) and call["id"]:
-            slot["id"] = call["id"]
-        function = call.get("function")
-        if isinstance(function, dict):
-            if isinstance(function.get("name"), str):
-                slot["name"] += function["name"]
-            if isinstance(function.get("arguments"), str):
-                slot["arguments"] += function["arguments"]
+        if part.get("tool_calls"):
+            self.called_tools = True
+        text = part.get("content")
+        if isinstance(text, str) and text and not self.too_long:
+            self._size += len(text)
+            if self._size > self.limit:
+                self.too_long = True
+                self._text = []
+            else:
+                self._text.append(text)
 
     @property
-    def reasoning(self) -> str:
-        return "".join(self._reasoning)
-
-    def tool_calls(self) -> list[dict[str, Any]]:
-        """The calls as they appear in the next request's history (``{"id", "function": {…}}``)."""
-        return [
-            {"id": slot["id"], "type": "function", "function": {"name": slot["name"], "arguments": slot["arguments"]}}
-            for _, slot in sorted(self._calls.items())
-            if "id" in slot
-        ]
+    def final_text(self) -> str | None:
+        """The answer's text when it finishes a turn (no tool calls, not cut for length), else None."""
+        if self.called_tools or self.too_long:
+            return None
+        return "".join(self._text)
 
 
 class ErrorCollector:

@@ -1,8 +1,11 @@
 """Catalog provider → the VS Code ``customendpoint`` group that ``add`` writes (pure).
 
-Released VS Code ignores a model's ``requestBody``; only ``modelOptions`` (temperature and top_p,
-``null`` drops the key) and ``thinking`` change what it sends. ``requestBody`` is still written in
-direct mode, for VS Code builds that honour it; in proxy mode the proxy adds those fields.
+Only what VS Code 1.139 reads is written. ``modelOptions`` (temperature and top_p; ``null`` leaves
+the field out) is how locked sampling reaches the provider; ``thinking`` marks a reasoning model
+(VS Code then drops temperature and sends ``max_completion_tokens``); ``supportsReasoningEffort``
+with ``reasoningEffortFormat: chat-completions`` gives the Thinking Effort menu and a top-level
+``reasoning_effort``. VS Code has no ``requestBody``: the body fields a model needs beyond these
+come from the proxy, and a ``requestBody`` written by older versions is removed on the next ``add``.
 """
 
 from __future__ import annotations
@@ -33,10 +36,15 @@ MANAGED_KEYS = frozenset(
         "maxOutputTokens",
         "contextWindow",
         "thinking",
+        "supportsReasoningEffort",
+        "reasoningEffortFormat",
         "modelOptions",
+        # written by older versions, never now: listed so that `add` takes it out again
         "requestBody",
     }
 )
+#: How VS Code sends the chosen Thinking Effort on the chat-completions API: a top-level field.
+EFFORT_FORMAT = "chat-completions"
 PORT_RANGE = range(1, 65536)
 
 #: What VS Code's own "Add Models" wizard writes when the limits are unknown.
@@ -138,7 +146,7 @@ def select_models(provider: Provider, options: GroupOptions) -> list[Model]:
     return list(provider.current_models())
 
 
-def render_model(model: Model, url: str, mode: Mode) -> dict[str, Any]:
+def render_model(model: Model, url: str) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": model.id,
         "name": model.name,
@@ -148,14 +156,16 @@ def render_model(model: Model, url: str, mode: Mode) -> dict[str, Any]:
         "streaming": model.streaming,
         **token_limits(model),
     }
-    if model.vscode_thinking is not None:
-        entry["thinking"] = model.vscode_thinking
+    thinking = model.vscode_thinking
+    if model.reasoning_effort and thinking is None:
+        thinking = True  # VS Code shows the Thinking Effort menu for thinking models only
+    if thinking is not None:
+        entry["thinking"] = thinking
+    if model.reasoning_effort:
+        entry["supportsReasoningEffort"] = list(model.reasoning_effort)
+        entry["reasoningEffortFormat"] = EFFORT_FORMAT
     if model.model_options:
         entry["modelOptions"] = dict(model.model_options)
-    if mode == "direct":
-        body = model.direct_request_body if model.direct_request_body is not None else model.request_body
-        if body:
-            entry["requestBody"] = dict(body)
     return entry
 
 
@@ -181,7 +191,7 @@ def render_group(provider: Provider, options: GroupOptions | None = None) -> dic
         "name": provider.group_name if options.group_name is None else options.group_name,
         "vendor": VENDOR,
         "apiType": API_TYPE,
-        "models": [render_model(model, url, mode) for model in select_models(provider, options)],
+        "models": [render_model(model, url) for model in select_models(provider, options)],
     }
 
 

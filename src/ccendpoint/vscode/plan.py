@@ -511,6 +511,22 @@ def _group_goes(group: Mapping[str, Any], entries: list[Any], removed: set[str])
     return not left and set(group) <= DISPOSABLE_GROUP_KEYS
 
 
+def settings_text(settings: Any) -> str:
+    """A group's ``settings`` (VS Code's per-model choices, e.g. Thinking Effort) in a few words."""
+    if not isinstance(settings, dict):
+        return ""
+    parts = []
+    for model_id, values in settings.items():
+        if isinstance(values, dict) and values:
+            chosen = ", ".join(
+                f"{key} {value}" for key, value in values.items() if isinstance(value, (str, int, float))
+            )
+            parts.append(f"{model_id}: {chosen or 'set'}")
+        elif values:
+            parts.append(str(model_id))
+    return "; ".join(parts)
+
+
 def _plan_remove_group(
     doc: Document, current: str, index: int, member: Member, changes: list[Change], name: str
 ) -> Plan:
@@ -524,6 +540,12 @@ def _plan_remove_group(
         )
     elif api_key is not None:
         warnings.append(f"The group '{name}' had an apiKey value; it is removed with the group.")
+    choices = settings_text(group.get("settings"))
+    if choices:
+        warnings.append(
+            f"The group '{name}' held choices VS Code saved for its models ({choices}); they are removed "
+            "with the group. The backup keeps them (`ccendpoint restore`), or pick them again in the chat."
+        )
     new_text = apply_edits(doc.text, remove_member(doc, doc.root, index))
     remaining = [m.value.value for i, m in enumerate(doc.root.members) if i != index]
     if not same(parse(new_text).value, remaining):
