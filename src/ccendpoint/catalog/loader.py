@@ -25,9 +25,11 @@ import yaml
 
 from ccendpoint import __version__, dirs
 from ccendpoint.catalog.model import (
+    WEEKDAYS,
     Catalog,
     Endpoint,
     Model,
+    Peak,
     Pricing,
     Provider,
     Rule,
@@ -319,6 +321,23 @@ def semantic_problems(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
             )
         if model.get("status") == "deprecated" and not model.get("replacement"):
             problems.append((f"models[{index}].replacement", "a deprecated model must name its replacement"))
+        problems += _limit_problems(index, model)
+    return problems
+
+
+def _limit_problems(index: int, model: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Output limits that contradict each other, and peak windows that run backwards."""
+    problems: list[tuple[str, str]] = []
+    limit, written = model.get("output_limit"), model.get("max_output")
+    if isinstance(limit, int) and isinstance(written, int) and limit < written:
+        problems.append((f"models[{index}].output_limit", f"{limit} is below max_output {written}"))
+    if isinstance(limit, int) and isinstance(written, int) and limit > written and not model.get("max_output_why"):
+        problems.append((f"models[{index}].max_output_why", "say why add writes less than the provider's output_limit"))
+    peak = (model.get("pricing") or {}).get("peak") or {}
+    for number, window in enumerate(peak.get("hours_utc", [])):
+        start, _, end = str(window).partition("-")
+        if ":" in start and ":" in end and _minutes(start) >= _minutes(end):
+            problems.append((f"models[{index}].pricing.peak.hours_utc[{number}]", f"'{window}' ends before it starts"))
     return problems
 
 
@@ -364,17 +383,13 @@ def _build(doc: Mapping[str, Any], origin: str) -> Provider:
                 model_options=dict(vscode.get("model_options", {})),
                 direct_request_body=vscode.get("direct_request_body"),
                 request_body=dict(m.get("request_body", {})),
-                pricing=Pricing(
-                    input=float(pricing["input"]),
-                    output=float(pricing["output"]),
-                    currency=pricing["currency"],
-                    date=pricing["date"],
-                    cached_input=None if pricing.get("cached_input") is None else float(pricing["cached_input"]),
-                    note=pricing.get("note", ""),
-                )
-                if pricing
-                else None,
+                pricing=_pricing(pricing) if pricing else None,
                 notes=tuple(m.get("notes", ())),
+                source=str(m.get("source", "")),
+                output_limit=m.get("output_limit"),
+                default_output=m.get("default_output"),
+                max_output_why=" ".join(str(m.get("max_output_why", "")).split()),
+                assumed=tuple(m.get("assumed", ())),
             )
         )
     api_key = doc.get("api_key", {})
@@ -410,7 +425,36 @@ def _build(doc: Mapping[str, Any], origin: str) -> Provider:
         troubleshooting=tuple(
             Troubleshooting(t["symptom"], t["cause"], t["fix"]) for t in doc.get("troubleshooting", [])
         ),
+        discovery_include=tuple(doc.get("discovery", {}).get("include", ())),
+        discovery_exclude=tuple(doc.get("discovery", {}).get("exclude", ())),
         origin=origin,
+    )
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _pricing(data: Mapping[str, Any]) -> Pricing:
+    peak = data.get("peak")
+    return Pricing(
+        input=float(data["input"]),
+        output=float(data["output"]),
+        currency=data["currency"],
+        date=data["date"],
+        cached_input=None if data.get("cached_input") is None else float(data["cached_input"]),
+        note=data.get("note", ""),
+        source=str(data.get("source", "")),
+        peak=Peak(
+            days=tuple(d for d in WEEKDAYS if d in peak["days"]),
+            hours_utc=tuple(
+                (_minutes(window.split("-")[0]), _minutes(window.split("-")[1])) for window in peak["hours_utc"]
+            ),
+            off_peak_factor=float(peak["off_peak_factor"]),
+        )
+        if peak
+        else None,
     )
 
 
