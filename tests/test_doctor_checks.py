@@ -94,7 +94,7 @@ def test_catalog_drift_deprecated_unknown_and_direct_mode() -> None:
 
 
 def test_recommended_proxy_in_direct_mode_and_foreign_url() -> None:
-    mimo = group("mimo", mode="direct", model_ids=["mimo-v2.5-pro"])
+    mimo = group("mimo", mode="direct", model_ids=["mimo-v2.6-pro"])
     assert checks(check_catalog([mimo], CATALOG)) == {"catalog.proxy-recommended"}
     mimo["models"][0]["url"] = "https://api.xiaomimimo.com/v2/chat"
     assert "catalog.url" in checks(check_catalog([mimo], CATALOG))
