@@ -53,8 +53,10 @@ _Loader.yaml_implicit_resolvers = {
 
 
 @dataclass(frozen=True)
-class _Source:
-    label: str  # what error messages call the file
+class Source:
+    """One catalog file: what error messages call it, and its bytes."""
+
+    label: str
     data: bytes
 
 
@@ -62,13 +64,13 @@ def schema_bytes() -> bytes:
     return resources.files(_PACKAGE).joinpath("schema.json").read_bytes()
 
 
-def bundled_sources() -> list[_Source]:
+def bundled_sources() -> list[Source]:
     folder = resources.files(_PACKAGE).joinpath("providers")
     entries = sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith((".yaml", ".yml"))),
         key=lambda entry: entry.name,
     )
-    return [_Source(entry.name, entry.read_bytes()) for entry in entries]
+    return [Source(entry.name, entry.read_bytes()) for entry in entries]
 
 
 def overlay_paths(cli_paths: Sequence[Path] = (), environ: Mapping[str, str] | None = None) -> list[Path]:
@@ -88,27 +90,58 @@ def overlay_paths(cli_paths: Sequence[Path] = (), environ: Mapping[str, str] | N
     return files
 
 
+def base_sources() -> tuple[list[Source], str]:
+    """The catalog the user's overlays apply to, and its kind: an installed update when one is
+    active (see :mod:`ccendpoint.catalog.bundle`), else the files this release bundles."""
+    from ccendpoint.catalog import bundle
+
+    info = bundle.active()
+    if info.kind != "installed" or info.folder is None:
+        return bundled_sources(), "bundled"
+    return [Source(str(info.folder / name), data) for name, data in bundle.installed_sources(info)], "installed"
+
+
+def build_catalog(sources: Sequence[Source]) -> Catalog:
+    """A catalog from these files alone, checked as strictly as the bundled one (no overlays)."""
+    return _load(sources, "bundle", [], None, use_overlays=False)
+
+
 def load_catalog(
     cli_paths: Sequence[Path] = (),
     environ: Mapping[str, str] | None = None,
     *,
     use_overlays: bool = True,
 ) -> Catalog:
-    """The catalog as the user sees it: bundled data plus their overlays."""
+    """The catalog as the user sees it: the bundled (or installed) catalog plus their overlays.
+
+    Without overlays it is the bundled catalog alone, whatever the user installed (for the docs).
+    """
+    base, kind = base_sources() if use_overlays else (bundled_sources(), "bundled")
+    return _load(base, kind, cli_paths, environ, use_overlays=use_overlays)
+
+
+def _load(
+    base_files: Sequence[Source],
+    kind: str,
+    cli_paths: Sequence[Path],
+    environ: Mapping[str, str] | None,
+    *,
+    use_overlays: bool,
+) -> Catalog:
     schema = schema_bytes()
     validator = _Validator(schema)
     docs: dict[str, tuple[dict[str, Any], str]] = {}
     order: list[str] = []
     sources: list[str] = []
-    for source in bundled_sources():
+    for source in base_files:
         doc = _parse(source)
         validator.check(source, doc, partial=False)
         _add(docs, order, doc, "bundled", source.label)
-        sources.append(f"bundled:{source.label}")
+        sources.append(f"{kind}:{Path(source.label).name}")
     if use_overlays:
         for path in overlay_paths(cli_paths, environ):
             try:
-                source = _Source(str(path), path.read_bytes())
+                source = Source(str(path), path.read_bytes())
             except OSError as exc:
                 raise CatalogError(str(path), "", f"cannot read: {exc.strerror or exc}") from None
             doc = _parse(source)
@@ -142,7 +175,7 @@ def _add(
     docs[provider_id] = (doc, origin)
 
 
-def _parse(source: _Source) -> dict[str, Any]:
+def _parse(source: Source) -> dict[str, Any]:
     try:
         doc = yaml.load(source.data, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -188,7 +221,7 @@ class _Validator:
         self._stamps: set[str] | None = None
         self._new_stamps: set[str] = set()
 
-    def check(self, source: _Source, doc: dict[str, Any], *, partial: bool, merged: bool = False) -> None:
+    def check(self, source: Source, doc: dict[str, Any], *, partial: bool, merged: bool = False) -> None:
         payload = json.dumps(doc, sort_keys=True, default=str).encode() if merged else source.data
         # the code version too: a release that adds semantic checks validates every file again
         key = f"{__version__}\0{partial}\0".encode() + self._schema_bytes + b"\0" + payload

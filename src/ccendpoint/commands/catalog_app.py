@@ -231,4 +231,115 @@ class _status:
             self._status.__exit__(*exc)
 
 
+def update(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="The bundle: an https URL (of its folder or manifest.json), or a local folder or manifest.json.",
+            metavar="URL|FILE",
+        ),
+    ],
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds for the whole download.", min=1)] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Install a newer catalog bundle into your data folder, without a new ccendpoint release.
+
+    Every file is checked against the bundle's manifest (size and SHA-256) and the whole set
+    against the catalog schema before anything changes; the switch is atomic, so a broken,
+    tampered or interrupted download leaves the active catalog as it was. HTTPS only, except for
+    this machine (http://127.0.0.1). `ccendpoint catalog reset` returns to the bundled catalog.
+
+    Example: ccendpoint catalog update --from https://example.org/ccendpoint-catalog/
+
+    Example: ccendpoint catalog update --from ./bundle/manifest.json
+    """
+    from ccendpoint.catalog import bundle
+
+    with _status("Fetching and checking the catalog bundle…", as_json):
+        manifest, files, label = bundle.read_bundle(source, timeout=timeout)
+        bundle.check_files(manifest, files)
+        providers = bundle.check_catalog(files)
+        folder = bundle.install(manifest, files, label)
+    info = bundle.active()
+    if as_json:
+        common.print_json(_status_dict(info) | {"installed": str(folder), "providers": providers})
+        return
+    out = common.console()
+    out.print(
+        f"Installed catalog version {manifest.version} ({manifest.date}, {len(files)} files, "
+        f"{providers} providers) from {label}.",
+        markup=False,
+    )
+    if info.kind != "installed":
+        out.print(info.note, markup=False)
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Show which catalog is active (bundled or installed), its version, date and age.
+
+    Example: ccendpoint catalog status
+    """
+    from ccendpoint.catalog import bundle
+
+    info = bundle.active()
+    if as_json:
+        common.print_json(_status_dict(info))
+        return
+    out = common.console()
+    age = info.age_days()
+    if info.kind == "installed":
+        out.print(
+            f"Active: installed catalog, version {info.version}, dated {info.date} ({age} days old).", markup=False
+        )
+        out.print(f"  From {info.source}, installed {info.installed_at}, in {info.folder}.", markup=False)
+        out.print(f"  This release bundles version {info.bundled_version} ({info.bundled_date}).", markup=False)
+    else:
+        out.print(f"Active: bundled catalog, version {info.version}, dated {info.date} ({age} days old).", markup=False)
+    if info.note:
+        out.print(f"  {info.note}", markup=False)
+    warning = info.stale_warning()
+    if warning:
+        out.print(f"[yellow]![/yellow] {warning}", markup=True, highlight=False)
+
+
+def reset() -> None:
+    """Go back to the catalog bundled with this release (removes an installed update).
+
+    Example: ccendpoint catalog reset
+    """
+    from ccendpoint.catalog import bundle
+
+    removed = bundle.reset()
+    version, date = bundle.bundled_info()
+    out = common.console()
+    if removed:
+        out.print(
+            f"Removed the installed catalog; the bundled one (version {version}, {date}) is active.", markup=False
+        )
+    else:
+        out.print(f"Nothing installed; the bundled catalog (version {version}, {date}) is active.", markup=False)
+
+
+def _status_dict(info: Any) -> dict[str, Any]:
+    return {
+        "active": info.kind,
+        "version": info.version,
+        "date": info.date,
+        "age_days": info.age_days(),
+        "stale": info.stale_warning() is not None,
+        "source": info.source or None,
+        "installed_at": info.installed_at or None,
+        "folder": str(info.folder) if info.folder else None,
+        "bundled_version": info.bundled_version,
+        "bundled_date": info.bundled_date,
+        "note": info.note or None,
+    }
+
+
 app.command("drift")(drift)
+app.command("update")(update)
+app.command("status")(status)
+app.command("reset")(reset)

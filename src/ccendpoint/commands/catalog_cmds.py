@@ -102,6 +102,7 @@ def list_models(
     from ccendpoint.catalog.lookup import find_provider
 
     cat = common.catalog(ctx)
+    common.warn_if_stale()
     providers = [find_provider(cat, provider)] if provider else list(cat.providers)
     rows = [(p, m) for p in providers for m in p.models if all_models or not m.deprecated]
     if cost:
@@ -137,6 +138,7 @@ def show(
     from ccendpoint.vscode.blocks import GroupOptions, default_mode, render_group
 
     cat = common.catalog(ctx)
+    common.warn_if_stale()
     prov = find_provider(cat, provider)
     chosen = find_model(prov, model) if model else None
     options = GroupOptions(model_ids=[chosen.id] if chosen else None)
