@@ -171,3 +171,47 @@ def test_usage_errors_are_exit_2(args: tuple[str, ...], message: str) -> None:
     code, _, err = drift(*args, env={"CLOCKWORK_API_KEY": KEY})
     assert code == 2
     assert message in err
+
+
+def test_doctor_live_includes_the_drift_check_at_the_catalog_endpoint(tmp_path: Path) -> None:
+    with fake_server() as server:
+        server.models(["cw-peaky", "cw-next"], KEY)
+        overlay = at_fake(server, tmp_path)
+        added = runner.invoke(app, ["--catalog", str(overlay), "add", "clockwork"])
+        assert added.exit_code == 0, added.output
+        result = runner.invoke(
+            app, ["--catalog", str(overlay), "doctor", "--live", "--json"], env={"CLOCKWORK_API_KEY": KEY}
+        )
+    found = [f for f in json.loads(result.stdout)["findings"] if f["check"].startswith("catalog.drift")]
+    assert [f["check"] for f in found] == ["catalog.drift"]
+    assert "served but unknown to the catalog: cw-next" in found[0]["what"]
+    assert "in the catalog but no longer served: cw-mystery" in found[0]["what"]
+    assert [s.path for s in server.seen].count("/v1/models") == 1  # once per provider, not per model
+    assert KEY not in result.stdout
+
+
+def test_doctor_drift_findings_for_a_match_a_failure_and_no_key() -> None:
+    from ccendpoint.catalog.drift import DriftFailure, Served
+    from ccendpoint.doctor.drift_checks import check_drift
+    from ccendpoint.vscode.blocks import GroupOptions, render_group
+
+    catalog = load_catalog([FIXTURE])
+    provider = catalog.provider("clockwork")
+    assert provider is not None
+    document = [render_group(provider, GroupOptions())]
+    asked: list[str] = []
+
+    def serves(url: str, key: str) -> Served:
+        asked.append(url)
+        return Served(ids=tuple(CATALOG_IDS), url=url)
+
+    def refuses(url: str, key: str) -> Served:
+        raise DriftFailure("auth", "api.clockwork.test refused the key: HTTP 401", "Check the key.")
+
+    env = {"CLOCKWORK_API_KEY": KEY}
+    (match,) = check_drift(document, catalog, environ=env, fetch=serves)
+    assert (match.level, match.check) == ("ok", "catalog.drift")
+    assert asked == ["https://api.clockwork.test/v1/models"]
+    (failed,) = check_drift(document, catalog, environ=env, fetch=refuses)
+    assert (failed.level, failed.check, failed.fix) == ("warning", "catalog.drift-unchecked", "Check the key.")
+    assert check_drift(document, catalog, environ={}, fetch=serves) == []
