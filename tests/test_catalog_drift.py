@@ -215,3 +215,25 @@ def test_doctor_drift_findings_for_a_match_a_failure_and_no_key() -> None:
     (failed,) = check_drift(document, catalog, environ=env, fetch=refuses)
     assert (failed.level, failed.check, failed.fix) == ("warning", "catalog.drift-unchecked", "Check the key.")
     assert check_drift(document, catalog, environ={}, fetch=serves) == []
+
+
+def test_add_discover_writes_unknown_served_models_with_conservative_settings(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    with fake_server() as server:
+        server.models([*CATALOG_IDS, "cw-next", "cw-text-embedding"], KEY)
+        overlay = at_fake(server, tmp_path)
+        result = runner.invoke(
+            app, ["--catalog", str(overlay), "add", "clockwork", "--discover"], env={"CLOCKWORK_API_KEY": KEY}
+        )
+        assert result.exit_code == 0, result.output
+        assert "adding 1 served model(s) the catalog does not know" in " ".join(result.stderr.split())
+        missing = runner.invoke(app, ["--catalog", str(overlay), "add", "clockwork", "--discover", "--dry-run"])
+    assert missing.exit_code == 2 and "Set CLOCKWORK_API_KEY" in missing.stderr
+    config = isolated_home / ".config" / "Code" / "User" / "chatLanguageModels.json"
+    (group,) = json.loads(config.read_text())
+    entries = {m["id"]: m for m in group["models"]}
+    assert list(entries) == ["cw-peaky", "cw-mystery", "cw-next"]  # the excluded embedding model is left out
+    new = entries["cw-next"]
+    assert (new["name"], new["vision"], new["toolCalling"]) == ("cw-next (discovered)", False, False)
+    assert (new["maxInputTokens"], new["maxOutputTokens"]) == (128000, 16000)

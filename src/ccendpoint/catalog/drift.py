@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from ccendpoint.catalog.model import Provider
+from ccendpoint.catalog.model import Model, Provider
 from ccendpoint.redact import scrub
 
 #: The chat path a catalog endpoint ends with; ``/models`` sits beside it.
@@ -187,3 +187,30 @@ def fetch_served(url: str, key: str, *, timeout: float = 30.0) -> Served:
     except ValueError:
         raise DriftFailure("format", f"{host} did not answer with JSON") from None
     return Served(ids=tuple(served_ids(data)), url=url)
+
+
+#: Fields a discovered model has no facts for: ``add --discover`` writes conservative values.
+DISCOVERED_ASSUMED = ("vision", "tool_calling", "thinking", "context", "max_output")
+
+
+def discovered_models(provider: Provider, ids: Iterable[str], url: str, day: str) -> tuple[Model, ...]:
+    """Catalog entries for served ids the catalog does not know, with conservative defaults.
+
+    No vision, no tool calling, no thinking and VS Code's default limits: whatever the model can
+    really do, these never make VS Code send something it may reject. Marked by name and ``assumed``.
+    """
+    return tuple(
+        Model(
+            id=model_id,
+            name=f"{model_id} (discovered)",
+            vision=False,
+            tool_calling=False,
+            thinking="none",
+            facts_date=day,
+            rules=provider.default_rules,
+            source=f"served by {url} on {day}; not in the catalog",
+            assumed=DISCOVERED_ASSUMED,
+            notes=("Discovered with `add --discover`: capabilities and limits are conservative guesses.",),
+        )
+        for model_id in ids
+    )
