@@ -29,6 +29,7 @@ Typical use:
   ccendpoint add kimi             # write it (backup first; your other entries stay as they are)
   ccendpoint remove kimi          # take out what ccendpoint added
   ccendpoint proxy kimi           # run the local proxy that fixes Kimi's requests
+  ccendpoint catalog drift kimi   # does the catalog still match what Kimi serves?
 """
 
 
