@@ -54,5 +54,6 @@ def source_lines(model: Model) -> list[str]:
 
 
 def fact_lines(model: Model) -> list[str]:
-    """Everything above, in the order ``show`` prints it."""
-    return price_lines(model) + limit_lines(model) + source_lines(model)
+    """Everything above, in the order ``show`` prints it (a retired model's missing price is not news)."""
+    prices = price_lines(model) if model.pricing or not model.deprecated else []
+    return prices + limit_lines(model) + source_lines(model)
