@@ -191,7 +191,10 @@ def test_broken_overlay_names_the_file_and_the_path(tmp_path: Path) -> None:
         ),
         (lambda d: d["models"][0].update(facts_date="June"), "models[0].facts_date: must be a date written YYYY-MM-DD"),
         (lambda d: d.update(default_region="mars"), "default_region: 'mars' is not one of the endpoints"),
-        (lambda d: d["models"].append(dict(d["models"][0])), "models[8].id: duplicate model id 'kimi-k2.6'"),
+        (
+            lambda d: d["models"].append(dict(d["models"][0])),
+            f"models[{len(BUNDLED['kimi.yaml']['models'])}].id: duplicate model id 'kimi-k2.6'",
+        ),
     ],
 )
 def test_overlay_errors_are_precise(tmp_path: Path, change: object, expected: str) -> None:
@@ -234,7 +237,7 @@ def test_incomplete_new_model_in_an_extension_is_reported(tmp_path: Path) -> Non
     with pytest.raises(CatalogError) as caught:
         load_catalog([path])
     assert "merged with the bundled provider" in str(caught.value)
-    assert "models[8].name: is required" in str(caught.value)
+    assert f"models[{len(BUNDLED['kimi.yaml']['models'])}].name: is required" in str(caught.value)
 
 
 def test_port_clash_between_providers_is_reported(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ccendpoint import __version__
-from ccendpoint.commands import catalog_cmds, common, config_cmds, doctor_cmd, proxy_cmd, usage_cmd
+from ccendpoint.commands import catalog_app, catalog_cmds, common, config_cmds, doctor_cmd, proxy_cmd, usage_cmd
 from ccendpoint.errors import CcendpointError
 
 HELP = """\
@@ -29,6 +29,7 @@ Typical use:
   ccendpoint add kimi             # write it (backup first; your other entries stay as they are)
   ccendpoint remove kimi          # take out what ccendpoint added
   ccendpoint proxy kimi           # run the local proxy that fixes Kimi's requests
+  ccendpoint catalog drift kimi   # does the catalog still match what Kimi serves?
 """
 
 
@@ -106,6 +107,7 @@ app.command("restore")(config_cmds.restore)
 app.command("usage")(usage_cmd.usage)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("proxy")(proxy_cmd.proxy)
+app.add_typer(catalog_app.app, name="catalog")
 
 
 def main() -> None:

@@ -27,3 +27,8 @@ def cache_dir() -> Path:
 def log_dir() -> Path:
     """Proxy request logs."""
     return Path(platformdirs.user_log_dir(APP, appauthor=False))
+
+
+def data_dir() -> Path:
+    """Data ccendpoint installs for the user: a catalog newer than the bundled one (``catalog/``)."""
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ccendpoint.catalog.describe import rule_set_sentences
 from ccendpoint.catalog.export import proxy_env_names
+from ccendpoint.catalog.facts import limit_lines, price_lines, source_lines
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.catalog.model import Model, Provider
 from ccendpoint.formatting import money, price_text, tokens_text
@@ -46,6 +47,17 @@ def _model_row(model: Model) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
+def _fact_notes(model: Model) -> list[str]:
+    """Prices, output limits, sources and assumptions; an unknown price only for current models."""
+    out = price_lines(model) if model.pricing or not model.deprecated else []
+    out += limit_lines(model)
+    if model.source:
+        out.append(f"source: {model.source}")
+    if model.assumed:
+        out += source_lines(model)[1:2]
+    return out
+
+
 def render_provider_page(provider: Provider) -> str:
     lines = [HEADER.format(id=provider.id), "", f"# {provider.name}", ""]
     if provider.description:
@@ -72,13 +84,11 @@ def render_provider_page(provider: Provider) -> str:
     ]
     lines += [_model_row(m) for m in provider.models]
     notes = [(m, note) for m in provider.models for note in m.notes]
-    priced = [m for m in provider.models if m.pricing]
-    if notes or priced:
+    facts = [(m, line) for m in provider.models for line in _fact_notes(m)]
+    if notes or facts:
         lines += [""]
-    for m in priced:
-        assert m.pricing is not None
-        extra = f" {m.pricing.note}" if m.pricing.note else ""
-        lines += [f"- `{m.id}`: prices in {m.pricing.currency} as of {m.pricing.date}.{extra}"]
+    for m, line in facts:
+        lines += [f"- `{m.id}`: {line}"]
     for m, note in notes:
         lines += [f"- `{m.id}`: {note}"]
     for m in provider.models:

@@ -6,10 +6,11 @@ from ccendpoint.catalog.model import Model
 
 
 def tokens_text(n: int | None) -> str:
-    """Compact token counts: 262144 → 256K, 1048576 → 1M, 1000000 → 1M."""
+    """Compact token counts: 262144 → 256K, 1048576 → 1M, 1000000 → 1M, 384000 → 384K."""
     if n is None:
         return "—"
-    for unit, size in (("M", 1024 * 1024), ("M", 1_000_000), ("K", 1024), ("K", 1000)):
+    # decimal first: 384000 and 128000 are also multiples of 1024, but nobody calls them 375K or 125K
+    for unit, size in (("M", 1_000_000), ("M", 1024 * 1024), ("K", 1000), ("K", 1024)):
         if n >= size and n % size == 0:
             return f"{n // size}{unit}"
     return f"{n:,}"

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ccendpoint.catalog.cost import tokens_cost
+from ccendpoint.catalog.cost import price_factor, tokens_cost
 from ccendpoint.catalog.model import Catalog, Pricing
 from ccendpoint.errors import UsageError
 from ccendpoint.proxy.logs import LOG_GLOB
@@ -34,6 +34,7 @@ class Row:
     cost: float | None = None  # None: no price in the catalog
     currency: str = ""
     price_date: str = ""
+    off_peak: int = 0  # priced requests billed at the off-peak rate
 
     @property
     def without_usage(self) -> int:
@@ -56,6 +57,7 @@ class Report:
             total.cached_tokens += row.cached_tokens
             total.output_tokens += row.output_tokens
             total.reasoning_tokens += row.reasoning_tokens
+            total.off_peak += row.off_peak
         currencies = {r.currency for r in self.rows if r.cost is not None}
         if len(currencies) == 1:  # prices in different currencies are never added up
             total.cost, total.currency = sum(costs), currencies.pop()
@@ -132,8 +134,12 @@ def aggregate(
     since: datetime | None = None,
     provider: str | None = None,
 ) -> Report:
-    """One row per day, provider and model, in date order."""
+    """One row per day, provider and model, in date order.
+
+    Each request is priced on its own, at the rate in force when it was made (time-of-day billing).
+    """
     rows: dict[tuple[str, str, str], Row] = {}
+    prices: dict[tuple[str, str], Pricing | None] = {}
     report = Report(since=since.isoformat() if since else "")
     for record in records:
         when = _time(record)
@@ -156,12 +162,21 @@ def aggregate(
         row.cached_tokens += numbers["cached_tokens"]
         row.output_tokens += numbers["completion_tokens"]
         row.reasoning_tokens += numbers["reasoning_tokens"]
-    for row in rows.values():
-        pricing = _pricing(catalog, row.provider, row.model)
-        if pricing is None or row.with_usage == 0:
+        if (prov, model) not in prices:
+            prices[(prov, model)] = _pricing(catalog, prov, model)
+        pricing = prices[(prov, model)]
+        if pricing is None:
             continue
-        row.cost = tokens_cost(pricing, row.input_tokens, row.output_tokens, row.cached_tokens)
+        cost = tokens_cost(
+            pricing,
+            numbers["prompt_tokens"],
+            numbers["completion_tokens"],
+            numbers["cached_tokens"],
+            at=when,
+        )
+        row.cost = (row.cost or 0.0) + cost
         row.currency, row.price_date = pricing.currency, pricing.date
+        row.off_peak += price_factor(pricing, when) != 1.0
     report.rows = sorted(rows.values(), key=lambda r: (r.day, r.provider, r.model))
     return report
 

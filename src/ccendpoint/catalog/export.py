@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccendpoint.catalog.cost import session_cost
+from ccendpoint.catalog.cost import off_peak_session_cost, session_cost
 from ccendpoint.catalog.describe import model_rules_short, rule_set_sentences
 from ccendpoint.catalog.model import Model, Pricing, Provider
 
@@ -19,7 +19,16 @@ def pricing_dict(pricing: Pricing | None) -> dict[str, Any] | None:
         "currency": pricing.currency,
         "per": "1M tokens",
         "date": pricing.date,
+        "source": pricing.source or None,
         "note": pricing.note or None,
+        "peak": None
+        if pricing.peak is None
+        else {
+            "days": list(pricing.peak.days),
+            "hours_utc": [f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in pricing.peak.hours_utc],
+            "off_peak_factor": pricing.peak.off_peak_factor,
+            "text": pricing.peak.describe(),
+        },
     }
 
 
@@ -33,6 +42,9 @@ def model_dict(provider: Provider, model: Model) -> dict[str, Any]:
         "end_of_life": model.end_of_life,
         "context": model.context,
         "max_output": model.max_output,
+        "output_limit": model.output_limit,
+        "default_output": model.default_output,
+        "max_output_why": model.max_output_why or None,
         "vision": model.vision,
         "tool_calling": model.tool_calling,
         "streaming": model.streaming,
@@ -41,11 +53,14 @@ def model_dict(provider: Provider, model: Model) -> dict[str, Any]:
         "proxy_port": provider.proxy_port,
         "pricing": pricing_dict(model.pricing),
         "session_cost": session_cost(model.pricing),
+        "session_cost_off_peak": off_peak_session_cost(model.pricing),
         "request_body": dict(model.request_body),
         "rule_set": model.rules.name,
         "rules": rule_set_sentences(model.rules, model.request_body),
         "rules_short": model_rules_short(model),
         "facts_date": model.facts_date,
+        "source": model.source or None,
+        "assumed": list(model.assumed),
         "notes": list(model.notes),
     }
 

@@ -25,9 +25,11 @@ import yaml
 
 from ccendpoint import __version__, dirs
 from ccendpoint.catalog.model import (
+    WEEKDAYS,
     Catalog,
     Endpoint,
     Model,
+    Peak,
     Pricing,
     Provider,
     Rule,
@@ -51,8 +53,10 @@ _Loader.yaml_implicit_resolvers = {
 
 
 @dataclass(frozen=True)
-class _Source:
-    label: str  # what error messages call the file
+class Source:
+    """One catalog file: what error messages call it, and its bytes."""
+
+    label: str
     data: bytes
 
 
@@ -60,13 +64,13 @@ def schema_bytes() -> bytes:
     return resources.files(_PACKAGE).joinpath("schema.json").read_bytes()
 
 
-def bundled_sources() -> list[_Source]:
+def bundled_sources() -> list[Source]:
     folder = resources.files(_PACKAGE).joinpath("providers")
     entries = sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith((".yaml", ".yml"))),
         key=lambda entry: entry.name,
     )
-    return [_Source(entry.name, entry.read_bytes()) for entry in entries]
+    return [Source(entry.name, entry.read_bytes()) for entry in entries]
 
 
 def overlay_paths(cli_paths: Sequence[Path] = (), environ: Mapping[str, str] | None = None) -> list[Path]:
@@ -86,27 +90,58 @@ def overlay_paths(cli_paths: Sequence[Path] = (), environ: Mapping[str, str] | N
     return files
 
 
+def base_sources() -> tuple[list[Source], str]:
+    """The catalog the user's overlays apply to, and its kind: an installed update when one is
+    active (see :mod:`ccendpoint.catalog.bundle`), else the files this release bundles."""
+    from ccendpoint.catalog import bundle
+
+    info = bundle.active()
+    if info.kind != "installed" or info.folder is None:
+        return bundled_sources(), "bundled"
+    return [Source(str(info.folder / name), data) for name, data in bundle.installed_sources(info)], "installed"
+
+
+def build_catalog(sources: Sequence[Source]) -> Catalog:
+    """A catalog from these files alone, checked as strictly as the bundled one (no overlays)."""
+    return _load(sources, "bundle", [], None, use_overlays=False)
+
+
 def load_catalog(
     cli_paths: Sequence[Path] = (),
     environ: Mapping[str, str] | None = None,
     *,
     use_overlays: bool = True,
 ) -> Catalog:
-    """The catalog as the user sees it: bundled data plus their overlays."""
+    """The catalog as the user sees it: the bundled (or installed) catalog plus their overlays.
+
+    Without overlays it is the bundled catalog alone, whatever the user installed (for the docs).
+    """
+    base, kind = base_sources() if use_overlays else (bundled_sources(), "bundled")
+    return _load(base, kind, cli_paths, environ, use_overlays=use_overlays)
+
+
+def _load(
+    base_files: Sequence[Source],
+    kind: str,
+    cli_paths: Sequence[Path],
+    environ: Mapping[str, str] | None,
+    *,
+    use_overlays: bool,
+) -> Catalog:
     schema = schema_bytes()
     validator = _Validator(schema)
     docs: dict[str, tuple[dict[str, Any], str]] = {}
     order: list[str] = []
     sources: list[str] = []
-    for source in bundled_sources():
+    for source in base_files:
         doc = _parse(source)
         validator.check(source, doc, partial=False)
         _add(docs, order, doc, "bundled", source.label)
-        sources.append(f"bundled:{source.label}")
+        sources.append(f"{kind}:{Path(source.label).name}")
     if use_overlays:
         for path in overlay_paths(cli_paths, environ):
             try:
-                source = _Source(str(path), path.read_bytes())
+                source = Source(str(path), path.read_bytes())
             except OSError as exc:
                 raise CatalogError(str(path), "", f"cannot read: {exc.strerror or exc}") from None
             doc = _parse(source)
@@ -140,7 +175,7 @@ def _add(
     docs[provider_id] = (doc, origin)
 
 
-def _parse(source: _Source) -> dict[str, Any]:
+def _parse(source: Source) -> dict[str, Any]:
     try:
         doc = yaml.load(source.data, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -186,7 +221,7 @@ class _Validator:
         self._stamps: set[str] | None = None
         self._new_stamps: set[str] = set()
 
-    def check(self, source: _Source, doc: dict[str, Any], *, partial: bool, merged: bool = False) -> None:
+    def check(self, source: Source, doc: dict[str, Any], *, partial: bool, merged: bool = False) -> None:
         payload = json.dumps(doc, sort_keys=True, default=str).encode() if merged else source.data
         # the code version too: a release that adds semantic checks validates every file again
         key = f"{__version__}\0{partial}\0".encode() + self._schema_bytes + b"\0" + payload
@@ -319,6 +354,23 @@ def semantic_problems(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
             )
         if model.get("status") == "deprecated" and not model.get("replacement"):
             problems.append((f"models[{index}].replacement", "a deprecated model must name its replacement"))
+        problems += _limit_problems(index, model)
+    return problems
+
+
+def _limit_problems(index: int, model: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Output limits that contradict each other, and peak windows that run backwards."""
+    problems: list[tuple[str, str]] = []
+    limit, written = model.get("output_limit"), model.get("max_output")
+    if isinstance(limit, int) and isinstance(written, int) and limit < written:
+        problems.append((f"models[{index}].output_limit", f"{limit} is below max_output {written}"))
+    if isinstance(limit, int) and isinstance(written, int) and limit > written and not model.get("max_output_why"):
+        problems.append((f"models[{index}].max_output_why", "say why add writes less than the provider's output_limit"))
+    peak = (model.get("pricing") or {}).get("peak") or {}
+    for number, window in enumerate(peak.get("hours_utc", [])):
+        start, _, end = str(window).partition("-")
+        if ":" in start and ":" in end and _minutes(start) >= _minutes(end):
+            problems.append((f"models[{index}].pricing.peak.hours_utc[{number}]", f"'{window}' ends before it starts"))
     return problems
 
 
@@ -364,17 +416,13 @@ def _build(doc: Mapping[str, Any], origin: str) -> Provider:
                 model_options=dict(vscode.get("model_options", {})),
                 reasoning_effort=tuple(m.get("reasoning_effort", ())),
                 request_body=dict(m.get("request_body", {})),
-                pricing=Pricing(
-                    input=float(pricing["input"]),
-                    output=float(pricing["output"]),
-                    currency=pricing["currency"],
-                    date=pricing["date"],
-                    cached_input=None if pricing.get("cached_input") is None else float(pricing["cached_input"]),
-                    note=pricing.get("note", ""),
-                )
-                if pricing
-                else None,
+                pricing=_pricing(pricing) if pricing else None,
                 notes=tuple(m.get("notes", ())),
+                source=str(m.get("source", "")),
+                output_limit=m.get("output_limit"),
+                default_output=m.get("default_output"),
+                max_output_why=" ".join(str(m.get("max_output_why", "")).split()),
+                assumed=tuple(m.get("assumed", ())),
             )
         )
     api_key = doc.get("api_key", {})
@@ -410,7 +458,36 @@ def _build(doc: Mapping[str, Any], origin: str) -> Provider:
         troubleshooting=tuple(
             Troubleshooting(t["symptom"], t["cause"], t["fix"]) for t in doc.get("troubleshooting", [])
         ),
+        discovery_include=tuple(doc.get("discovery", {}).get("include", ())),
+        discovery_exclude=tuple(doc.get("discovery", {}).get("exclude", ())),
         origin=origin,
+    )
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _pricing(data: Mapping[str, Any]) -> Pricing:
+    peak = data.get("peak")
+    return Pricing(
+        input=float(data["input"]),
+        output=float(data["output"]),
+        currency=data["currency"],
+        date=data["date"],
+        cached_input=None if data.get("cached_input") is None else float(data["cached_input"]),
+        note=data.get("note", ""),
+        source=str(data.get("source", "")),
+        peak=Peak(
+            days=tuple(d for d in WEEKDAYS if d in peak["days"]),
+            hours_utc=tuple(
+                (_minutes(window.split("-")[0]), _minutes(window.split("-")[1])) for window in peak["hours_utc"]
+            ),
+            off_peak_factor=float(peak["off_peak_factor"]),
+        )
+        if peak
+        else None,
     )
 
 

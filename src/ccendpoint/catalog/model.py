@@ -67,9 +67,36 @@ class RuleSet:
     replay_reasoning: bool = False
 
 
+#: Weekday names as the catalog writes them, Monday first (``datetime.weekday()`` order).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Peak:
+    """Time-of-day billing: the listed prices apply in the peak windows, ``off_peak_factor`` × them elsewhere."""
+
+    days: tuple[str, ...]  # from WEEKDAYS
+    hours_utc: tuple[tuple[int, int], ...]  # [start, end) in minutes after 00:00 UTC
+    off_peak_factor: float
+
+    def describe(self) -> str:
+        """``peak Mon–Fri 01:00–04:00 and 06:00–10:00 UTC; off-peak 50% of it``."""
+        days = [d.capitalize() for d in self.days]
+        if self.days == WEEKDAYS[: len(self.days)] and len(self.days) > 2:
+            day_text = f"{days[0]}–{days[-1]}"
+        else:
+            day_text = ", ".join(days)
+        windows = " and ".join(f"{_clock(a)}–{_clock(b)}" for a, b in self.hours_utc)
+        return f"peak {day_text} {windows} UTC; off-peak {self.off_peak_factor:.0%} of the peak price"
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 @dataclass(frozen=True)
 class Pricing:
-    """Prices per one million tokens."""
+    """Prices per one million tokens (the peak prices when ``peak`` is set)."""
 
     input: float
     output: float
@@ -77,6 +104,8 @@ class Pricing:
     date: str
     cached_input: float | None = None
     note: str = ""
+    source: str = ""
+    peak: Peak | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +147,16 @@ class Model:
     request_body: Mapping[str, JSONValue] = field(default_factory=dict)
     pricing: Pricing | None = None
     notes: tuple[str, ...] = ()
+    #: Where the model's facts come from (a URL or a named document).
+    source: str = ""
+    #: The provider's own output maximum, when ``max_output`` (what ``add`` writes) is lower.
+    output_limit: int | None = None
+    #: The provider's output budget when a request sets none.
+    default_output: int | None = None
+    #: Why ``max_output`` is not the provider's maximum.
+    max_output_why: str = ""
+    #: Fields that are conservative assumptions rather than sourced facts.
+    assumed: tuple[str, ...] = ()
 
     @property
     def deprecated(self) -> bool:
@@ -146,6 +185,9 @@ class Provider:
     key_format: str = ""
     key_prefixes: tuple[str, ...] = ()
     troubleshooting: tuple[Troubleshooting, ...] = ()
+    #: Served ids worth reporting as unknown (globs; empty: all) and ids never reported.
+    discovery_include: tuple[str, ...] = ()
+    discovery_exclude: tuple[str, ...] = ()
     #: Where the definition came from: "bundled", or "user (replaces bundled): <file>", ...
     origin: str = "bundled"
 

@@ -30,8 +30,6 @@ def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None
     from rich.markup import escape
     from rich.table import Table
 
-    from ccendpoint.catalog.cost import session_cost
-
     table = Table(title=title, title_justify="left", show_lines=False)
     for name, justify, no_wrap in (
         ("Provider", "left", True),
@@ -67,10 +65,21 @@ def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None
             price_text(model),
         ]
         if cost:
-            value = session_cost(model.pricing)
-            cells.append("—" if value is None else money(value, model.pricing.currency if model.pricing else "USD"))
+            cells.append(_session_text(model))
         table.add_row(*cells, style=style)
     return table
+
+
+def _session_text(model: Model) -> str:
+    """``$1.23``, or ``$1.23 (off-peak $0.62)`` for a provider that bills by time of day."""
+    from ccendpoint.catalog.cost import off_peak_session_cost, session_cost
+
+    value = session_cost(model.pricing)
+    if value is None or model.pricing is None:
+        return "—"
+    text = money(value, model.pricing.currency)
+    off_peak = off_peak_session_cost(model.pricing)
+    return text if off_peak is None else f"{text} (off-peak {money(off_peak, model.pricing.currency)})"
 
 
 def list_models(
@@ -93,6 +102,7 @@ def list_models(
     from ccendpoint.catalog.lookup import find_provider
 
     cat = common.catalog(ctx)
+    common.warn_if_stale()
     providers = [find_provider(cat, provider)] if provider else list(cat.providers)
     rows = [(p, m) for p in providers for m in p.models if all_models or not m.deprecated]
     if cost:
@@ -103,7 +113,10 @@ def list_models(
     out = common.console()
     out.print(models_table(rows, cost=cost))
     if cost:
-        out.print(f"[dim]Agent session: {TYPICAL_SESSION.describe()}, at the catalog's list prices.[/dim]")
+        out.print(
+            f"[dim]Agent session: {TYPICAL_SESSION.describe()}, at the catalog's list prices; for providers "
+            "that bill by time of day the list price is the peak price, and the off-peak cost follows.[/dim]"
+        )
     hidden = sum(1 for p in providers for m in p.models if m.deprecated) if not all_models else 0
     if hidden:
         out.print(f"[dim]{hidden} deprecated model(s) hidden; --all shows them.[/dim]")
@@ -125,6 +138,7 @@ def show(
     from ccendpoint.vscode.blocks import GroupOptions, default_mode, render_group
 
     cat = common.catalog(ctx)
+    common.warn_if_stale()
     prov = find_provider(cat, provider)
     chosen = find_model(prov, model) if model else None
     options = GroupOptions(model_ids=[chosen.id] if chosen else None)
@@ -156,6 +170,7 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
 
     from ccendpoint.catalog.describe import rule_set_sentences
     from ccendpoint.catalog.export import proxy_env_names
+    from ccendpoint.catalog.facts import fact_lines
     from ccendpoint.vscode.blocks import default_mode, fallback_limits
 
     out = common.console()
@@ -210,15 +225,9 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
 
     out.print(models_table([(prov, m) for m in models], title="Models"))
     for m in models:
-        extra = []
-        if m.pricing and m.pricing.cached_input is not None:
-            extra.append(f"cached input {money(m.pricing.cached_input, m.pricing.currency)} per 1M")
-        if m.pricing:
-            extra.append(f"prices as of {m.pricing.date}" + (f" ({m.pricing.note})" if m.pricing.note else ""))
-        extra.append(f"facts as of {m.facts_date}")
-        if m.end_of_life:
-            extra.append(f"end of life {m.end_of_life}")
-        out.print(f"  {m.id}: " + "; ".join(extra), markup=False)
+        out.print(f"  {m.id}:", markup=False)
+        for line in fact_lines(m):
+            out.print(f"    {line}", markup=False)
         for note in m.notes:
             out.print(f"    {note}", markup=False)
         missing = fallback_limits(m)

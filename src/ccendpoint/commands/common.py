@@ -65,3 +65,12 @@ def err_console() -> Console:
 def print_json(data: Any) -> None:
     """Machine-readable output on stdout: plain JSON, no colours, no wrapping."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def warn_if_stale() -> None:
+    """A warning on stderr when the active catalog is older than the freshness limit."""
+    from ccendpoint.catalog.bundle import active
+
+    warning = active().stale_warning()
+    if warning:
+        err_console().print(f"warning: {warning}", markup=False)

@@ -247,6 +247,45 @@ def written_line(state: FileState, result: WriteResult) -> str:
 # --- add ------------------------------------------------------------------------------------------
 
 
+def _with_discovered(prov: Provider, region: str | None) -> Provider:
+    """The provider plus the served models the catalog does not know (``add --discover``)."""
+    import dataclasses
+    import datetime as dt
+    import os
+
+    from ccendpoint.catalog.drift import DriftFailure, compare, discovered_models, fetch_served, models_url
+    from ccendpoint.doctor.live import api_key
+
+    key, _ = api_key(prov, os.environ)
+    if key is None:
+        names = " or ".join(prov.key_env) or "the provider's key variable"
+        raise UsageError(
+            f"--discover asks {prov.group_name} which models it serves, and needs its key.", hint=f"Set {names}."
+        )
+    if region is not None and region not in prov.endpoints:
+        raise UsageError(
+            f"Unknown region '{region}' for {prov.group_name}.", hint=f"Known regions: {', '.join(prov.endpoints)}."
+        )
+    url = models_url(prov.endpoint(region).url)
+    try:
+        served = fetch_served(url, key)
+    except DriftFailure as failure:
+        raise CcendpointError(f"--discover: {failure.message}.", hint=failure.hint or None) from None
+    unknown = compare(prov, served.ids).unknown
+    err = common.err_console()
+    if not unknown:
+        err.print(f"--discover: {prov.group_name} serves nothing the catalog does not know.", markup=False)
+        return prov
+    err.print(
+        f"--discover: adding {len(unknown)} served model(s) the catalog does not know, with conservative "
+        f"settings (no vision, no tools, VS Code's default limits; edit them in VS Code if they can do more): "
+        + ", ".join(unknown),
+        markup=False,
+    )
+    extra = discovered_models(prov, unknown, url, dt.date.today().isoformat())
+    return dataclasses.replace(prov, models=prov.models + extra)
+
+
 def add(
     ctx: typer.Context,
     provider: ProviderArg,
@@ -281,6 +320,14 @@ def add(
     profile: ProfileOpt = None,
     user_data_dir: UserDataOpt = None,
     file: FileOpt = None,
+    discover: Annotated[
+        bool,
+        typer.Option(
+            "--discover",
+            help="Also add models the provider serves (GET /models, key from the environment) that the catalog "
+            "does not know yet, with conservative settings: no vision, no tools, VS Code's default limits.",
+        ),
+    ] = False,
 ) -> None:
     """Add a provider's models to VS Code's chatLanguageModels.json, keeping everything else in it.
 
@@ -295,6 +342,8 @@ def add(
     if models and all_models:
         raise UsageError("--models and --all do not go together.", hint="Use one of them.")
     prov = find_provider(common.catalog(ctx), provider)
+    if discover:
+        prov = _with_discovered(prov, region)
     options = GroupOptions(
         mode=mode.value if mode else None,
         region=region,

@@ -24,7 +24,11 @@ def doctor(
     file: FileOpt = None,
     live: Annotated[
         bool,
-        typer.Option("--live", help="Also send three real requests per model (key from the environment)."),
+        typer.Option(
+            "--live",
+            help="Also send three real requests per model and compare each provider's served models with the "
+            "catalog (key from the environment).",
+        ),
     ] = False,
     models: Annotated[
         Optional[str],  # noqa: UP045
@@ -63,8 +67,11 @@ def doctor(
         if found.document is None:
             findings.append(_no_live())
         else:
+            from ccendpoint.doctor.drift_checks import check_drift
+
             only = [part.strip() for part in (models or "").split(",") if part.strip()]
             findings += run_live(found.document, cat, only=only, timeout=timeout)
+            findings += check_drift(found.document, cat, only=only, timeout=timeout)
     if report is not None:
         _write_report(report, findings, found)
     if as_json:

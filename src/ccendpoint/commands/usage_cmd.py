@@ -23,8 +23,9 @@ def usage(
 ) -> None:
     """Show token usage and cost per day and model, read from the proxy's request logs.
 
-    Costs use the catalog's prices; requests whose answer carried no usage are counted apart,
-    never guessed.
+    Costs use the catalog's prices, each request at the rate in force when it was made (peak or
+    off-peak, for providers that bill by time of day); requests whose answer carried no usage are
+    counted apart, never guessed.
 
     Example: ccendpoint usage --since 30d --provider kimi
     """
@@ -116,5 +117,10 @@ def _print(report: object, files: list[Path], location: Path) -> None:
     dates = sorted({(r.model, r.price_date) for r in report.rows if r.price_date})
     if dates:
         out.print("[dim]Prices from the catalog: " + escape(", ".join(f"{m} as of {d}" for m, d in dates)) + "[/dim]")
+    if total.off_peak:
+        out.print(
+            f"[dim]{total.off_peak} request(s) fell outside their provider's peak hours and are priced at the "
+            "off-peak rate.[/dim]"
+        )
     if total.without_usage:
         out.print(f"[dim]{total.without_usage} request(s) had no usage in the answer and are not priced.[/dim]")

@@ -125,7 +125,8 @@ def vscode_body(target: Target, messages: list[dict[str, Any]], *, stream: bool,
     return body
 
 
-def _provider_message(status: int, text: str) -> str:
+def provider_message(text: str) -> str:
+    """The error message of a provider answer (OpenAI-shaped or not), at most 300 characters."""
     try:
         data = json.loads(text)
     except ValueError:
@@ -142,7 +143,7 @@ def _provider_message(status: int, text: str) -> str:
 
 def _failure(name: str, status: int, text: str) -> Outcome:
     kind = AUTH_STATUSES.get(status, "contract" if status == 400 else "upstream")
-    return Outcome(name, False, f"HTTP {status} ({kind}): {_provider_message(status, text)}", status)
+    return Outcome(name, False, f"HTTP {status} ({kind}): {provider_message(text)}", status)
 
 
 async def _post(session: Any, target: Target, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[int, str]:
