@@ -23,12 +23,15 @@ VS Code Copilot Chat through its built-in Custom Endpoint provider.
 
 \b
 Typical use:
-  ccendpoint list                 # what the catalog knows
-  ccendpoint show kimi            # endpoints, key, proxy rules, the VS Code group
-  ccendpoint add kimi --dry-run   # preview the merge into VS Code's chatLanguageModels.json
-  ccendpoint add kimi             # write it (backup first; your other entries stay as they are)
-  ccendpoint remove kimi          # take out what ccendpoint added
-  ccendpoint proxy kimi           # run the local proxy that fixes Kimi's requests
+  ccendpoint setup kimi          # first minute: models, proxy service, key
+  ccendpoint list                # what the catalog knows
+  ccendpoint show kimi           # endpoints, key, proxy rules, the group
+  ccendpoint add kimi --dry-run  # preview the change to VS Code's models
+  ccendpoint add kimi            # write it (backed up; the rest stays)
+  ccendpoint remove kimi         # take out what ccendpoint added
+  ccendpoint proxy kimi          # run Kimi's local proxy in this terminal
+  ccendpoint service status      # the proxy's login service and its ports
+  ccendpoint doctor              # what is wrong, and the fix for each one
 """
 
 

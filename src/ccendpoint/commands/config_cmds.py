@@ -189,6 +189,7 @@ def plan_lines(plan: Plan) -> list[str]:
 
 
 def print_diff(diff: str) -> None:
+    """The diff, coloured; tabs shown four columns wide, and a line longer than the terminal wraps."""
     from rich.text import Text
 
     out = common.console()
@@ -196,7 +197,7 @@ def print_diff(diff: str) -> None:
         style = "bold" if line.startswith(("---", "+++")) else None
         if style is None:
             style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
-        out.print(Text(line, style=style or ""), soft_wrap=True)
+        out.print(Text(line.expandtabs(4), style=style or "", overflow="fold"))
 
 
 def plan_data(plan: Plan, location: Location, state: FileState, **extra: Any) -> dict[str, Any]:
@@ -541,8 +542,7 @@ def backups(
 
     Example: ccendpoint backups
     """
-    from rich.table import Table
-
+    from ccendpoint.commands.layout import Column, fit_table
     from ccendpoint.vscode import store
 
     found = store.list_backups()
@@ -553,13 +553,12 @@ def backups(
     if not found:
         out.print(f"No backups yet. They are kept in {store.backups_dir()}.", markup=False)
         return
-    table = Table(title=f"Backups (newest {store.KEEP_BACKUPS} per file are kept)", title_justify="left")
-    for column in ("Backup", "Created", "Size", "Copy of"):
-        table.add_column(column, no_wrap=column != "Copy of")
+    rows = []
     for backup in found:
         created = backup.created.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(backup.id, created, f"{backup.size:,} B", backup.target)
-    out.print(table)
+        rows.append((backup.id, created, f"{backup.size:,} B", backup.target))
+    columns = [Column("Backup"), Column("Created", priority=1), Column("Size", "right", priority=2), Column("Copy of")]
+    out.print(fit_table(out, columns, rows, title=f"Backups (newest {store.KEEP_BACKUPS} per file are kept)"))
     out.print("Restore one with: ccendpoint restore BACKUP", markup=False)
 
 

@@ -13,7 +13,7 @@ from ccendpoint.commands.config_cmds import EditionOpt, FileOpt, ProfileOpt, Use
 if TYPE_CHECKING:
     from ccendpoint.doctor.findings import Finding
 
-ICONS = {"ok": "[green]✓[/green]", "warning": "[yellow]![/yellow]", "error": "[red]✗[/red]"}
+ICONS = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "error": ("✗", "red")}
 
 
 def doctor(
@@ -47,7 +47,9 @@ def doctor(
 
     Example: ccendpoint doctor
 
-    Example: KIMI_API_KEY=... ccendpoint doctor --live --models kimi-k2.6 --report report.md
+    Example: KIMI_API_KEY=... ccendpoint doctor --live --models kimi-k2.6
+
+    Example: ccendpoint doctor --report report.md
     """
     from ccendpoint.commands.config_cmds import file_request
     from ccendpoint.doctor.findings import exit_code
@@ -110,16 +112,17 @@ def _write_report(path: Path, findings: list[Finding], found: object) -> None:
 
 
 def _print(findings: list[Finding], verbose: bool) -> None:
-    from rich.markup import escape
+    from ccendpoint.commands.layout import bullet
 
     out = common.console()
     shown = [f for f in findings if verbose or f.level != "ok"]
     counts = {level: sum(1 for f in findings if f.level == level) for level in ("ok", "warning", "error")}
     for f in sorted(shown, key=lambda f: {"error": 0, "warning": 1, "ok": 2}[f.level]):
-        out.print(f"{ICONS[f.level]} {escape(f.what)}")
+        icon, style = ICONS[f.level]
+        out.print(bullet(f.what, 0, f"{icon} ", marker_style=style))
         if f.why:
-            out.print(f"    [dim]why:[/dim] {escape(f.why)}")
+            out.print(bullet(f.why, 4, "why: ", marker_style="dim"))
         if f.fix:
-            out.print(f"    [bold]fix:[/bold] {escape(f.fix)}")
+            out.print(bullet(f.fix, 4, "fix: ", marker_style="bold"))
     hidden = "" if verbose or not counts["ok"] else " (--verbose lists the passed checks)"
     out.print(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['ok']} check(s) passed{hidden}.")
