@@ -6,6 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ccendpoint import __version__
+from ccendpoint.catalog import load_catalog
+from ccendpoint.doctor.proxy_checks import Probe
 from ccendpoint.service.runner import Completed
 from ccendpoint.service.spec import Program, Served, ServiceSpec
 
@@ -79,3 +82,21 @@ class Recorder:
 
     def commands(self, program: str) -> list[tuple[str, ...]]:
         return [call for call in self.calls if call[0] == program]
+
+
+PORTS = {p.proxy_port: p.id for p in load_catalog([]).providers if p.proxy_port}
+SYSTEMD = {
+    ("systemctl", "--user", "show-environment"): (0, ""),
+    ("systemctl", "--user", "show"): (0, "LoadState=loaded\nActiveState=active\nSubState=running\nResult=success\n"),
+}
+probes: dict[str, Callable[[int], Probe]] = {}
+
+
+def answering(port: int) -> Probe:
+    """Every catalog port answers as the proxy of its provider."""
+    return Probe("ccendpoint", {"provider": PORTS.get(port, "?"), "version": __version__})
+
+
+def set_probe(probe: Callable[[int], Probe]) -> None:
+    """What the service's ports answer from now on (in this test)."""
+    probes["current"] = probe

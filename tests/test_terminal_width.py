@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,9 +34,12 @@ def run(args: list[str], width: int) -> str:
     return result.stdout + result.stderr
 
 
-def check_fits(args: list[str], wholes: list[str] = ()) -> None:  # type: ignore[assignment]
+def check_fits(args: list[str], wholes: Sequence[str] = (), before: Callable[[], object] = lambda: None) -> None:
+    """``args`` at 80 and 120 columns against the wide output; ``before`` runs before each (a fresh state)."""
+    before()
     wide = run(args, WIDE)
     for width in WIDTHS:
+        before()
         text = run(args, width)
         lines = text.splitlines()
         too_long = [line for line in lines if len(line) > width]
@@ -114,3 +117,26 @@ def test_help_fits_and_examples_are_at_most_78_characters(path: tuple[str, ...])
         long_examples = [line for line in text.splitlines() if example(line) and len(line) > 78]
         assert not long_examples, long_examples
     assert re.search(r"^Usage: ", run([*path, "--help"], 80), flags=re.MULTILINE)
+
+
+def test_setup_and_service_fit(recorder: object, isolated_home: Path) -> None:
+    import shutil
+
+    from ccendpoint.service.manage import Machine
+
+    def fresh() -> None:
+        for folder in (".config", ".local"):
+            shutil.rmtree(isolated_home / folder, ignore_errors=True)
+
+    check_fits(["setup", "kimi", "--yes"], ["https://platform.kimi.ai/console", "customendpoint/kimi-k2.6"], fresh)
+    check_fits(["setup", "kimi", "--yes"])  # everything in place
+    check_fits(["setup", "qwen", "--yes", "--no-service"])
+    unit = isolated_home / ".config/systemd/user/ccendpoint-proxy.service"
+    check_fits(["service", "status"], [str(unit)])
+    check_fits(["service", "install", "mimo"])
+    log = Machine.current().log_file
+    log.write_text("kimi  http://127.0.0.1:3457/v1/chat/completions → https://api.moonshot.ai/v1/chat/completions\n")
+    check_fits(["service", "logs"])
+    check_fits(["service", "uninstall", "mimo"], before=lambda: run(["service", "install", "mimo"], WIDE))
+    check_fits(["service", "uninstall"], before=lambda: run(["service", "install", "kimi"], WIDE))
+    check_fits(["service", "status"])

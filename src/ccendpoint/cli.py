@@ -14,7 +14,16 @@ import typer
 from typer.core import TyperGroup
 
 from ccendpoint import __version__
-from ccendpoint.commands import catalog_cmds, common, config_cmds, doctor_cmd, proxy_cmd, usage_cmd
+from ccendpoint.commands import (
+    catalog_cmds,
+    common,
+    config_cmds,
+    doctor_cmd,
+    proxy_cmd,
+    service_cmd,
+    setup_cmd,
+    usage_cmd,
+)
 from ccendpoint.errors import CcendpointError
 
 HELP = """\
@@ -100,6 +109,7 @@ def root(
     common.state(ctx).catalog_paths = list(catalog or [])
 
 
+app.command("setup")(setup_cmd.setup)
 app.command("list")(catalog_cmds.list_models)
 app.command("show")(catalog_cmds.show)
 app.command("add")(config_cmds.add)
@@ -109,6 +119,7 @@ app.command("restore")(config_cmds.restore)
 app.command("usage")(usage_cmd.usage)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("proxy")(proxy_cmd.proxy)
+app.add_typer(service_cmd.app, name="service")
 
 
 def main() -> None:

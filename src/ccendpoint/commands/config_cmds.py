@@ -65,6 +65,7 @@ KEY_STEP = (
     '"{group}" group → Update API Key.'
 )
 PROXY_STEP = "Start the proxy and keep it running while you chat: {command}"
+SERVICE_STEP = " (or have it start at every login: {command})"
 RELOAD_STEP = "If the models do not show up in the model picker: Command Palette → Developer: Reload Window."
 
 EDITION_NAMES = {"stable": "VS Code", "insiders": "VS Code Insiders", "vscodium": "VSCodium"}
@@ -343,7 +344,9 @@ def _run_add(
     dry_run: bool,
     as_json: bool,
     overlays: Sequence[Path] = (),
-) -> None:
+    with_steps: bool = True,
+) -> tuple[Plan, WriteResult | None]:
+    """Plan, show and write the group (``setup`` calls it too, and prints its own next steps)."""
     from ccendpoint.vscode import store
     from ccendpoint.vscode.blocks import VENDOR
     from ccendpoint.vscode.plan import plan_add
@@ -356,7 +359,7 @@ def _run_add(
 
     plan = make(confirm=yes)
     warnings += check_problems(plan, force)
-    steps = next_steps(prov, plan, mode, options, overlays)
+    steps = next_steps(prov, plan, mode, options, overlays) if with_steps else []
     title = f'{prov.name} → group "{plan.group}" ({mode} mode)'
     if not as_json:
         for message in warnings:
@@ -367,6 +370,7 @@ def _run_add(
         warnings += check_problems(plan, force)
     result = None if dry_run else store.apply_plan(state.path, plan, state)
     _report(plan, location, state, result, steps, warnings, mode=mode, dry_run=dry_run, as_json=as_json)
+    return plan, result
 
 
 def _settle_conflicts(
@@ -386,31 +390,43 @@ def _settle_conflicts(
     )
 
 
-def next_steps(
-    prov: Provider, plan: Plan, mode: str, options: GroupOptions, overlays: Sequence[Path] = ()
-) -> list[str]:
+def has_api_key(plan: Plan) -> bool:
+    """True when the group, as the plan leaves it, has an ``apiKey`` (VS Code added it: the key is set)."""
     from ccendpoint.vscode.document import parse
     from ccendpoint.vscode.plan import find_group
 
-    steps = []
     found = find_group(parse(plan.new_text), plan.vendor, plan.group) if plan.new_text.strip() else None
-    has_key = found is not None and "apiKey" in found[1].value.value
-    if not has_key:
+    return found is not None and "apiKey" in found[1].value.value
+
+
+def next_steps(
+    prov: Provider, plan: Plan, mode: str, options: GroupOptions, overlays: Sequence[Path] = ()
+) -> list[str]:
+    steps = []
+    if not has_api_key(plan):
         steps.append(KEY_STEP.format(group=plan.group))
     if mode == "proxy":
-        steps.append(PROXY_STEP.format(command=proxy_command(prov, options, overlays)))
+        step = PROXY_STEP.format(command=proxy_command(prov, options, overlays))
+        if options.port is None:  # the service listens on the catalog's port
+            step += SERVICE_STEP.format(command=proxy_command(prov, options, overlays, service=True))
+        steps.append(step)
     steps.append(RELOAD_STEP)
     return steps
 
 
-def proxy_command(prov: Provider, options: GroupOptions, overlays: Sequence[Path] = ()) -> str:
-    """The ``ccendpoint proxy`` command that serves the URL ``add`` wrote: same catalog, port and region."""
+def proxy_command(
+    prov: Provider, options: GroupOptions, overlays: Sequence[Path] = (), *, service: bool = False
+) -> str:
+    """The ``ccendpoint proxy`` command that serves the URL ``add`` wrote: same catalog, port and region.
+
+    ``service``: the ``ccendpoint service install`` command that runs that proxy at every login.
+    """
     import shlex
 
     parts = ["ccendpoint"]
     for path in overlays:
         parts += ["--catalog", shlex.quote(str(path))]
-    parts += ["proxy", prov.id]
+    parts += ["service", "install", prov.id] if service else ["proxy", prov.id]
     if options.port is not None:
         parts += ["--port", str(options.port)]
     if options.region is not None:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.measure import Measurement
+    from rich.segment import Segment
     from rich.table import Table
 
 Justify = Literal["left", "right", "center"]
@@ -172,7 +174,6 @@ def _fits(console: Console, table: Table, columns: Sequence[Column], rows: Seque
 
 def _cards(columns: Sequence[Column], rows: Sequence[Row], dropped: set[int], title: str | None) -> RenderableType:
     from rich.console import Group
-    from rich.padding import Padding
     from rich.text import Text
 
     parts: list[RenderableType] = []
@@ -182,29 +183,53 @@ def _cards(columns: Sequence[Column], rows: Sequence[Row], dropped: set[int], ti
         parts.append(Text(row.cells[0], style="bold"))
         for i in range(1, len(columns)):
             if i not in dropped and row.cells[i].strip():
-                line = Text(f"{columns[i].header}: {row.cells[i]}", style=row.style or "")
-                parts.append(Padding(line, (0, 0, 0, 2), expand=False))
+                parts.append(_Hanging(f"{columns[i].header}: {row.cells[i]}", 2, style=row.style or ""))
     return Group(*parts)
+
+
+class _Hanging:
+    """Text wrapped at the console's width with a prefix on its first line and spaces under it."""
+
+    def __init__(self, text: str, indent: int, marker: str = "", *, style: str = "", marker_style: str = "") -> None:
+        self.text = text
+        self.indent = indent
+        self.marker = marker
+        self.style = style
+        self.marker_style = marker_style
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        from rich.segment import Segment
+        from rich.text import Text
+
+        lead = self.indent + len(self.marker)
+        width = max(1, options.max_width - lead)
+        lines = Text(self.text, style=self.style).wrap(console, width, overflow="fold")
+        for number, line in enumerate(lines):
+            line.rstrip()
+            if number == 0:
+                yield Segment(" " * self.indent)
+                yield Segment(self.marker, console.get_style(self.marker_style) if self.marker_style else None)
+            else:
+                yield Segment(" " * lead)
+            yield from line.render(console)
+            yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.measure import Measurement
+
+        lead = self.indent + len(self.marker)
+        longest = max((len(word) for word in self.text.split()), default=0)
+        return Measurement(lead + longest, lead + len(self.text)).clamp(max_width=options.max_width)
 
 
 def indented(text: str, indent: int = 2, *, style: str = "") -> RenderableType:
     """Plain text that wraps with every line indented, never read as markup."""
-    from rich.padding import Padding
-    from rich.text import Text
-
-    return Padding(Text(text, style=style), (0, 0, 0, indent), expand=False)
+    return _Hanging(text, indent, style=style)
 
 
 def bullet(text: str, indent: int = 4, marker: str = "- ", *, marker_style: str = "") -> RenderableType:
     """A list item whose wrapped lines start under its text, not under the marker; never markup."""
-    from rich.table import Table
-    from rich.text import Text
-
-    grid = Table.grid(padding=0)
-    grid.add_column(width=indent + len(marker), no_wrap=True)
-    grid.add_column(overflow="fold")
-    grid.add_row(Text(" " * indent + marker, style=marker_style), Text(text))
-    return grid
+    return _Hanging(text, indent, marker, marker_style=marker_style)
 
 
 @contextlib.contextmanager

@@ -119,6 +119,7 @@ class Status:
     current_program: str | None = None  # what this ccendpoint would write
     listeners: tuple[Listener, ...] = ()
     note: str = ""
+    log_file: str | None = None
 
     @property
     def installed(self) -> bool:
@@ -136,7 +137,8 @@ class Status:
 
     @property
     def healthy(self) -> bool:
-        return bool(self.listeners) and all(listener.healthy for listener in self.listeners)
+        """Running as the service manager sees it, and every port answers as the right proxy."""
+        return self.state == "running" and bool(self.listeners) and all(x.healthy for x in self.listeners)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +151,7 @@ class Status:
             "program_exists": self.program_exists,
             "current_program": self.current_program,
             "stale": self.stale,
+            "log_file": self.log_file,
             "listeners": [
                 {"provider": x.provider, "port": x.port, "state": x.state, "detail": x.detail} for x in self.listeners
             ],
@@ -233,7 +236,7 @@ def status(machine: Machine, catalog: Catalog | None, *, probe: bool = True) -> 
     system = installed(machine.platform, machine.runner, machine.places)
     served = load_served(machine)
     if system is None:
-        return Status("not installed", served=served)
+        return Status("not installed", served=served, log_file=str(machine.log_file))
     text = system.read() or ""
     program = system.program(text)
     current = system.command(machine.spec(served))[0]
@@ -252,6 +255,7 @@ def status(machine: Machine, catalog: Catalog | None, *, probe: bool = True) -> 
         current_program=current,
         listeners=listeners,
         note=system.note,
+        log_file=str(machine.log_file),
     )
 
 
@@ -371,3 +375,18 @@ def wait_until_answering(
         if found.healthy or found.state == "failed" or time.monotonic() >= deadline:
             return found
         time.sleep(interval)
+
+
+def log_tail(lines: int, path: Path) -> list[str]:
+    """The last ``lines`` lines of the service log, any secret in them masked; [] without a log."""
+    from ccendpoint.redact import scrub
+
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 256 * 1024))
+            tail = handle.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return []
+    return [scrub(line) for line in tail]
