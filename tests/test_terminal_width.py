@@ -140,3 +140,21 @@ def test_setup_and_service_fit(recorder: object, isolated_home: Path) -> None:
     check_fits(["service", "uninstall", "mimo"], before=lambda: run(["service", "install", "mimo"], WIDE))
     check_fits(["service", "uninstall"], before=lambda: run(["service", "install", "kimi"], WIDE))
     check_fits(["service", "status"])
+
+
+def test_the_proxy_start_lines_wrap_on_an_80_column_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ccendpoint.proxy.server import Output
+
+    output = Output()
+    screen = io.StringIO()
+    output.console = Console(file=screen, width=80, force_terminal=True, color_system=None)
+    url = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions"
+    line = f"qwen  http://127.0.0.1:3458/v1/chat/completions → {url}  rules: qwen3.7-plus: replay reasoning"
+    output.line(line, bold=4)
+    lines = screen.getvalue().splitlines()
+    assert len(lines) > 1 and all(len(text) <= 80 for text in lines)
+    assert any(url in text for text in lines)

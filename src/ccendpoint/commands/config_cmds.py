@@ -347,6 +347,7 @@ def _run_add(
     with_steps: bool = True,
 ) -> tuple[Plan, WriteResult | None]:
     """Plan, show and write the group (``setup`` calls it too, and prints its own next steps)."""
+    from ccendpoint.commands.layout import progress
     from ccendpoint.vscode import store
     from ccendpoint.vscode.blocks import VENDOR
     from ccendpoint.vscode.plan import plan_add
@@ -357,8 +358,9 @@ def _run_add(
     def make(confirm: bool) -> Plan:
         return plan_add(state.text, desired, record, prov.id, force=force, confirm=confirm, source=str(state.path))
 
-    plan = make(confirm=yes)
-    warnings += check_problems(plan, force)
+    with progress(f"Planning the change to {state.path.name}…"):  # a large file takes a moment
+        plan = make(confirm=yes)
+        warnings += check_problems(plan, force)
     steps = next_steps(prov, plan, mode, options, overlays) if with_steps else []
     title = f'{prov.name} → group "{plan.group}" ({mode} mode)'
     if not as_json:

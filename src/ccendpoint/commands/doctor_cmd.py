@@ -52,12 +52,14 @@ def doctor(
     Example: ccendpoint doctor --report report.md
     """
     from ccendpoint.commands.config_cmds import file_request
+    from ccendpoint.commands.layout import progress
     from ccendpoint.doctor.findings import exit_code
     from ccendpoint.doctor.machine import gather
 
     cat = common.catalog(ctx)
     request = file_request(edition, profile, user_data_dir, file)
-    found = gather(request, cat)
+    with progress("Checking VS Code's files, the proxies, settings and logs…"):
+        found = gather(request, cat)
     findings = list(found.findings)
     if live:
         from ccendpoint.doctor.live import run_live
@@ -66,7 +68,8 @@ def doctor(
             findings.append(_no_live())
         else:
             only = [part.strip() for part in (models or "").split(",") if part.strip()]
-            findings += run_live(found.document, cat, only=only, timeout=timeout)
+            with progress("Sending live requests to each model (up to three per model)…"):
+                findings += run_live(found.document, cat, only=only, timeout=timeout)
     if report is not None:
         _write_report(report, findings, found)
     if as_json:

@@ -32,14 +32,16 @@ def usage(
 
     from ccendpoint import dirs
     from ccendpoint.catalog.lookup import find_provider
+    from ccendpoint.commands.layout import progress
     from ccendpoint.usage import aggregate, log_files, parse_since, read_records
 
     cat = common.catalog(ctx)
     provider_id = find_provider(cat, provider).id if provider else None
     start = parse_since(since, datetime.now(timezone.utc))
     location = log or dirs.log_dir()
-    files = log_files(location)
-    report = aggregate(read_records(files), cat, since=start, provider=provider_id)
+    with progress("Reading the proxy's request logs…"):
+        files = log_files(location)
+        report = aggregate(read_records(files), cat, since=start, provider=provider_id)
     if as_json:
         common.print_json(
             {
