@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import plistlib
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +121,20 @@ def test_readers_return_none_for_something_else() -> None:
     assert render.launchd_program("not a plist") is None
     assert render.task_program("<nope") is None
     assert render.autostart_program("[Desktop Entry]\nName=x\n") is None
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_itself_accepts_the_unit(tmp_path: Path) -> None:
+    spec = ServiceSpec(
+        served=Served(
+            providers=("kimi",), regions={"kimi": "china"}, catalogs=(str(tmp_path / "my %zone catalog.yaml"),)
+        ),
+        program=find_program(sys.executable, "linux", os.path.exists),
+        working_dir=str(tmp_path / "100% config"),
+        log_file=str(tmp_path / "logs" / "service.log"),
+    )
+    unit = tmp_path / "ccendpoint-proxy.service"
+    unit.write_text(render.systemd_unit(spec))
+    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not [line for line in done.stderr.splitlines() if "ccendpoint-proxy" in line], done.stderr
