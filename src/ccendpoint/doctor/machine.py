@@ -229,12 +229,12 @@ def read_log_records(folder: Path, tail: int = LOG_TAIL) -> tuple[list[dict[str,
     return records, lines
 
 
-def _service_status() -> Status | None:
-    """The proxy's login service as installed (no probing: the proxy checks probe each port)."""
+def _service_status(catalog: Catalog) -> Status | None:
+    """The proxy's login service as installed, its ports probed (nothing runs when none is installed)."""
     from ccendpoint.service.manage import Machine, status
 
     try:
-        return status(Machine.current(), None, probe=False)
+        return status(Machine.current(), catalog)
     except CcendpointError:
         return None
 
@@ -248,7 +248,7 @@ def gather(
     probe: Callable[[int], Probe] = http_probe,
     version_runner: Callable[[list[str]], str | None] | None = None,
     log_folder: Path | None = None,
-    service: Callable[[], Status | None] | None = None,
+    service: Callable[[Catalog], Status | None] | None = None,
 ) -> Gathered:
     from ccendpoint import dirs
 
@@ -269,7 +269,7 @@ def gather(
     result.text, result.document, file_findings = read_document(location)
     result.findings += file_findings
     document = result.document
-    found_service = (service or _service_status)()
+    found_service = (service or _service_status)(catalog)
     result.findings += check_service(found_service)
     if document is not None:
         result.findings += check_structure(document)

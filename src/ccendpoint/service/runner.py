@@ -88,7 +88,7 @@ class SystemRunner:
         return int(process.pid)
 
     def alive(self, pid: int) -> bool:
-        if pid <= 0:
+        if pid <= 0 or sys.platform == "win32":  # there os.kill(pid, 0) would end the process
             return False
         if Path("/proc/self/cmdline").exists():  # Linux: also make sure the process is ours
             try:
