@@ -131,6 +131,8 @@ def default_note(provider: Provider) -> str:
 
 
 def choose_region(out: Console, provider: Provider, given: str | None, ask: bool) -> str:
+    from ccendpoint.commands.layout import bullet
+
     out.print(_section("Region"))
     if given is not None:
         if given not in provider.endpoints:
@@ -144,7 +146,7 @@ def choose_region(out: Console, provider: Provider, given: str | None, ask: bool
         out.print(_para(default_note(provider)))
         return provider.default_region
     for number, line in enumerate(region_lines(provider), 1):
-        out.print(_para(f"{number}. {line}"))
+        out.print(bullet(line, 2, f"{number}. "))
     out.print(_para("A key works in the region where it was created.", style="dim"))
     names = sorted(provider.endpoints, key=lambda r: r != provider.default_region)
     while True:
@@ -215,11 +217,9 @@ def _proxy_step(
     current = load_served(box)
     wanted = not no_service
     if wanted and ask and not current.serves(prov.id):
-        wanted = typer.confirm(
-            f"Install the proxy as a login service, so {prov.group_name}'s models work after every restart?",
-            default=True,
-            err=True,
-        )
+        why = f"A login service starts the proxy at every login, so {prov.group_name}'s models keep working."
+        out.print(_para(why))
+        wanted = typer.confirm("  Install it?", default=True, err=True)
     if not wanted:
         reason = " (--no-service)" if no_service else ""
         out.print(_para(f"Not installed as a login service{reason}. Start it and keep it running while you chat:"))
@@ -280,8 +280,9 @@ def _utility_step(out: Console, prov: Provider, plan: Plan, location: Location, 
             out.print(_para(f"Already set to {reference} ({model.name})."))
         return False
     names = " and ".join(to_set)
-    question = f"Set {names} to {model.name} ({reference}), for chat titles and summaries?"
-    if ask and not typer.confirm(question, default=True, err=True):
+    if ask:
+        out.print(_para(f"VS Code runs chat titles and summaries on {names}: {model.name} ({reference})?"))
+    if ask and not typer.confirm("  Set them?" if len(to_set) > 1 else "  Set it?", default=True, err=True):
         out.print(_para(f"Left as they are. Without them VS Code keeps asking: set {', '.join(UTILITY_SETTINGS)}."))
         return False
     new_text = utility_settings_edit(state.text, to_set, str(path))
