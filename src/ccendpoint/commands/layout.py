@@ -70,11 +70,25 @@ def fit_table(
         attempts.append((set(), set(decorations)))
     for count in range(1, len(movable) + 1):
         attempts.append((set(movable[:count]), set(decorations)))
-    for number, (stacked, dropped) in enumerate(attempts):
+
+    def attempt(number: int) -> Table | None:
+        stacked, dropped = attempts[number]
         table = _table(columns, plain, stacked, dropped, title, light=number > 0)
-        if _fits(console, table, columns, plain, stacked | dropped):
-            return table
-    return _cards(columns, plain, set(decorations), title)
+        return table if _fits(console, table, columns, plain, stacked | dropped) else None
+
+    # each attempt is narrower than the one before: the first that fits is found by halving
+    found = attempt(0)
+    if found is not None:
+        return found
+    low, high, best = 1, len(attempts) - 1, None
+    while low <= high:
+        middle = (low + high) // 2
+        table = attempt(middle)
+        if table is not None:
+            best, high = table, middle - 1
+        else:
+            low = middle + 1
+    return best if best is not None else _cards(columns, plain, set(decorations), title)
 
 
 def _runs(rows: Sequence[Row], indexes: Sequence[int]) -> bool:
