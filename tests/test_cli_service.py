@@ -128,7 +128,9 @@ def test_doctor_points_an_unserved_proxy_at_the_service(recorder: Recorder, monk
     _, items = doctor_findings()
     finding = next(f for f in items if f["check"] == "proxy.not-running")
     assert "ccendpoint service install kimi" in finding["fix"]
-    assert service("install", "kimi")[0] == 1  # installed, but (in this test) nothing answers
+    failed = "LoadState=loaded\nActiveState=failed\nResult=exit-code\nExecMainStatus=1\n"
+    recorder.answers[("systemctl", "--user", "show")] = (0, failed)
+    assert service("install", "kimi")[0] == 1  # installed, but it failed: nothing answers
     _, items = doctor_findings()
     assert "proxy.service-down" in {f["check"] for f in items}
 
