@@ -1,4 +1,4 @@
-"""The committed provider pages match the catalog, and the README keeps its two set-up commands."""
+"""The committed provider pages match the catalog, and the README's set-up commands work as written."""
 
 from __future__ import annotations
 
@@ -32,11 +32,17 @@ def test_readme_links_every_provider_page() -> None:
         assert f"docs/providers/{name}" in readme, name
 
 
-def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
+def readme_setup_commands() -> list[str]:
+    """The shell commands of the README's Set-up section, in order."""
     readme = (ROOT / "README.md").read_text("utf-8")
-    commands = re.findall(r"^(pip install .*)$", readme, flags=re.MULTILINE)
-    assert len(commands) == 2, commands
-    install, test = commands
-    assert "ccendpoint" in install
-    assert "pytest" in test
+    section = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)]
+
+
+def test_readme_installs_with_pipx_and_ci_runs_the_test_command() -> None:
+    install, setup, test = readme_setup_commands()
+    # a plain `pip install` fails on Debian's and Ubuntu's system Python (PEP 668)
+    assert install == "pipx install ."
+    assert setup.startswith("ccendpoint setup ")
+    assert "python3 -m venv .venv" in test and "pytest" in test
     assert test in (ROOT / ".ci" / "run").read_text("utf-8")

@@ -114,17 +114,27 @@ def test_required_proxy_in_direct_mode_and_foreign_url() -> None:
     assert "catalog.url" in checks(check_catalog([mimo], CATALOG))
 
 
+BOTH = {"chat.utilityModel": "customendpoint/m1", "chat.utilitySmallModel": "customendpoint/m1"}
+
+
 @pytest.mark.parametrize(
     ("settings", "version", "expected"),
     [
         ({}, (1, 133, 0), {"settings.agent-host", "settings.utility-model"}),
-        ({"chat.agentHost.byokModels.enabled": True, "chat.utilitySmallModel": "x"}, (1, 133, 0), set()),
-        ({"chat.utilitySmallModel": "x"}, (1, 131, 2), set()),
-        ({"chat.utilitySmallModel": "x"}, None, set()),
+        ({"chat.agentHost.byokModels.enabled": True, **BOTH}, (1, 133, 0), set()),
+        (BOTH, (1, 131, 2), set()),
+        (BOTH, None, set()),
+        # VS Code 1.139 asks for both; the small one alone still shows the banner
+        ({"chat.utilitySmallModel": "customendpoint/m1"}, None, {"settings.utility-model"}),
+        ({"chat.byokUtilityModelDefault": "mainAgent"}, None, set()),
+        # the group name is not part of the reference; a model two groups share is ambiguous
+        ({**BOTH, "chat.utilityModel": "customendpoint/Group/m1"}, None, {"settings.utility-reference"}),
+        ({**BOTH, "chat.utilityModel": "customendpoint/m2"}, None, {"settings.utility-reference"}),
+        ({**BOTH, "chat.utilityModel": "copilot/gpt-5-mini"}, None, set()),
     ],
 )
 def test_settings(settings: dict[str, Any], version: tuple[int, int, int] | None, expected: set[str]) -> None:
-    findings = check_settings(settings, version, custom_models=2)
+    findings = check_settings(settings, version, custom_models=3, model_ids=["m1", "m2", "m2"])
     assert checks(findings) == expected
     if version is None:
         assert any("version unknown" in f.what for f in findings)
@@ -143,7 +153,10 @@ def test_proxy_states() -> None:
     }
     findings = check_proxies(doc, CATALOG, lambda port: answers[port])
     by_check = {f.check: f for f in findings}
-    assert by_check["proxy.not-running"].fix == "Run `ccendpoint proxy kimi` and keep it running while you use VS Code."
+    assert by_check["proxy.not-running"].fix == (
+        "Run `ccendpoint service install kimi` so the proxy starts at every login "
+        "(or `ccendpoint proxy kimi` in a terminal you keep open)."
+    )
     assert "serves mimo" in by_check["proxy.wrong-provider"].what
     ok = check_proxies([group("qwen")], CATALOG, lambda port: Probe("ccendpoint", {"provider": "qwen", "version": "1"}))
     assert [f.level for f in ok] == ["ok"]
@@ -192,7 +205,38 @@ def test_http_probe_tells_ours_from_others(free_port: int) -> None:
 def test_proxy_fix_names_the_port_when_it_is_not_the_catalog_one() -> None:
     kimi = group("kimi", port=3557)
     findings = check_proxies([kimi], CATALOG, lambda port: Probe("closed"))
-    assert findings[0].fix == "Run `ccendpoint proxy kimi --port 3557` and keep it running while you use VS Code."
+    assert findings[0].fix == (
+        "Run `ccendpoint proxy kimi --port 3557` and keep it running while you use VS Code, or set "
+        "KIMI_PROXY_PORT=3557 in the config folder's .env and run `ccendpoint service install kimi`."
+    )
+
+
+def test_a_proxy_the_service_should_run_points_at_the_service() -> None:
+    from ccendpoint.service.manage import Status
+    from ccendpoint.service.spec import Served
+
+    service = Status("failed", "it exited with code 1", system="systemd user unit", served=Served(("kimi",)))
+    [finding] = check_proxies([group("kimi")], CATALOG, lambda port: Probe("closed"), service)
+    assert finding.check == "proxy.service-down" and "it is failed" in finding.what
+    assert "ccendpoint service logs" in finding.fix
+    other = Status("running", served=Served(("qwen",)))
+    [finding] = check_proxies([group("kimi")], CATALOG, lambda port: Probe("closed"), other)
+    assert finding.check == "proxy.not-running" and "ccendpoint service install kimi" in finding.fix
+
+
+def test_service_findings() -> None:
+    from ccendpoint.doctor.proxy_checks import check_service
+    from ccendpoint.service.manage import Status
+    from ccendpoint.service.spec import Served
+
+    assert [f.level for f in check_service(None)] == ["ok"]
+    stale = Status("failed", "exit 203", program="/gone/ccendpoint", program_exists=False, served=Served(("kimi",)))
+    assert {f.check: f.level for f in check_service(stale)} == {"service.stale": "error", "service.failed": "error"}
+    moved = Status("running", program="/a/ccendpoint", current_program="/b/ccendpoint", served=Served(("kimi",)))
+    assert [f.check for f in check_service(moved)] == ["service.other-program"]
+    fine = Status("running", program="/b/ccendpoint", current_program="/b/ccendpoint", served=Served(all=True))
+    [ok] = check_service(fine)
+    assert ok.level == "ok" and "every provider" in ok.what
 
 
 def test_unreadable_urls_do_not_crash_the_checks() -> None:

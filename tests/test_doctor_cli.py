@@ -162,7 +162,13 @@ def test_settings_and_version_checks(isolated_home: Path) -> None:
     assert new.version == "1.133.0"
     unknown = gather(FileRequest(), catalog, version_runner=lambda argv: None)
     assert any("version unknown" in f.what for f in unknown.findings)
-    assert "settings.utility-model" not in {f.check for f in unknown.findings}
+    # VS Code 1.139 reads "<vendor>/<model id>" and wants both settings: the group name matches nothing
+    checks = {f.check for f in unknown.findings}
+    assert {"settings.utility-model", "settings.utility-reference"} <= checks
+    both = '"chat.utilityModel": "customendpoint/glm-5.1", "chat.utilitySmallModel": "customendpoint/glm-5.1"'
+    settings.write_text("{" + both + "}")
+    fixed = {f.check for f in gather(FileRequest(), catalog, version_runner=lambda argv: None).findings}
+    assert not {"settings.utility-model", "settings.utility-reference"} & fixed
 
 
 def test_log_errors_are_summarised() -> None:

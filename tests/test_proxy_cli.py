@@ -163,6 +163,19 @@ async def test_all_serves_every_provider_in_one_process() -> None:
     assert code == 0, err
 
 
+async def test_a_list_of_providers_is_served_in_one_process_with_a_region_each() -> None:
+    env = {"KIMI_PROXY_PORT": "0", "QWEN_PROXY_PORT": "0"}
+    async with cli_proxy("kimi", "qwen", "--region", "kimi=china", "--no-log", env=env) as proxy:
+        assert len(proxy.lines) == 3  # two listeners and the closing line
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{proxy.port('kimi')}/healthz") as response:
+                assert (await response.json())["upstream"] == "https://api.moonshot.cn/v1/chat/completions"
+            async with session.get(f"http://127.0.0.1:{proxy.port('qwen')}/healthz") as response:
+                assert (await response.json())["provider"] == "qwen"
+        code, _, err = await proxy.stop()
+    assert code == 0, err
+
+
 async def test_port_in_use_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -225,6 +238,11 @@ async def test_network_address_prints_a_warning() -> None:
         (["--all", "--port", "4000"], {}, "--port cannot be used with --all"),
         (["kimi", "--log", "x.ndjson", "--no-log"], {}, "contradict"),
         (["kimmi"], {}, "Did you mean kimi"),
+        (["kimi", "qwen", "--region", "china"], {}, "--region cannot be used with --all or several providers"),
+        (["kimi", "qwen", "--port", "4000"], {}, "--port cannot be used with --all or several providers"),
+        (["kimi", "--region", "qwen=intl"], {}, "names a provider that is not served here"),
+        (["kimi", "qwen", "--region", "=china"], {}, "expected PROVIDER=REGION"),
+        (["kimi", "--region", "global", "--region", "china"], {}, "--region given 2 times"),
     ],
 )
 def test_bad_values_fail_at_start(

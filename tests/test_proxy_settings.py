@@ -251,6 +251,20 @@ def test_all_refuses_options_that_belong_to_one_provider(tmp_path: Path, options
         resolve_all(bundled_catalog(), options, layers(cwd=tmp_path))
 
 
+def test_named_providers_with_a_region_each(tmp_path: Path) -> None:
+    chosen = [provider("kimi"), provider("qwen")]
+    listeners = resolve_all(
+        bundled_catalog(), ProxyOptions(), layers(cwd=tmp_path), providers=chosen, regions={"kimi": "china"}
+    )
+    assert [(s.provider.id, s.port) for s in listeners] == [("kimi", 3457), ("qwen", 3458)]
+    assert listeners[0].upstream == KIMI_CHINA
+    assert listeners[1].upstream == provider("qwen").endpoint().url
+    with pytest.raises(UsageError, match="names a provider that is not served"):
+        resolve_all(bundled_catalog(), ProxyOptions(), layers(cwd=tmp_path), providers=chosen, regions={"glm": "x"})
+    with pytest.raises(UsageError, match="no region 'mars'"):
+        resolve_all(bundled_catalog(), ProxyOptions(), layers(cwd=tmp_path), providers=chosen, regions={"kimi": "mars"})
+
+
 def test_all_refuses_two_providers_on_one_port(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="kimi and qwen would both listen on port 3457"):
         resolve_all(bundled_catalog(), ProxyOptions(), layers({"QWEN_PROXY_PORT": "3457"}, tmp_path))

@@ -14,7 +14,17 @@ import typer
 from typer.core import TyperGroup
 
 from ccendpoint import __version__
-from ccendpoint.commands import catalog_app, catalog_cmds, common, config_cmds, doctor_cmd, proxy_cmd, usage_cmd
+from ccendpoint.commands import (
+    catalog_app,
+    catalog_cmds,
+    common,
+    config_cmds,
+    doctor_cmd,
+    proxy_cmd,
+    service_cmd,
+    setup_cmd,
+    usage_cmd,
+)
 from ccendpoint.errors import CcendpointError
 
 HELP = """\
@@ -23,13 +33,16 @@ VS Code Copilot Chat through its built-in Custom Endpoint provider.
 
 \b
 Typical use:
-  ccendpoint list                 # what the catalog knows
-  ccendpoint show kimi            # endpoints, key, proxy rules, the VS Code group
-  ccendpoint add kimi --dry-run   # preview the merge into VS Code's chatLanguageModels.json
-  ccendpoint add kimi             # write it (backup first; your other entries stay as they are)
-  ccendpoint remove kimi          # take out what ccendpoint added
-  ccendpoint proxy kimi           # run the local proxy that fixes Kimi's requests
-  ccendpoint catalog drift kimi   # does the catalog still match what Kimi serves?
+  ccendpoint setup kimi          # first minute: models, proxy service, key
+  ccendpoint list                # what the catalog knows
+  ccendpoint show kimi           # endpoints, key, proxy rules, the group
+  ccendpoint add kimi --dry-run  # preview the change to VS Code's models
+  ccendpoint add kimi            # write it (backed up; the rest stays)
+  ccendpoint remove kimi         # take out what ccendpoint added
+  ccendpoint proxy kimi          # run Kimi's local proxy in this terminal
+  ccendpoint catalog drift kimi  # does the catalog match what Kimi serves?
+  ccendpoint service status      # the proxy's login service and its ports
+  ccendpoint doctor              # what is wrong, and the fix for each one
 """
 
 
@@ -98,6 +111,7 @@ def root(
     common.state(ctx).catalog_paths = list(catalog or [])
 
 
+app.command("setup")(setup_cmd.setup)
 app.command("list")(catalog_cmds.list_models)
 app.command("show")(catalog_cmds.show)
 app.command("add")(config_cmds.add)
@@ -108,6 +122,7 @@ app.command("usage")(usage_cmd.usage)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("proxy")(proxy_cmd.proxy)
 app.add_typer(catalog_app.app, name="catalog")
+app.add_typer(service_cmd.app, name="service")
 
 
 def main() -> None:

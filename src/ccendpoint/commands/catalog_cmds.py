@@ -12,7 +12,7 @@ from ccendpoint.commands import common
 from ccendpoint.formatting import money, price_text, tokens_text
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import Console, RenderableType
 
     from ccendpoint.catalog.model import Model, Provider
 
@@ -26,26 +26,27 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None, cost: bool = False) -> Table:
-    from rich.markup import escape
-    from rich.table import Table
+def models_table(
+    console: Console, rows: list[tuple[Provider, Model]], *, title: str | None = None, cost: bool = False
+) -> RenderableType:
+    """The models as a table that fits the console: less important columns move under the model id."""
+    from ccendpoint.commands.layout import Column, Row, fit_table
 
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for name, justify, no_wrap in (
-        ("Provider", "left", True),
-        ("Model id", "left", True),
-        ("Name", "left", False),
-        ("Context", "right", True),
-        ("Max out", "right", True),
-        ("Vision", "center", True),
-        ("Tools", "center", True),
-        ("Thinking", "left", True),
-        ("Proxy", "left", True),
-        ("In / out per 1M", "right", True),
-    ):
-        table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
+    columns = [
+        Column("Model id"),
+        Column("Provider", priority=6, label="", group=True),
+        Column("Name", priority=4, label="", wrap=True),
+        Column("Context", "right", priority=1),
+        Column("Max out", "right", priority=1),
+        Column("Vision", "center", priority=3, flag=True),
+        Column("Tools", "center", priority=3, flag=True),
+        Column("Thinking", priority=2),
+        Column("Proxy", priority=6, group=True),
+        Column("In / out per 1M", "right", label="per 1M in / out"),
+    ]
     if cost:
-        table.add_column("Agent session", justify="right", no_wrap=True)
+        columns.append(Column("Agent session", "right", label="agent session"))
+    table_rows = []
     for provider, model in rows:
         name = model.name
         style = None
@@ -53,9 +54,9 @@ def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None
             name += f" (deprecated → {model.replacement})"
             style = "dim"
         cells = [
-            escape(provider.id),  # catalog text may come from a user file: never read it as markup
-            escape(model.id),
-            escape(name),
+            model.id,
+            provider.id,
+            name,
             tokens_text(model.context),
             tokens_text(model.max_output),
             _yes(model.vision),
@@ -66,8 +67,8 @@ def models_table(rows: list[tuple[Provider, Model]], *, title: str | None = None
         ]
         if cost:
             cells.append(_session_text(model))
-        table.add_row(*cells, style=style)
-    return table
+        table_rows.append(Row(cells, style=style))
+    return fit_table(console, columns, table_rows, title=title)
 
 
 def _session_text(model: Model) -> str:
@@ -111,7 +112,7 @@ def list_models(
         common.print_json([model_dict(p, m) for p, m in rows])
         return
     out = common.console()
-    out.print(models_table(rows, cost=cost))
+    out.print(models_table(out, rows, cost=cost))
     if cost:
         out.print(
             f"[dim]Agent session: {TYPICAL_SESSION.describe()}, at the catalog's list prices; for providers "
@@ -166,11 +167,11 @@ def show(
 
 def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object], note: str | None = None) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from ccendpoint.catalog.describe import rule_set_sentences
     from ccendpoint.catalog.export import proxy_env_names
     from ccendpoint.catalog.facts import fact_lines
+    from ccendpoint.commands.layout import Column, bullet, fit_table, indented
     from ccendpoint.vscode.blocks import default_mode, fallback_limits
 
     out = common.console()
@@ -179,72 +180,71 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         out.print(f"Also known as: {', '.join(prov.aliases)}", markup=False)
     out.print(f"Defined by: {prov.origin}", markup=False)
     if prov.description:
-        out.print(prov.description, markup=False)
+        out.print(indented(prov.description, 0))
     if prov.docs_url:
         out.print(f"Docs: {prov.docs_url}", markup=False)
 
-    endpoints = Table(title="Endpoints by region", title_justify="left")
-    for col in ("Region", "Where", "URL", "Keys"):
-        endpoints.add_column(col)
+    endpoints = []
     for e in prov.endpoints.values():
         region = e.region + (" (default)" if e.region == prov.default_region else "")
         where = e.label + (f" — {e.note}" if e.note else "")
         keys = ", ".join(f"{p}…" for p in e.key_prefixes) or "any"
-        endpoints.add_row(escape(region), escape(where), escape(e.url), escape(keys))
-    out.print(endpoints)
+        endpoints.append((region, e.url, where, keys))
+    columns = [Column("Region"), Column("URL"), Column("Where", wrap=True, priority=2), Column("Keys", priority=1)]
+    out.print(fit_table(out, columns, endpoints, title="Endpoints by region"))
 
     out.print("[bold]API key[/bold]")
     if prov.key_env:
-        out.print(f"  Environment variables (doctor --live reads them): {', '.join(prov.key_env)}", markup=False)
+        out.print(indented(f"Environment variables (doctor --live reads them): {', '.join(prov.key_env)}"))
     if prov.key_format:
-        out.print(f"  Format: {prov.key_format}", markup=False)
+        out.print(indented(f"Format: {prov.key_format}"))
     if prov.key_url:
-        out.print(f"  Get one: {prov.key_url}", markup=False)
+        out.print(indented(f"Get one: {prov.key_url}"))
     out.print(
-        "  In VS Code: Command Palette → Chat: Manage Language Models → right-click the "
-        f"{prov.group_name} group → Update API Key. ccendpoint never writes a key into the file.",
-        markup=False,
+        indented(
+            "In VS Code: Command Palette → Chat: Manage Language Models → right-click the "
+            f"{prov.group_name} group → Update API Key. ccendpoint never writes a key into the file."
+        )
     )
 
     out.print("[bold]Proxy[/bold]")
     mode_word = {"required": "required", "recommended": "recommended", "direct": "not needed (direct)"}
     default = "needs --port PORT (no proxy port in the catalog)" if note else f"defaults to {default_mode(prov)} mode"
-    out.print(f"  Mode: {mode_word[prov.proxy_mode]}; `add` {default}.")
+    out.print(indented(f"Mode: {mode_word[prov.proxy_mode]}; `add` {default}."))
     if prov.proxy_port:
         env = proxy_env_names(prov)
-        out.print(f"  Port: {prov.proxy_port}  URL: {prov.proxy_url}  Start: ccendpoint proxy {prov.id}")
-        out.print(f"  Environment: {env['port']}, {env['upstream']}, {env['log']}")
+        out.print(indented(f"Port: {prov.proxy_port}  URL: {prov.proxy_url}"))
+        start = f"ccendpoint proxy {prov.id}, or at every login: ccendpoint service install {prov.id}"
+        out.print(indented(f"Start: {start}"))
+        out.print(indented(f"Environment: {env['port']}, {env['upstream']}, {env['log']}"))
     if prov.proxy_why:
-        out.print(f"  Why: {prov.proxy_why}", markup=False)
+        out.print(indented(f"Why: {prov.proxy_why}"))
     models = [chosen] if chosen else list(prov.models)
     for m in models:
         label = f"{m.id}" + (" (deprecated)" if m.deprecated else "")
         out.print(f"  What it does for [bold]{escape(label)}[/bold] " + escape(f"(rule set {m.rules.name}):"))
         for sentence in rule_set_sentences(m.rules, m.request_body):
-            out.print(f"    - {sentence}", markup=False)
+            out.print(bullet(sentence))
 
-    out.print(models_table([(prov, m) for m in models], title="Models"))
+    out.print(models_table(out, [(prov, m) for m in models], title="Models"))
     for m in models:
-        out.print(f"  {m.id}:", markup=False)
+        out.print(indented(f"{m.id}:"))
         for line in fact_lines(m):
-            out.print(f"    {line}", markup=False)
+            out.print(indented(line, 4))
         for note in m.notes:
-            out.print(f"    {note}", markup=False)
+            out.print(indented(note, 4))
         missing = fallback_limits(m)
         if missing:
-            out.print(f"    Unknown limits; `add` writes VS Code's defaults: {', '.join(missing)}", markup=False)
+            out.print(indented(f"Unknown limits; `add` writes VS Code's defaults: {', '.join(missing)}", 4))
 
     if prov.troubleshooting:
-        trouble = Table(title="Troubleshooting", title_justify="left", show_lines=True)
-        for col in ("Symptom", "Cause", "Fix"):
-            trouble.add_column(col)
-        for t in prov.troubleshooting:
-            trouble.add_row(escape(t.symptom), escape(t.cause), escape(t.fix))
-        out.print(trouble)
+        trouble = [(t.symptom, t.cause, t.fix) for t in prov.troubleshooting]
+        columns = [Column("Symptom", wrap=True), Column("Cause", wrap=True), Column("Fix", wrap=True)]
+        out.print(fit_table(out, columns, trouble, title="Troubleshooting"))
 
     out.print(f"[bold]Group that `ccendpoint add {escape(prov.id)}` writes to chatLanguageModels.json[/bold]")
     if note:
-        out.print(note, markup=False)
+        out.print(indented(note, 0))
     out.file.flush()
     # written as raw text: rich would expand the tabs, and users copy this block verbatim
     sys.stdout.write(json.dumps(group, indent="\t", ensure_ascii=False) + "\n")

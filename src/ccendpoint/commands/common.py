@@ -41,15 +41,27 @@ def catalog(ctx: typer.Context) -> Catalog:
 
 
 #: Width used when output goes to a file or a pipe, where rich would otherwise assume 80 columns.
+#: ``COLUMNS`` in the environment wins, on a terminal and off it (``COLUMNS=80 ccendpoint list | less``).
 PIPE_WIDTH = 160
+
+
+def _width(is_terminal: bool) -> int | None:
+    """The width to force, if any: ``COLUMNS`` when set, else :data:`PIPE_WIDTH` off a terminal."""
+    import os
+
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if is_terminal else PIPE_WIDTH
 
 
 def console() -> Console:
     from rich.console import Console
 
     out = Console(highlight=False)
-    if not out.is_terminal:
-        out = Console(highlight=False, width=PIPE_WIDTH)
+    width = _width(out.is_terminal)
+    if width is not None and width != out.width:
+        out = Console(highlight=False, width=width)
     return out
 
 
@@ -57,8 +69,9 @@ def err_console() -> Console:
     from rich.console import Console
 
     err = Console(stderr=True, highlight=False)
-    if not err.is_terminal:
-        err = Console(stderr=True, highlight=False, width=PIPE_WIDTH)
+    width = _width(err.is_terminal)
+    if width is not None and width != err.width:
+        err = Console(stderr=True, highlight=False, width=width)
     return err
 
 

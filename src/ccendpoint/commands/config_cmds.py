@@ -65,6 +65,7 @@ KEY_STEP = (
     '"{group}" group → Update API Key.'
 )
 PROXY_STEP = "Start the proxy and keep it running while you chat: {command}"
+SERVICE_STEP = " (or have it start at every login: {command})"
 RELOAD_STEP = "If the models do not show up in the model picker: Command Palette → Developer: Reload Window."
 
 EDITION_NAMES = {"stable": "VS Code", "insiders": "VS Code Insiders", "vscodium": "VSCodium"}
@@ -189,6 +190,7 @@ def plan_lines(plan: Plan) -> list[str]:
 
 
 def print_diff(diff: str) -> None:
+    """The diff, coloured; tabs shown four columns wide, and a line longer than the terminal wraps."""
     from rich.text import Text
 
     out = common.console()
@@ -196,7 +198,7 @@ def print_diff(diff: str) -> None:
         style = "bold" if line.startswith(("---", "+++")) else None
         if style is None:
             style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
-        out.print(Text(line, style=style or ""), soft_wrap=True)
+        out.print(Text(line.expandtabs(4), style=style or "", overflow="fold"))
 
 
 def plan_data(plan: Plan, location: Location, state: FileState, **extra: Any) -> dict[str, Any]:
@@ -391,7 +393,10 @@ def _run_add(
     dry_run: bool,
     as_json: bool,
     overlays: Sequence[Path] = (),
-) -> None:
+    with_steps: bool = True,
+) -> tuple[Plan, WriteResult | None]:
+    """Plan, show and write the group (``setup`` calls it too, and prints its own next steps)."""
+    from ccendpoint.commands.layout import progress
     from ccendpoint.vscode import store
     from ccendpoint.vscode.blocks import VENDOR
     from ccendpoint.vscode.plan import plan_add
@@ -402,9 +407,10 @@ def _run_add(
     def make(confirm: bool) -> Plan:
         return plan_add(state.text, desired, record, prov.id, force=force, confirm=confirm, source=str(state.path))
 
-    plan = make(confirm=yes)
-    warnings += check_problems(plan, force)
-    steps = next_steps(prov, plan, mode, options, overlays)
+    with progress(f"Planning the change to {state.path.name}…"):  # a large file takes a moment
+        plan = make(confirm=yes)
+        warnings += check_problems(plan, force)
+    steps = next_steps(prov, plan, mode, options, overlays) if with_steps else []
     title = f'{prov.name} → group "{plan.group}" ({mode} mode)'
     if not as_json:
         for message in warnings:
@@ -415,6 +421,7 @@ def _run_add(
         warnings += check_problems(plan, force)
     result = None if dry_run else store.apply_plan(state.path, plan, state)
     _report(plan, location, state, result, steps, warnings, mode=mode, dry_run=dry_run, as_json=as_json)
+    return plan, result
 
 
 def _settle_conflicts(
@@ -434,31 +441,43 @@ def _settle_conflicts(
     )
 
 
-def next_steps(
-    prov: Provider, plan: Plan, mode: str, options: GroupOptions, overlays: Sequence[Path] = ()
-) -> list[str]:
+def has_api_key(plan: Plan) -> bool:
+    """True when the group, as the plan leaves it, has an ``apiKey`` (VS Code added it: the key is set)."""
     from ccendpoint.vscode.document import parse
     from ccendpoint.vscode.plan import find_group
 
-    steps = []
     found = find_group(parse(plan.new_text), plan.vendor, plan.group) if plan.new_text.strip() else None
-    has_key = found is not None and "apiKey" in found[1].value.value
-    if not has_key:
+    return found is not None and "apiKey" in found[1].value.value
+
+
+def next_steps(
+    prov: Provider, plan: Plan, mode: str, options: GroupOptions, overlays: Sequence[Path] = ()
+) -> list[str]:
+    steps = []
+    if not has_api_key(plan):
         steps.append(KEY_STEP.format(group=plan.group))
     if mode == "proxy":
-        steps.append(PROXY_STEP.format(command=proxy_command(prov, options, overlays)))
+        step = PROXY_STEP.format(command=proxy_command(prov, options, overlays))
+        if options.port is None:  # the service listens on the catalog's port
+            step += SERVICE_STEP.format(command=proxy_command(prov, options, overlays, service=True))
+        steps.append(step)
     steps.append(RELOAD_STEP)
     return steps
 
 
-def proxy_command(prov: Provider, options: GroupOptions, overlays: Sequence[Path] = ()) -> str:
-    """The ``ccendpoint proxy`` command that serves the URL ``add`` wrote: same catalog, port and region."""
+def proxy_command(
+    prov: Provider, options: GroupOptions, overlays: Sequence[Path] = (), *, service: bool = False
+) -> str:
+    """The ``ccendpoint proxy`` command that serves the URL ``add`` wrote: same catalog, port and region.
+
+    ``service``: the ``ccendpoint service install`` command that runs that proxy at every login.
+    """
     import shlex
 
     parts = ["ccendpoint"]
     for path in overlays:
         parts += ["--catalog", shlex.quote(str(path))]
-    parts += ["proxy", prov.id]
+    parts += ["service", "install", prov.id] if service else ["proxy", prov.id]
     if options.port is not None:
         parts += ["--port", str(options.port)]
     if options.region is not None:
@@ -590,8 +609,7 @@ def backups(
 
     Example: ccendpoint backups
     """
-    from rich.table import Table
-
+    from ccendpoint.commands.layout import Column, fit_table
     from ccendpoint.vscode import store
 
     found = store.list_backups()
@@ -602,13 +620,12 @@ def backups(
     if not found:
         out.print(f"No backups yet. They are kept in {store.backups_dir()}.", markup=False)
         return
-    table = Table(title=f"Backups (newest {store.KEEP_BACKUPS} per file are kept)", title_justify="left")
-    for column in ("Backup", "Created", "Size", "Copy of"):
-        table.add_column(column, no_wrap=column != "Copy of")
+    rows = []
     for backup in found:
         created = backup.created.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(backup.id, created, f"{backup.size:,} B", backup.target)
-    out.print(table)
+        rows.append((backup.id, created, f"{backup.size:,} B", backup.target))
+    columns = [Column("Backup"), Column("Created", priority=1), Column("Size", "right", priority=2), Column("Copy of")]
+    out.print(fit_table(out, columns, rows, title=f"Backups (newest {store.KEEP_BACKUPS} per file are kept)"))
     out.print("Restore one with: ccendpoint restore BACKUP", markup=False)
 
 

@@ -13,7 +13,7 @@ from ccendpoint.commands.config_cmds import EditionOpt, FileOpt, ProfileOpt, Use
 if TYPE_CHECKING:
     from ccendpoint.doctor.findings import Finding
 
-ICONS = {"ok": "[green]✓[/green]", "warning": "[yellow]![/yellow]", "error": "[red]✗[/red]"}
+ICONS = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "error": ("✗", "red")}
 
 
 def doctor(
@@ -51,15 +51,19 @@ def doctor(
 
     Example: ccendpoint doctor
 
-    Example: KIMI_API_KEY=... ccendpoint doctor --live --models kimi-k2.6 --report report.md
+    Example: KIMI_API_KEY=... ccendpoint doctor --live --models kimi-k2.6
+
+    Example: ccendpoint doctor --report report.md
     """
     from ccendpoint.commands.config_cmds import file_request
+    from ccendpoint.commands.layout import progress
     from ccendpoint.doctor.findings import exit_code
     from ccendpoint.doctor.machine import gather
 
     cat = common.catalog(ctx)
     request = file_request(edition, profile, user_data_dir, file)
-    found = gather(request, cat)
+    with progress("Checking VS Code's files, the proxies, settings and logs…"):
+        found = gather(request, cat)
     findings = list(found.findings)
     if live:
         from ccendpoint.doctor.live import run_live
@@ -70,8 +74,10 @@ def doctor(
             from ccendpoint.doctor.drift_checks import check_drift
 
             only = [part.strip() for part in (models or "").split(",") if part.strip()]
-            findings += run_live(found.document, cat, only=only, timeout=timeout)
-            findings += check_drift(found.document, cat, only=only, timeout=timeout)
+            with progress("Sending live requests to each model (up to three per model)…"):
+                findings += run_live(found.document, cat, only=only, timeout=timeout)
+            with progress("Asking each provider which models it serves…"):
+                findings += check_drift(found.document, cat, only=only, timeout=timeout)
     if report is not None:
         _write_report(report, findings, found)
     if as_json:
@@ -117,16 +123,17 @@ def _write_report(path: Path, findings: list[Finding], found: object) -> None:
 
 
 def _print(findings: list[Finding], verbose: bool) -> None:
-    from rich.markup import escape
+    from ccendpoint.commands.layout import bullet
 
     out = common.console()
     shown = [f for f in findings if verbose or f.level != "ok"]
     counts = {level: sum(1 for f in findings if f.level == level) for level in ("ok", "warning", "error")}
     for f in sorted(shown, key=lambda f: {"error": 0, "warning": 1, "ok": 2}[f.level]):
-        out.print(f"{ICONS[f.level]} {escape(f.what)}")
+        icon, style = ICONS[f.level]
+        out.print(bullet(f.what, 0, f"{icon} ", marker_style=style))
         if f.why:
-            out.print(f"    [dim]why:[/dim] {escape(f.why)}")
+            out.print(bullet(f.why, 4, "why: ", marker_style="dim"))
         if f.fix:
-            out.print(f"    [bold]fix:[/bold] {escape(f.fix)}")
+            out.print(bullet(f.fix, 4, "fix: ", marker_style="bold"))
     hidden = "" if verbose or not counts["ok"] else " (--verbose lists the passed checks)"
     out.print(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['ok']} check(s) passed{hidden}.")

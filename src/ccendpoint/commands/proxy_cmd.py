@@ -1,4 +1,4 @@
-"""``ccendpoint proxy``: run the rewriting proxy for one provider, or for all of them."""
+"""``ccendpoint proxy``: run the rewriting proxy for one provider, several, or all of them, in one process."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ccendpoint.commands import common
 from ccendpoint.errors import UsageError
 
 if TYPE_CHECKING:
+    from ccendpoint.catalog.model import Catalog, Provider
     from ccendpoint.proxy.settings import ListenerSettings
 
 #: The serving process: ``python -c WORKER_CODE SETTINGS_FILE``.
@@ -21,9 +22,13 @@ WORKER_CODE = "import sys; from ccendpoint.proxy.server import worker_main; sys.
 
 def proxy(
     ctx: typer.Context,
-    provider: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Argument(help="Provider id or alias, e.g. kimi. Omit with --all."),
+    providers: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(
+            help="Provider ids or aliases, e.g. kimi, or several (kimi qwen), each on its own port. Omit with --all.",
+            metavar="[PROVIDER]...",
+            show_default=False,
+        ),
     ] = None,
     all_providers: Annotated[
         bool, typer.Option("--all", help="Serve every provider that has a proxy port, each on its own port.")
@@ -46,8 +51,14 @@ def proxy(
         typer.Option("--upstream", help="Upstream chat-completions URL (default: the catalog's).", metavar="URL"),
     ] = None,
     region: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--region", help="Use the catalog's endpoint for this region.", metavar="REGION"),
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--region",
+            help="Use the catalog's endpoint for this region. With several providers or --all, "
+            "name the provider: --region kimi=china (repeatable).",
+            metavar="REGION",
+            show_default=False,
+        ),
     ] = None,
     log: Annotated[
         Optional[Path],  # noqa: UP045
@@ -82,18 +93,23 @@ def proxy(
     user config directory, then the catalog.
 
     Example: ccendpoint proxy kimi
+
+    Example: ccendpoint proxy kimi qwen --region kimi=china
     """
     from ccendpoint.catalog.lookup import find_provider
     from ccendpoint.proxy.settings import ProxyOptions, open_log_files, resolve, resolve_all
 
-    if all_providers and provider:
+    names = list(dict.fromkeys(providers or []))
+    if all_providers and names:
+        shown = " ".join(names)
         raise UsageError(
-            f"Name one provider or use --all, not both (got {provider} and --all).",
-            hint=f"Run `ccendpoint proxy {provider}` for that provider, or `ccendpoint proxy --all` for every one.",
+            f"Name providers or use --all, not both (got {shown} and --all).",
+            hint=f"Run `ccendpoint proxy {shown}` for {'that provider' if len(names) == 1 else 'those providers'}, "
+            "or `ccendpoint proxy --all` for every one.",
         )
-    if not all_providers and not provider:
+    if not all_providers and not names:
         raise UsageError(
-            "Which provider? Name one, or use --all for every provider.",
+            "Which provider? Name one or more, or use --all for every provider.",
             hint="Example: ccendpoint proxy kimi (`ccendpoint list` shows the providers).",
         )
     if log is not None and no_log:
@@ -102,28 +118,65 @@ def proxy(
             hint="Keep --log PATH to write the request log there, or --no-log to write none.",
         )
 
+    cat = common.catalog(ctx)
+    chosen: list[Provider] = []
+    for name in names:
+        found = find_provider(cat, name)
+        if all(found.id != other.id for other in chosen):
+            chosen.append(found)
+    plain_region, regions = split_regions(region or [], cat)
+    if len(chosen) == 1 and regions:
+        if set(regions) != {chosen[0].id} or plain_region is not None:
+            raise UsageError(
+                "--region names a provider that is not served here, or gives two regions.",
+                hint=f"Use one --region for {chosen[0].id}, e.g. --region {chosen[0].default_region}.",
+            )
+        plain_region = regions[chosen[0].id]
     options = ProxyOptions(
         port=port,
         host=host,
         upstream=upstream,
-        region=region,
+        region=plain_region,
         log=log,
         no_log=no_log,
         max_body_mb=max_body_mb,
         first_byte_timeout=first_byte_timeout,
         idle_timeout=idle_timeout,
     )
-    cat = common.catalog(ctx)
-    if all_providers:
-        listeners = resolve_all(cat, options)
+    if len(chosen) == 1:
+        listeners = [resolve(chosen[0], options)]
     else:
-        assert provider is not None
-        listeners = [resolve(find_provider(cat, provider), options)]
+        listeners = resolve_all(cat, options, providers=chosen or None, regions=regions)
     open_log_files(listeners)
     _warn_if_exposed(listeners)
     code = launch(listeners)
     if code:
         raise typer.Exit(code)
+
+
+def split_regions(values: list[str], catalog: Catalog) -> tuple[str | None, dict[str, str]]:
+    """``--region`` values: at most one plain REGION, and PROVIDER=REGION pairs keyed by provider id."""
+    from ccendpoint.catalog.lookup import find_provider
+
+    plain: list[str] = []
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, chosen = value.partition("=")
+        if not sep:
+            plain.append(value)
+            continue
+        if not name.strip() or not chosen.strip():
+            raise UsageError(
+                f"--region {value}: expected PROVIDER=REGION.",
+                hint="Example: --region kimi=china (`ccendpoint show PROVIDER` lists the regions).",
+            )
+        pairs[find_provider(catalog, name.strip()).id] = chosen.strip()
+    if len(plain) > 1:
+        raise UsageError(
+            f"--region given {len(plain)} times without a provider ({', '.join(plain)}).",
+            hint="Give one region, or name each provider: --region kimi=china --region qwen=intl.",
+        )
+    return (plain[0] if plain else None), pairs
 
 
 def launch(listeners: list[ListenerSettings]) -> int:

@@ -33,14 +33,16 @@ def usage(
 
     from ccendpoint import dirs
     from ccendpoint.catalog.lookup import find_provider
+    from ccendpoint.commands.layout import progress
     from ccendpoint.usage import aggregate, log_files, parse_since, read_records
 
     cat = common.catalog(ctx)
     provider_id = find_provider(cat, provider).id if provider else None
     start = parse_since(since, datetime.now(timezone.utc))
     location = log or dirs.log_dir()
-    files = log_files(location)
-    report = aggregate(read_records(files), cat, since=start, provider=provider_id)
+    with progress("Reading the proxy's request logs…"):
+        files = log_files(location)
+        report = aggregate(read_records(files), cat, since=start, provider=provider_id)
     if as_json:
         common.print_json(
             {
@@ -57,10 +59,11 @@ def usage(
 
 def _print(report: object, files: list[Path], location: Path) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
+    from ccendpoint.commands.layout import Column, Row, fit_table
     from ccendpoint.formatting import money
-    from ccendpoint.usage import Report, Row, bar
+    from ccendpoint.usage import Report, bar
+    from ccendpoint.usage import Row as UsageRow
 
     assert isinstance(report, Report)
     out = common.console()
@@ -76,27 +79,25 @@ def _print(report: object, files: list[Path], location: Path) -> None:
     by_tokens = largest <= 0
     if by_tokens:
         largest = float(max(r.input_tokens + r.output_tokens for r in report.rows))
-    table = Table(title=f"Proxy usage since {report.since[:10]}", title_justify="left")
-    for name, justify in (
-        ("Day", "left"),
-        ("Provider", "left"),
-        ("Model", "left"),
-        ("Requests", "right"),
-        ("No usage", "right"),
-        ("In", "right"),
-        ("Cached", "right"),
-        ("Out", "right"),
-        ("Cost", "right"),
-        ("", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    columns = [
+        Column("Day", priority=6, group=True, label=""),
+        Column("Provider", priority=6, group=True, label=""),
+        Column("Model"),
+        Column("Requests", "right"),
+        Column("No usage", "right", priority=4),
+        Column("In", "right"),
+        Column("Cached", "right", priority=2),
+        Column("Out", "right"),
+        Column("Cost", "right", priority=1),
+        Column("", decoration=True),
+    ]
 
-    def cells(row: Row) -> list[str]:
+    def cells(row: UsageRow) -> list[str]:
         value = (row.input_tokens + row.output_tokens) if by_tokens else (row.cost or 0.0)
         return [
             row.day,
-            escape(row.provider),  # names come from the log: never read them as markup
-            escape(row.model),
+            row.provider,
+            row.model,
             f"{row.requests:,}",
             f"{row.without_usage:,}" if row.without_usage else "",
             f"{row.input_tokens:,}",
@@ -108,12 +109,10 @@ def _print(report: object, files: list[Path], location: Path) -> None:
             bar(float(value), largest),
         ]
 
-    for row in report.rows:
-        table.add_row(*cells(row))
+    rows = [Row(cells(row)) for row in report.rows]
     total = report.totals()
-    table.add_section()
-    table.add_row(*cells(total)[:-1], "", style="bold")
-    out.print(table)
+    rows.append(Row([*cells(total)[:-1], ""], style="bold", section=True))
+    out.print(fit_table(out, columns, rows, title=f"Proxy usage since {report.since[:10]}"))
     dates = sorted({(r.model, r.price_date) for r in report.rows if r.price_date})
     if dates:
         out.print("[dim]Prices from the catalog: " + escape(", ".join(f"{m} as of {d}" for m, d in dates)) + "[/dim]")

@@ -9,13 +9,13 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccendpoint.catalog.model import Catalog
 from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure, custom_groups, models_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.doctor.log_checks import check_log
-from ccendpoint.doctor.proxy_checks import Probe, check_proxies, http_probe
+from ccendpoint.doctor.proxy_checks import Probe, check_proxies, check_service, http_probe
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.errors import CcendpointError
 from ccendpoint.vscode.paths import (
@@ -30,6 +30,9 @@ from ccendpoint.vscode.paths import (
     user_data_dir,
     user_folder,
 )
+
+if TYPE_CHECKING:
+    from ccendpoint.service.manage import Status
 
 EDITION_COMMANDS = {"stable": "code", "insiders": "code-insiders", "vscodium": "codium"}
 LOG_TAIL = 2000  # log lines read per provider log
@@ -226,6 +229,16 @@ def read_log_records(folder: Path, tail: int = LOG_TAIL) -> tuple[list[dict[str,
     return records, lines
 
 
+def _service_status(catalog: Catalog) -> Status | None:
+    """The proxy's login service as installed, its ports probed (nothing runs when none is installed)."""
+    from ccendpoint.service.manage import Machine, status
+
+    try:
+        return status(Machine.current(), catalog)
+    except CcendpointError:
+        return None
+
+
 def gather(
     request: FileRequest,
     catalog: Catalog,
@@ -235,6 +248,7 @@ def gather(
     probe: Callable[[int], Probe] = http_probe,
     version_runner: Callable[[list[str]], str | None] | None = None,
     log_folder: Path | None = None,
+    service: Callable[[Catalog], Status | None] | None = None,
 ) -> Gathered:
     from ccendpoint import dirs
 
@@ -255,17 +269,19 @@ def gather(
     result.text, result.document, file_findings = read_document(location)
     result.findings += file_findings
     document = result.document
+    found_service = (service or _service_status)(catalog)
+    result.findings += check_service(found_service)
     if document is not None:
         result.findings += check_structure(document)
         result.findings += check_keys(document)
         result.findings += check_catalog(document, catalog)
-        result.findings += check_proxies(document, catalog, probe)
+        result.findings += check_proxies(document, catalog, probe, found_service)
     settings, settings_findings = read_settings(location)
     result.findings += settings_findings
     output = vscode_version(location.edition, version_runner)
     result.version = output.splitlines()[0].strip() if output else None
-    count = sum(len(models_of(g)) for g in custom_groups(document)) if document is not None else 0
-    result.findings += check_settings(settings, parse_version(output) if output else None, count)
+    ids = [str(m.get("id")) for g in custom_groups(document) for m in models_of(g)] if document is not None else []
+    result.findings += check_settings(settings, parse_version(output) if output else None, len(ids), ids)
     records, result.log_lines = read_log_records(log_folder or dirs.log_dir())
     result.findings += check_log(records, document)
     return result

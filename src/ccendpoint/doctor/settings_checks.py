@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ccendpoint.doctor.findings import Finding, ok, warning
+from ccendpoint.vscode.blocks import VENDOR
+from ccendpoint.vscode.settings import BYOK_UTILITY_DEFAULT, UTILITY_SETTINGS, banner_shows
 
 #: From this release on, Custom Endpoint models need a setting to show in the Agent Host picker.
 AGENT_HOST_SINCE = (1, 132)
 AGENT_HOST_SETTING = "chat.agentHost.byokModels.enabled"
-UTILITY_SETTINGS = (
-    "chat.utilityModel",
-    "chat.utilitySmallModel",
-    "chat.byokUtilityModelDefault",
-    "chat.lm.utilitySmallModel",
-)
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -26,8 +23,12 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 
 def check_settings(
-    settings: Mapping[str, Any] | None, version: tuple[int, int, int] | None, custom_models: int
+    settings: Mapping[str, Any] | None,
+    version: tuple[int, int, int] | None,
+    custom_models: int,
+    model_ids: Sequence[str] = (),
 ) -> list[Finding]:
+    """``model_ids``: the id of every Custom Endpoint model in the file (an id twice when two groups have it)."""
     if custom_models == 0:
         return [ok("settings", "No Custom Endpoint models configured; settings checks skipped.")]
     settings = settings or {}
@@ -46,15 +47,39 @@ def check_settings(
                 f'Add "{AGENT_HOST_SETTING}": true to settings.json and restart the agent host.',
             )
         )
-    if not any(settings.get(name) for name in UTILITY_SETTINGS):
+    if banner_shows(settings):
+        empty = [name for name in UTILITY_SETTINGS if not settings.get(name)]
         findings.append(
             warning(
                 "settings.utility-model",
-                "No utility model is set.",
-                "When a Custom Endpoint model is the main model, utility tasks (titles, summaries, token counts) "
-                "have no model and fail silently.",
-                'Set "chat.utilitySmallModel" (Settings → Chat: Utility Small Model), e.g. to '
-                '"customendpoint/<group>/<model id>".',
+                f"No utility model is set ({' and '.join(empty)} empty).",
+                "With no GitHub account signed in, VS Code 1.139 shows 'Set BYOK utility models' in the chat, "
+                "and utility tasks (titles, summaries) run on no model.",
+                "Run `ccendpoint setup PROVIDER`, which offers to set them, or set both in settings.json to "
+                f'"{VENDOR}/<model id>", e.g. "{VENDOR}/kimi-k2.6" (or {BYOK_UTILITY_DEFAULT} to "mainAgent").',
             )
         )
+    findings += _utility_references(settings, Counter(model_ids))
     return findings or [ok("settings", "settings.json has what Custom Endpoint models need.")]
+
+
+def _utility_references(settings: Mapping[str, Any], ids: Counter[str]) -> list[Finding]:
+    """A utility setting naming a Custom Endpoint model must match exactly one model of the file."""
+    findings = []
+    for name in UTILITY_SETTINGS:
+        value = settings.get(name)
+        if not isinstance(value, str) or not value.startswith(f"{VENDOR}/"):
+            continue
+        model_id = value.split("/", 1)[1]
+        if ids[model_id] == 1:
+            continue
+        if ids[model_id] > 1:
+            what = f"{name} names {value}, a model id that {ids[model_id]} Custom Endpoint groups share."
+            why = "VS Code ignores a utility model that matches more than one model."
+            fix = "Keep that model id in one group only, or pick another model for the setting."
+        else:
+            what = f"{name} names {value}, which matches no Custom Endpoint model in the file."
+            why = "VS Code looks the model up by vendor and model id; without a match, utility tasks have no model."
+            fix = f'Use "{VENDOR}/<model id>" with a model id of the file (the group name is not part of it).'
+        findings.append(warning("settings.utility-reference", what, why, fix))
+    return findings

@@ -507,7 +507,7 @@ class Output:
         from rich.markup import escape
 
         markup = f"[bold]{escape(text[:bold])}[/bold]{escape(text[bold:])}" if bold else escape(text)
-        self.console.print(f"[dim]{markup}[/dim]" if dim else markup, soft_wrap=True)
+        self.console.print(f"[dim]{markup}[/dim]" if dim else markup)  # wrapped at the terminal width
 
     def error(self, exc: CcendpointError) -> None:
         sys.stderr.write(f"error: {exc.message}\n")

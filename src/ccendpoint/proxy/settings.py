@@ -20,7 +20,7 @@ import ipaddress
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -353,23 +353,40 @@ def resolve_all(
     catalog: Catalog,
     options: ProxyOptions,
     layers: Sequence[_Layer] | None = None,
+    *,
+    providers: Sequence[Provider] | None = None,
+    regions: Mapping[str, str] | None = None,
 ) -> list[ListenerSettings]:
-    """Settings for every provider that has a proxy port (``--all``)."""
+    """Settings for several providers in one process: ``providers``, or every one with a proxy port (``--all``).
+
+    ``regions`` maps a provider id to its region (``--region kimi=china``); the options that name
+    one port, upstream or region cannot apply to several providers and are refused.
+    """
     for flag, value in (("--port", options.port), ("--upstream", options.upstream), ("--region", options.region)):
         if value is not None:
             raise UsageError(
-                f"{flag} cannot be used with --all: each provider needs its own.",
-                hint="Run `ccendpoint proxy PROVIDER` for that provider, or set the provider's environment variable.",
+                f"{flag} cannot be used with --all or several providers: each provider needs its own.",
+                hint="Run `ccendpoint proxy PROVIDER` for that provider, or set the provider's environment variable"
+                + (" (or name it: --region kimi=china)." if flag == "--region" else "."),
             )
     layers = env_layers() if layers is None else layers
-    providers = [p for p in catalog.providers if p.proxy_port is not None]
+    if providers is None:
+        providers = [p for p in catalog.providers if p.proxy_port is not None]
     if not providers:
         raise UsageError(
             "No provider in the catalog has a proxy port, so --all has nothing to serve.",
             hint="Run one provider on a port of your choice: ccendpoint proxy PROVIDER --port 3557, "
             "or give a provider a port in its catalog file (proxy: {port: 3557}).",
         )
-    listeners = [resolve(p, options, layers) for p in providers]
+    regions = regions or {}
+    served = {p.id for p in providers}
+    for provider_id in regions:
+        if provider_id not in served:
+            raise UsageError(
+                f"--region {provider_id}=… names a provider that is not served here.",
+                hint=f"Add {provider_id} to the providers, or drop its --region.",
+            )
+    listeners = [resolve(p, replace(options, region=regions.get(p.id)), layers) for p in providers]
     seen: dict[tuple[str, int], str] = {}
     for listener in listeners:
         key = (listener.host, listener.port)

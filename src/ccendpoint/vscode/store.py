@@ -1,4 +1,4 @@
-"""Reading and writing ``chatLanguageModels.json`` safely.
+"""Reading and writing VS Code's files (``chatLanguageModels.json``, ``settings.json``) safely.
 
 - The file is read as bytes and decoded as UTF-8, so line endings and a BOM survive untouched.
 - Before a write the previous file is copied to ``<state dir>/backups/`` (the newest 10 per file).
@@ -206,15 +206,34 @@ def _write_error(target: Path, exc: OSError) -> CcendpointError:
     return CcendpointError(f"Cannot write {target}: {exc.strerror or exc}.", hint="Nothing was changed.")
 
 
+def _unchanged_since(path: Path, before: FileState) -> FileState:
+    """The file as it is now, under the lock; an error when it changed since ``before`` was read."""
+    now = read_file(path)
+    if now.raw != before.raw:
+        raise CcendpointError(
+            f"{path} changed while ccendpoint was planning (VS Code may have saved it).",
+            hint="Run the command again; nothing was written.",
+        )
+    return now
+
+
+def apply_text(path: Path, new_text: str, before: FileState) -> WriteResult:
+    """Back up and write ``new_text`` under the lock (VS Code's settings.json, say); nothing when equal."""
+    data = new_text.encode("utf-8")
+    with write_lock():
+        now = _unchanged_since(path, before)
+        if now.raw == data:
+            return WriteResult(False)
+        check_writable(now)
+        backup = make_backup(now)
+        write_atomic(now.target, data, now.mode)
+    return WriteResult(True, backup)
+
+
 def apply_plan(path: Path, plan: Plan, before: FileState) -> WriteResult:
     """Back up, write and record ``plan``, under the lock. Writes nothing when nothing changes."""
     with write_lock():
-        now = read_file(path)
-        if now.raw != before.raw:
-            raise CcendpointError(
-                f"{path} changed while ccendpoint was planning (VS Code may have saved it).",
-                hint="Run the command again; nothing was written.",
-            )
+        now = _unchanged_since(path, before)
         backup = None
         if plan.changed:
             check_writable(now)
