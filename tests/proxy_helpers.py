@@ -15,7 +15,7 @@ import orjson
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.proxy.logs import RequestLog
-from ccendpoint.proxy.reasoning import ReasoningCache
+from ccendpoint.proxy.reasoning_cache import ReasoningCache
 from ccendpoint.proxy.server import ProxyServer
 from ccendpoint.proxy.settings import ProxyOptions, resolve
 from ccendpoint.vscode.blocks import render_model

@@ -11,8 +11,9 @@ import yaml
 from ccendpoint import dirs
 from ccendpoint.catalog import load_catalog
 from ccendpoint.catalog.loader import bundled_sources, schema_problems, semantic_problems
-from ccendpoint.catalog.model import ACTIONS, CONDITIONS
 from ccendpoint.errors import CatalogError
+from ccendpoint.rules.actions import ACTIONS
+from ccendpoint.rules.conditions import CONDITIONS
 
 BUNDLED = {source.label: yaml.safe_load(source.data) for source in bundled_sources()}
 

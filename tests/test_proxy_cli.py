@@ -100,7 +100,7 @@ async def test_serves_prints_start_up_lines_and_stops_on_sigterm(tmp_path: Path)
         cmdline = Path(f"/proc/{proxy.process.pid}/cmdline")
         if cmdline.exists():  # the serving process has already deleted its settings file
             settings_file = cmdline.read_bytes().split(b"\0")[-2].decode()
-            assert settings_file.endswith(".settings") and not Path(settings_file).exists()
+            assert settings_file.endswith(".json") and not Path(settings_file).exists()
         headers = {
             "Authorization": f"Bearer {SECRET}",
             "X-Api-Key": SECRET,

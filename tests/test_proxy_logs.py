@@ -14,18 +14,10 @@ import orjson
 import pytest
 from rich.console import Console
 
-from ccendpoint import usage
 from ccendpoint.doctor.machine import read_log_records
-from ccendpoint.proxy import logs
-from ccendpoint.proxy.logs import (
-    CURRENT_LOG_GLOB,
-    LOG_GLOB,
-    RequestLog,
-    RotatingFile,
-    console_line,
-    log_file_name,
-    redact_record,
-)
+from ccendpoint.proxy import logfiles, logs
+from ccendpoint.proxy.logfiles import CURRENT_LOG_GLOB, LOG_GLOB, log_file_name, log_files, read_records
+from ccendpoint.proxy.logs import RequestLog, RotatingFile, console_line, redact_record
 from ccendpoint.proxy.settings import ProxyOptions, resolve
 from ccendpoint.redact import MASK
 from fake_upstreams import Behaviour, FakeUpstream
@@ -182,13 +174,13 @@ def test_the_log_file_names_are_defined_once(tmp_path: Path, monkeypatch: pytest
     assert fnmatch.fnmatch(log_file_name("qwen"), CURRENT_LOG_GLOB)
     assert fnmatch.fnmatch(log_file_name("qwen") + ".3", LOG_GLOB)
     assert not fnmatch.fnmatch(log_file_name("qwen") + ".3", CURRENT_LOG_GLOB)
-    assert usage.LOG_GLOB is logs.LOG_GLOB  # usage reads what the proxy writes
     (tmp_path / log_file_name("kimi")).write_text('{"time": "2026-01-01T00:00:00Z", "status": 200}\n')
-    (tmp_path / (log_file_name("kimi") + ".1")).write_text('{"time": "2025-01-01T00:00:00Z", "status": 500}\n')
+    (tmp_path / (log_file_name("kimi") + ".1")).write_text('{"time": "2025-01-01T00:00:00Z", "status": 500}\nbroken\n')
     records, _ = read_log_records(tmp_path)
     assert [r["status"] for r in records] == [200]  # doctor reads the current logs only
-    monkeypatch.setattr(logs, "CURRENT_LOG_GLOB", "*.nothing")
-    assert read_log_records(tmp_path)[0] == [], "doctor must take the name from proxy.logs"
+    assert [r.get("status") for r in read_records(log_files(tmp_path))] == [200, 500, None]  # usage: all of them
+    monkeypatch.setattr(logfiles, "CURRENT_LOG_GLOB", "*.nothing")
+    assert read_log_records(tmp_path)[0] == [], "doctor must take the name from proxy.logfiles"
 
 
 def test_rotation_keeps_a_bounded_number_of_files(tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ import pytest
 from aiohttp.abc import AbstractResolver
 
 from ccendpoint.errors import CcendpointError
-from ccendpoint.proxy.server import BoundedResolver, bind_error
+from ccendpoint.proxy.binding import bind_error
 from ccendpoint.proxy.settings import ListenerSettings, ProxyOptions, resolve
+from ccendpoint.proxy.upstream import BoundedResolver
 from fake_upstreams import Behaviour, FakeUpstream, free_port
 from proxy_helpers import VSCODE_HEADERS, provider, running_proxy, vscode_request
 

@@ -15,12 +15,12 @@ from ccendpoint.proxy.settings import (
     ProxyOptions,
     env_layers,
     env_names,
-    is_loopback,
     open_log_files,
     resolve,
     resolve_all,
-    safe_url,
 )
+from ccendpoint.urls import is_loopback_host as is_loopback
+from ccendpoint.urls import safe_url
 from proxy_helpers import bundled_catalog, provider
 
 KIMI_GLOBAL = "https://api.moonshot.ai/v1/chat/completions"

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 
 from ccendpoint import dirs
-from ccendpoint.proxy.reasoning import (
-    ReasoningCache,
+from ccendpoint.proxy.reasoning_cache import REASONING_FILE, ReasoningCache, open_reasoning_cache
+from ccendpoint.rules.replay import (
     canonical_arguments,
     restore_reasoning,
     turn_entries,
 )
-from ccendpoint.proxy.server import REASONING_FILE, open_reasoning_cache
 from vscode_client import SYSTEM_TEXT, tool_call
 
 USER = {"role": "user", "content": "Fix the failing test."}

@@ -14,8 +14,8 @@ import aiohttp
 import orjson
 import pytest
 
-from ccendpoint.proxy.reasoning import ReasoningCache
-from ccendpoint.proxy.rules import RuleBook
+from ccendpoint.proxy.reasoning_cache import ReasoningCache
+from ccendpoint.rules.pipeline import RuleBook
 from ccendpoint.vscode.blocks import GroupOptions, render_group
 from fake_upstreams import Behaviour, FakeUpstream, Received
 from proxy_helpers import provider, read_log, running_proxy

@@ -147,7 +147,7 @@ def test_the_proxy_start_lines_wrap_on_an_80_column_terminal() -> None:
 
     from rich.console import Console
 
-    from ccendpoint.proxy.server import Output
+    from ccendpoint.proxy.process import Output
 
     output = Output()
     screen = io.StringIO()

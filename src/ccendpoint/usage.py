@@ -8,16 +8,14 @@ and never guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from ccendpoint.catalog.cost import price_factor, tokens_cost
 from ccendpoint.catalog.model import Catalog, Pricing
 from ccendpoint.errors import UsageError
-from ccendpoint.proxy.logs import LOG_GLOB
 
 
 @dataclass
@@ -187,31 +185,3 @@ def bar(value: float, largest: float, width: int = 20) -> str:
         return ""
     eighths = max(1, round(value / largest * width * 8))
     return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
-
-
-def log_files(location: Path) -> list[Path]:
-    """The request logs in a folder (rotated ones included), or the one file given."""
-    if location.is_file():
-        return [location]
-    if not location.is_dir():
-        return []
-    return sorted(p for p in location.glob(LOG_GLOB) if p.is_file())
-
-
-def read_records(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
-    """Every JSON object line of the files; broken lines (a crash mid-write) are skipped."""
-    import json
-
-    for path in paths:
-        try:
-            handle = path.open("rb")
-        except OSError:
-            continue
-        with handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    yield {}
-                    continue
-                yield record if isinstance(record, dict) else {}

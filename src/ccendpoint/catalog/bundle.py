@@ -30,6 +30,7 @@ from typing import Any
 
 from ccendpoint import dirs
 from ccendpoint.errors import CatalogError, CcendpointError, UsageError
+from ccendpoint.urls import hostname, is_loopback
 
 MANIFEST = "manifest.json"
 POINTER = "active.json"
@@ -325,8 +326,6 @@ def _manifest_location(location: str) -> tuple[str, bool]:
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", location):
         from urllib.parse import urlsplit
 
-        from ccendpoint.doctor.config_checks import is_loopback
-
         parts = urlsplit(location)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise UsageError(f"--from {location!r}: only https URLs (or a file) are accepted.")
@@ -373,8 +372,6 @@ def _read_folder(manifest_path: Path) -> tuple[Manifest, dict[str, bytes], str]:
 
 async def _download(manifest_url: str, timeout: float) -> tuple[Manifest, dict[str, bytes], str]:
     import aiohttp
-
-    from ccendpoint.doctor.config_checks import hostname
 
     host = hostname(manifest_url)
     client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, timeout))

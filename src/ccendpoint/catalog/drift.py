@@ -16,7 +16,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from ccendpoint.catalog.model import Model, Provider
+from ccendpoint.provider_errors import AUTH_STATUSES, message_of_text
 from ccendpoint.redact import scrub
+from ccendpoint.urls import hostname
 
 #: The chat path a catalog endpoint ends with; ``/models`` sits beside it.
 CHAT_PATH = "/chat/completions"
@@ -123,12 +125,6 @@ def compare(provider: Provider, served: Iterable[str]) -> Drift:
     )
 
 
-def _provider_message(text: str) -> str:
-    from ccendpoint.doctor.live import provider_message
-
-    return provider_message(text)
-
-
 async def _get(url: str, key: str, timeout: float) -> tuple[int, bytes, str]:
     import aiohttp
 
@@ -145,9 +141,6 @@ async def _get(url: str, key: str, timeout: float) -> tuple[int, bytes, str]:
 def fetch_served(url: str, key: str, *, timeout: float = 30.0) -> Served:
     """Ask ``url`` for its model list with ``key``; :class:`DriftFailure` says why it could not."""
     import aiohttp
-
-    from ccendpoint.doctor.config_checks import hostname
-    from ccendpoint.doctor.live import AUTH_STATUSES
 
     host = hostname(url) or url
     try:
@@ -174,12 +167,12 @@ def fetch_served(url: str, key: str, *, timeout: float = 30.0) -> Served:
     if status in AUTH_STATUSES:
         raise DriftFailure(
             "auth",
-            f"{host} refused the key: HTTP {status} ({AUTH_STATUSES[status]}): {scrub(_provider_message(text))}",
+            f"{host} refused the key: HTTP {status} ({AUTH_STATUSES[status]}): {scrub(message_of_text(text))}",
             "Check that the key belongs to this provider and region, and that the account is active.",
             status,
         )
     if status != 200:
-        raise DriftFailure("http", f"{host} answered HTTP {status}: {scrub(_provider_message(text))}", "", status)
+        raise DriftFailure("http", f"{host} answered HTTP {status}: {scrub(message_of_text(text))}", "", status)
     if len(body) > MAX_BODY:
         raise DriftFailure("format", f"{host} sent more than {MAX_BODY // (1024 * 1024)} MiB; not a model list")
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ccendpoint.catalog.cost import off_peak_session_cost, session_cost
-from ccendpoint.catalog.describe import model_rules_short, rule_set_sentences
 from ccendpoint.catalog.model import Model, Pricing, Provider
+from ccendpoint.rules.pipeline import Pipeline, model_pipeline
 
 
 def pricing_dict(pricing: Pricing | None) -> dict[str, Any] | None:
@@ -56,8 +56,8 @@ def model_dict(provider: Provider, model: Model) -> dict[str, Any]:
         "session_cost_off_peak": off_peak_session_cost(model.pricing),
         "request_body": dict(model.request_body),
         "rule_set": model.rules.name,
-        "rules": rule_set_sentences(model.rules, model.request_body),
-        "rules_short": model_rules_short(model),
+        "rules": model_pipeline(provider.id, model).sentences(),
+        "rules_short": model_pipeline(provider.id, model).short(),
         "facts_date": model.facts_date,
         "source": model.source or None,
         "assumed": list(model.assumed),
@@ -99,7 +99,7 @@ def provider_dict(provider: Provider, *, include_deprecated: bool = True) -> dic
             "why": provider.proxy_why,
             "env": proxy_env_names(provider),
             "rule_sets": {
-                name: {"summary": rs.summary, "rules": rule_set_sentences(rs)}
+                name: {"summary": rs.summary, "rules": Pipeline.build(provider.id, rs).sentences()}
                 for name, rs in provider.rule_sets.items()
             },
             "default_rule_set": provider.default_rules.name,

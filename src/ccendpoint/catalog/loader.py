@@ -24,19 +24,13 @@ from typing import Any
 import yaml
 
 from ccendpoint import __version__, dirs
+from ccendpoint.catalog.build import minutes, provider_from_data
 from ccendpoint.catalog.model import (
-    WEEKDAYS,
     Catalog,
-    Endpoint,
-    Model,
-    Peak,
-    Pricing,
     Provider,
-    Rule,
-    RuleSet,
-    Troubleshooting,
 )
 from ccendpoint.errors import CatalogError
+from ccendpoint.rules.actions import ACTIONS
 
 ENV_VAR = "CCENDPOINT_CATALOG"
 _PACKAGE = "ccendpoint.catalog"
@@ -159,7 +153,7 @@ def _load(
                 origin = "user (replaces bundled)" if provider_id in docs else "user (new)"
                 _add(docs, order, doc, f"{origin}: {path}", source.label)
             sources.append(str(path))
-    providers = tuple(_build(docs[pid][0], docs[pid][1]) for pid in order)
+    providers = tuple(provider_from_data(docs[pid][0], docs[pid][1]) for pid in order)
     _check_across(providers)
     return Catalog(providers=providers, sources=tuple(sources))
 
@@ -316,7 +310,7 @@ def _describe(error: Any) -> tuple[str, str]:
         word = "at least" if kind == "minimum" else "at most"
         return path, f"must be {word} {error.validator_value}"
     if kind == "anyOf" and path.split(".")[-1].startswith("rules"):
-        return path, "a rule needs at least one action: set, default or drop"
+        return path, "a rule needs at least one action: " + ", ".join(ACTIONS)
     if kind in ("minItems", "minProperties", "minLength"):
         return path, "must not be empty"
     return path, error.message
@@ -369,126 +363,12 @@ def _limit_problems(index: int, model: Mapping[str, Any]) -> list[tuple[str, str
     peak = (model.get("pricing") or {}).get("peak") or {}
     for number, window in enumerate(peak.get("hours_utc", [])):
         start, _, end = str(window).partition("-")
-        if ":" in start and ":" in end and _minutes(start) >= _minutes(end):
+        if ":" in start and ":" in end and minutes(start) >= minutes(end):
             problems.append((f"models[{index}].pricing.peak.hours_utc[{number}]", f"'{window}' ends before it starts"))
     return problems
 
 
 # -- building the typed view ----------------------------------------------------------------
-
-
-def _rule_set(name: str, data: Mapping[str, Any]) -> RuleSet:
-    return RuleSet(
-        name=name,
-        summary=str(data.get("summary", "")).strip(),
-        rules=tuple(Rule.from_data(rule) for rule in data.get("rules", [])),
-        replay_reasoning=bool(data.get("replay_reasoning", False)),
-    )
-
-
-_NO_RULES = RuleSet(name="none", summary="No rewriting.", rules=())
-
-
-def _build(doc: Mapping[str, Any], origin: str) -> Provider:
-    rule_sets = {name: _rule_set(name, data) for name, data in doc.get("rule_sets", {}).items()}
-    proxy = doc["proxy"]
-    default_rules = rule_sets.get(proxy.get("default_rules", ""), _NO_RULES)
-    models = []
-    for m in doc.get("models", []):
-        vscode = m.get("vscode", {})
-        pricing = m.get("pricing")
-        models.append(
-            Model(
-                id=m["id"],
-                name=m["name"],
-                vision=m["vision"],
-                tool_calling=m["tool_calling"],
-                thinking=m["thinking"],
-                facts_date=m["facts_date"],
-                rules=rule_sets.get(m.get("rules", ""), default_rules),
-                streaming=m.get("streaming", True),
-                status=m.get("status", "current"),
-                replacement=m.get("replacement"),
-                end_of_life=m.get("end_of_life"),
-                context=m.get("context"),
-                max_output=m.get("max_output"),
-                vscode_thinking=vscode.get("thinking"),
-                model_options=dict(vscode.get("model_options", {})),
-                reasoning_effort=tuple(m.get("reasoning_effort", ())),
-                request_body=dict(m.get("request_body", {})),
-                pricing=_pricing(pricing) if pricing else None,
-                notes=tuple(m.get("notes", ())),
-                source=str(m.get("source", "")),
-                output_limit=m.get("output_limit"),
-                default_output=m.get("default_output"),
-                max_output_why=" ".join(str(m.get("max_output_why", "")).split()),
-                assumed=tuple(m.get("assumed", ())),
-            )
-        )
-    api_key = doc.get("api_key", {})
-    return Provider(
-        id=doc["id"],
-        name=doc["name"],
-        group_name=doc.get("group_name", doc["name"]),
-        endpoints={
-            region: Endpoint(
-                region=region,
-                url=e["url"],
-                label=e.get("label", ""),
-                note=e.get("note", ""),
-                key_prefixes=tuple(e.get("key_prefixes", ())),
-            )
-            for region, e in doc["endpoints"].items()
-        },
-        default_region=doc["default_region"],
-        proxy_mode=proxy["mode"],
-        proxy_port=proxy.get("port"),
-        env_prefix=proxy.get("env_prefix", doc["id"].upper().replace("-", "_").replace(".", "_")),
-        proxy_why=" ".join(str(proxy.get("why", "")).split()),
-        models=tuple(models),
-        default_rules=default_rules,
-        rule_sets=rule_sets,
-        aliases=tuple(doc.get("aliases", ())),
-        description=" ".join(str(doc.get("description", "")).split()),
-        docs_url=doc.get("docs_url"),
-        key_url=doc.get("key_url"),
-        key_env=tuple(api_key.get("env", ())),
-        key_format=" ".join(str(api_key.get("format", "")).split()),
-        key_prefixes=tuple(api_key.get("prefixes", ())),
-        troubleshooting=tuple(
-            Troubleshooting(t["symptom"], t["cause"], t["fix"]) for t in doc.get("troubleshooting", [])
-        ),
-        discovery_include=tuple(doc.get("discovery", {}).get("include", ())),
-        discovery_exclude=tuple(doc.get("discovery", {}).get("exclude", ())),
-        origin=origin,
-    )
-
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _pricing(data: Mapping[str, Any]) -> Pricing:
-    peak = data.get("peak")
-    return Pricing(
-        input=float(data["input"]),
-        output=float(data["output"]),
-        currency=data["currency"],
-        date=data["date"],
-        cached_input=None if data.get("cached_input") is None else float(data["cached_input"]),
-        note=data.get("note", ""),
-        source=str(data.get("source", "")),
-        peak=Peak(
-            days=tuple(d for d in WEEKDAYS if d in peak["days"]),
-            hours_utc=tuple(
-                (_minutes(window.split("-")[0]), _minutes(window.split("-")[1])) for window in peak["hours_utc"]
-            ),
-            off_peak_factor=float(peak["off_peak_factor"]),
-        )
-        if peak
-        else None,
-    )
 
 
 def _check_across(providers: Sequence[Provider]) -> None:

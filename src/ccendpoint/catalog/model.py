@@ -6,66 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ccendpoint.rules.ruleset import Rule, RuleSet
+from ccendpoint.urls import proxy_url
+
+__all__ = ["Rule", "RuleSet"]  # the rule vocabulary lives in ccendpoint.rules; models hold rule sets
+
 JSONValue = Any
 ProxyMode = Literal["required", "recommended", "direct"]
 Thinking = Literal["none", "hybrid", "always"]
-
-#: Condition names a rule may use; each takes a boolean except ``model`` (a glob pattern).
-CONDITIONS = ("model", "tool_turn", "missing_reasoning", "stream")
-#: Actions a rule may take.
-ACTIONS = ("set", "default", "drop")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """All given parts must hold (AND). ``None`` means "not checked"."""
-
-    model: str | None = None
-    tool_turn: bool | None = None
-    missing_reasoning: bool | None = None
-    stream: bool | None = None
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any] | None) -> Condition:
-        data = data or {}
-        return cls(
-            model=data.get("model"),
-            tool_turn=data.get("tool_turn"),
-            missing_reasoning=data.get("missing_reasoning"),
-            stream=data.get("stream"),
-        )
-
-    def is_always(self) -> bool:
-        return all(getattr(self, name) is None for name in CONDITIONS)
-
-
-@dataclass(frozen=True)
-class Rule:
-    when: Condition
-    set: Mapping[str, JSONValue] = field(default_factory=dict)
-    default: Mapping[str, JSONValue] = field(default_factory=dict)
-    drop: tuple[str, ...] = ()
-    why: str = ""
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Rule:
-        return cls(
-            when=Condition.from_data(data.get("when")),
-            set=dict(data.get("set") or {}),
-            default=dict(data.get("default") or {}),
-            drop=tuple(data.get("drop") or ()),
-            why=str(data.get("why", "")).strip(),
-        )
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    name: str
-    summary: str
-    rules: tuple[Rule, ...]
-    #: Put cached reasoning_content back on assistant tool calls that lost it, before the rules run.
-    replay_reasoning: bool = False
-
 
 #: Weekday names as the catalog writes them, Monday first (``datetime.weekday()`` order).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -190,6 +138,8 @@ class Provider:
     discovery_exclude: tuple[str, ...] = ()
     #: Where the definition came from: "bundled", or "user (replaces bundled): <file>", ...
     origin: str = "bundled"
+    #: The checked catalog document it was built from (overlays merged): what a process is handed.
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def model(self, model_id: str) -> Model | None:
         for model in self.models:
@@ -207,7 +157,7 @@ class Provider:
     def proxy_url(self) -> str | None:
         if self.proxy_port is None:
             return None
-        return f"http://127.0.0.1:{self.proxy_port}/v1/chat/completions"
+        return proxy_url(self.proxy_port)
 
 
 @dataclass(frozen=True)

@@ -168,10 +168,10 @@ def show(
 def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object], note: str | None = None) -> None:
     from rich.markup import escape
 
-    from ccendpoint.catalog.describe import rule_set_sentences
     from ccendpoint.catalog.export import proxy_env_names
     from ccendpoint.catalog.facts import fact_lines
     from ccendpoint.commands.layout import Column, bullet, fit_table, indented
+    from ccendpoint.rules.pipeline import model_pipeline
     from ccendpoint.vscode.blocks import default_mode, fallback_limits
 
     out = common.console()
@@ -223,7 +223,7 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
     for m in models:
         label = f"{m.id}" + (" (deprecated)" if m.deprecated else "")
         out.print(f"  What it does for [bold]{escape(label)}[/bold] " + escape(f"(rule set {m.rules.name}):"))
-        for sentence in rule_set_sentences(m.rules, m.request_body):
+        for sentence in model_pipeline(prov.id, m).sentences():
             out.print(bullet(sentence))
 
     out.print(models_table(out, [(prov, m) for m in models], title="Models"))

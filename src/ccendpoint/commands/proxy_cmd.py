@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from ccendpoint.catalog.model import Catalog, Provider
     from ccendpoint.proxy.settings import ListenerSettings
 
-#: The serving process: ``python -c WORKER_CODE SETTINGS_FILE``.
-WORKER_CODE = "import sys; from ccendpoint.proxy.server import worker_main; sys.exit(worker_main(sys.argv[1:]))"
+#: The serving process: ``python -m ccendpoint.proxy --settings FILE``.
+SERVING_MODULE = "ccendpoint.proxy"
 
 
 def proxy(
@@ -180,28 +180,31 @@ def split_regions(values: list[str], catalog: Catalog) -> tuple[str | None, dict
 
 
 def launch(listeners: list[ListenerSettings]) -> int:
-    """Serve ``listeners``. On POSIX this process is replaced by the lean serving process and never returns.
+    """Serve ``listeners`` through the serving process's entry point (see :mod:`ccendpoint.proxy.process`).
 
-    The command-line libraries (typer, rich, the YAML loader) would otherwise stay in memory for
-    the proxy's whole life; the serving process imports only what serving needs. The settings go
-    over in a private temporary file, which the serving process deletes once it has read it.
+    The checked settings go over in a private temporary file, which the serving process deletes
+    once it has read it. On POSIX this process is replaced by ``python -m ccendpoint.proxy`` and
+    never returns; otherwise (Windows, or the command run inside another program such as a test)
+    the same entry point runs here.
     """
-    if os.name == "posix" and _running_as_the_command():
-        import pickle
-        import tempfile
+    import contextlib
+    import json
+    import tempfile
 
-        fd, name = tempfile.mkstemp(prefix="ccendpoint-proxy-", suffix=".settings")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(listeners, handle)
+    from ccendpoint.proxy.settings import handoff_document
+
+    fd, name = tempfile.mkstemp(prefix="ccendpoint-proxy-", suffix=".json")  # readable by the user only
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(handoff_document(listeners), handle, default=str)
+    argv = ["--settings", name]
+    if os.name == "posix" and _running_as_the_command():
         sys.stdout.flush()
         sys.stderr.flush()
-        try:
-            os.execv(sys.executable, [sys.executable, "-c", WORKER_CODE, name])
-        except OSError:
-            Path(name).unlink(missing_ok=True)
-    from ccendpoint.proxy.server import serve_main
+        with contextlib.suppress(OSError):  # when exec fails, this process serves instead
+            os.execv(sys.executable, [sys.executable, "-m", SERVING_MODULE, *argv])
+    from ccendpoint.proxy.process import main
 
-    return serve_main(listeners)
+    return main(argv)
 
 
 def _warn_if_exposed(listeners: list[ListenerSettings]) -> None:

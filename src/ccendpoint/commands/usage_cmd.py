@@ -34,7 +34,8 @@ def usage(
     from ccendpoint import dirs
     from ccendpoint.catalog.lookup import find_provider
     from ccendpoint.commands.layout import progress
-    from ccendpoint.usage import aggregate, log_files, parse_since, read_records
+    from ccendpoint.proxy.logfiles import log_files, read_records
+    from ccendpoint.usage import aggregate, parse_since
 
     cat = common.catalog(ctx)
     provider_id = find_provider(cat, provider).id if provider else None

@@ -6,37 +6,15 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from ccendpoint.catalog.lookup import close_matches
 from ccendpoint.catalog.model import Catalog, Model, Provider
 from ccendpoint.doctor.findings import Finding, error, ok, warning
-from ccendpoint.proxy.settings import is_loopback as loopback_host
 from ccendpoint.redact import hint, is_secret_name, is_secret_reference
+from ccendpoint.urls import hostname, is_loopback, port_of
 from ccendpoint.vscode.blocks import VENDOR, render_model
 
 SET_KEY = "Command Palette → Chat: Manage Language Models → right-click the group → Update API Key"
-
-
-def hostname(url: str) -> str:
-    """The URL's host ("" for a URL that cannot be read, such as ``http://[::1/v1``)."""
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-
-
-def is_loopback(url: str) -> bool:
-    host = hostname(url)
-    return bool(host) and loopback_host(host)
-
-
-def port_of(url: str) -> int | None:
-    try:
-        parts = urlsplit(url)
-        return parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
 
 
 def groups_of(document: Any) -> list[dict[str, Any]]:

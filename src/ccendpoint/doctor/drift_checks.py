@@ -15,13 +15,13 @@ from ccendpoint.catalog.drift import Drift, DriftFailure, Served, compare, fetch
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.doctor.findings import Finding, ok, warning
 from ccendpoint.doctor.live import Target, api_key, targets
+from ccendpoint.urls import hostname
 
 Fetch = Callable[[str, str], Served]
 
 
 def _region_url(provider: Provider, config_urls: Sequence[str]) -> str:
     """The catalog endpoint the config uses (same host), else the default region's."""
-    from ccendpoint.doctor.config_checks import hostname
 
     hosts = {hostname(url) for url in config_urls}
     for endpoint in provider.endpoints.values():

@@ -25,12 +25,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ccendpoint.catalog.model import Catalog, Provider
-from ccendpoint.doctor.config_checks import custom_groups, hostname, is_loopback, match_model, models_of, port_of
+from ccendpoint.doctor.config_checks import custom_groups, match_model, models_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.doctor.proxy_checks import Probe, http_probe
+from ccendpoint.provider_errors import AUTH_STATUSES, message_of_text
+from ccendpoint.urls import hostname, is_loopback, port_of
 from ccendpoint.vscode.requests import body_fields, chosen_effort
 
-AUTH_STATUSES = {401: "authentication", 402: "payment", 403: "permission", 429: "rate limit or quota"}
 TOOL = {
     "type": "function",
     "function": {
@@ -125,25 +126,9 @@ def vscode_body(target: Target, messages: list[dict[str, Any]], *, stream: bool,
     return body
 
 
-def provider_message(text: str) -> str:
-    """The error message of a provider answer (OpenAI-shaped or not), at most 300 characters."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text.strip()[:300]
-    err = data.get("error") if isinstance(data, dict) else None
-    if isinstance(err, dict) and err.get("message"):
-        return str(err["message"])[:300]
-    if isinstance(err, str):
-        return err[:300]
-    if isinstance(data, dict) and data.get("message"):
-        return str(data["message"])[:300]
-    return text.strip()[:300]
-
-
 def _failure(name: str, status: int, text: str) -> Outcome:
     kind = AUTH_STATUSES.get(status, "contract" if status == 400 else "upstream")
-    return Outcome(name, False, f"HTTP {status} ({kind}): {provider_message(text)}", status)
+    return Outcome(name, False, f"HTTP {status} ({kind}): {message_of_text(text)}", status)
 
 
 async def _post(session: Any, target: Target, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[int, str]:

@@ -18,6 +18,7 @@ from ccendpoint.doctor.log_checks import check_log
 from ccendpoint.doctor.proxy_checks import Probe, check_proxies, check_service, http_probe
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.errors import CcendpointError
+from ccendpoint.proxy.logfiles import tail_records
 from ccendpoint.vscode.paths import (
     FILE_NAME,
     PRODUCT_FOLDER,
@@ -202,31 +203,7 @@ def vscode_version(edition: str | None, run: Callable[[list[str]], str | None] |
 
 def read_log_records(folder: Path, tail: int = LOG_TAIL) -> tuple[list[dict[str, Any]], list[str]]:
     """The last ``tail`` records of each provider's current log, oldest first, and their raw lines."""
-    import json
-
-    from ccendpoint.proxy.logs import CURRENT_LOG_GLOB
-
-    records: list[dict[str, Any]] = []
-    lines: list[str] = []
-    for path in sorted(folder.glob(CURRENT_LOG_GLOB)) if folder.is_dir() else []:
-        try:
-            with path.open("rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(0, size - 4 * 1024 * 1024))
-                raw_lines = handle.read().splitlines()[-tail:]
-        except OSError:
-            continue
-        for raw in raw_lines:
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-                lines.append(raw.decode("utf-8", "replace"))
-    records.sort(key=lambda r: str(r.get("time", "")))
-    return records, lines
+    return tail_records(folder, tail)
 
 
 def _service_status(catalog: Catalog) -> Status | None:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ccendpoint.catalog.export import proxy_env_names
 from ccendpoint.catalog.model import Catalog, Provider
-from ccendpoint.doctor.config_checks import custom_groups, is_loopback, match_model, models_of, port_of
+from ccendpoint.doctor.config_checks import custom_groups, match_model, models_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
+from ccendpoint.urls import is_loopback, port_of
 
 if TYPE_CHECKING:
     from ccendpoint.service.manage import Status

@@ -12,8 +12,8 @@ shared one (:mod:`ccendpoint.redact`): a header whose name has a credential word
 (``Authorization``, ``X-Auth-Token``, ``X-Moonshot-Key`` …) is masked whole, any other value that
 looks like a key is masked where it appears. Message content is never part of a record.
 
-The file naming lives here too (:func:`log_file_name`, :data:`LOG_GLOB`), so the proxy, ``usage``
-and ``doctor`` agree on which files are request logs.
+The file naming and the readers are in :mod:`.logfiles`, so the proxy, ``usage`` and ``doctor``
+agree on which files are request logs and how they read.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -39,20 +38,6 @@ if TYPE_CHECKING:
 ROTATE_BYTES = 10 * 1024 * 1024
 ROTATE_KEEP = 5
 QUEUE_LIMIT = 10_000
-
-_LOG_SUFFIX = "-proxy.ndjson"
-
-
-def log_file_name(provider_id: str) -> str:
-    """The default request log's file name for a provider: ``kimi-proxy.ndjson``."""
-    return f"{provider_id}{_LOG_SUFFIX}"
-
-
-#: Every provider's current request log (``kimi-proxy.ndjson``), not the rotated ones.
-CURRENT_LOG_GLOB = log_file_name("*")
-#: Every provider's request logs, the rotated ones (``kimi-proxy.ndjson.1`` …) included.
-LOG_GLOB = CURRENT_LOG_GLOB + "*"
-
 
 #: Text fields of a record that may carry a key as it came (ids, the provider's error message).
 _SCRUBBED_FIELDS = ("client_request_id", "upstream_request_id", "upstream_error", "error", "model")
@@ -93,10 +78,6 @@ def _plain(value: Any) -> str:
     from rich.markup import escape
 
     return escape(_CONTROL.sub("?", str(value)))
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- file ------------------------------------------------------------------------------------------

@@ -16,19 +16,21 @@ the same port.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit
 
 from ccendpoint import dirs
+from ccendpoint.catalog.build import provider_from_data
 from ccendpoint.catalog.export import proxy_env_names
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.errors import UsageError
-from ccendpoint.proxy.logs import log_file_name
+from ccendpoint.proxy.logfiles import log_file_name
+from ccendpoint.urls import is_loopback_host, safe_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_BODY_MB = 64.0
@@ -73,7 +75,61 @@ class ListenerSettings:
     @property
     def exposed(self) -> bool:
         """True when the address is reachable from other machines."""
-        return not is_loopback(self.host)
+        return not is_loopback_host(self.host)
+
+
+#: Version of the settings document handed to the serving process.
+HANDOFF_VERSION = 1
+
+
+def handoff_document(listeners: Sequence[ListenerSettings]) -> dict[str, Any]:
+    """The checked settings as plain data, for the serving process (``python -m ccendpoint.proxy``)."""
+    return {
+        "version": HANDOFF_VERSION,
+        "listeners": [
+            {
+                "provider": dict(s.provider.data),
+                "origin": s.provider.origin,
+                "host": s.host,
+                "port": s.port,
+                "upstream": s.upstream,
+                "log_path": None if s.log_path is None else str(s.log_path),
+                "max_body_bytes": s.max_body_bytes,
+                "first_byte_timeout": s.first_byte_timeout,
+                "idle_timeout": s.idle_timeout,
+                "connect_timeout": s.connect_timeout,
+                "origins": dict(s.origins),
+            }
+            for s in listeners
+        ],
+    }
+
+
+def from_handoff(document: Mapping[str, Any]) -> list[ListenerSettings]:
+    """The settings :func:`handoff_document` wrote, as they were (they were checked before the hand-off)."""
+    if document.get("version") != HANDOFF_VERSION:
+        raise UsageError(
+            f"The proxy settings file is version {document.get('version')!r}, not {HANDOFF_VERSION}.",
+            hint="Start the proxy with `ccendpoint proxy` rather than `python -m ccendpoint.proxy`.",
+        )
+    listeners = []
+    for item in document["listeners"]:
+        log_path = item["log_path"]
+        listeners.append(
+            ListenerSettings(
+                provider=provider_from_data(item["provider"], item["origin"]),
+                host=item["host"],
+                port=int(item["port"]),
+                upstream=item["upstream"],
+                log_path=None if log_path is None else Path(log_path),
+                max_body_bytes=int(item["max_body_bytes"]),
+                first_byte_timeout=float(item["first_byte_timeout"]),
+                idle_timeout=float(item["idle_timeout"]),
+                connect_timeout=float(item["connect_timeout"]),
+                origins=dict(item["origins"]),
+            )
+        )
+    return listeners
 
 
 def env_names(provider: Provider) -> dict[str, str]:
@@ -90,28 +146,6 @@ def env_names(provider: Provider) -> dict[str, str]:
         }
     )
     return names
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def safe_url(url: str) -> str:
-    """The URL without user info, query or fragment: safe to print, log and show in health checks."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:
-        return "<invalid URL>"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 # -- layers --------------------------------------------------------------------------------------
@@ -212,7 +246,7 @@ def check_host(value: str, where: str, *, from_flag: bool) -> str:
             f"{where} must be an IP address or host name, not {value!r}.",
             hint=f"Use {DEFAULT_HOST} (the default: this machine only), or leave it out.",
         )
-    if not from_flag and not is_loopback(host):
+    if not from_flag and not is_loopback_host(host):
         raise UsageError(
             f"{where} is {host}, which would make the proxy reachable from the network.",
             hint=f"If you mean it, pass it on the command line: --host {host}",

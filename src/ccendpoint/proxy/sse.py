@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from ccendpoint.provider_errors import error_message
+
 #: A line longer than this (no newline in sight) means the body is not SSE: the tap gives up.
 MAX_PENDING = 4 * 1024 * 1024
 
@@ -103,11 +105,8 @@ class ErrorCollector:
         return b'"error"' in data or b'"message"' in data
 
     def take(self, event: dict[str, Any]) -> None:
-        error = event.get("error")
-        message = error.get("message") if isinstance(error, dict) else error
-        if not isinstance(message, str):
-            message = event.get("message")
-        if isinstance(message, str) and message:
+        message = error_message(event)
+        if message is not None:
             self.message = message[:4096]  # the log masks it, then keeps the first 300 characters
 
 

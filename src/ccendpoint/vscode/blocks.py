@@ -17,6 +17,7 @@ from typing import Any, Literal
 from ccendpoint.catalog.lookup import find_model
 from ccendpoint.catalog.model import Model, Provider
 from ccendpoint.errors import UsageError
+from ccendpoint.urls import proxy_url as local_proxy_url
 
 VENDOR = "customendpoint"
 API_TYPE = "chat-completions"
@@ -129,7 +130,7 @@ def direct_mode_warning(provider: Provider) -> str | None:
 def model_url(provider: Provider, mode: Mode, options: GroupOptions) -> str:
     check_options(provider, options)
     if mode == "proxy":
-        return f"http://127.0.0.1:{proxy_port(provider, options)}/v1/chat/completions"
+        return local_proxy_url(proxy_port(provider, options))
     return provider.endpoint(options.region).url
 
 

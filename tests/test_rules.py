@@ -1,8 +1,9 @@
-"""The request rewrite: conditions on VS Code-shaped requests, actions, and every bundled rule set."""
+"""The rewrite engine: facts, the vocabulary, each step alone, pipelines, and every bundled rule set."""
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,21 +12,15 @@ from hypothesis import strategies as st
 
 from ccendpoint.catalog import loader
 from ccendpoint.catalog.loader import load_catalog
-from ccendpoint.catalog.model import Condition, Rule, RuleSet
 from ccendpoint.errors import CatalogError
-from ccendpoint.proxy import reasoning, rules
-from ccendpoint.proxy.rules import (
-    MISSING,
-    Change,
-    RequestFacts,
-    RuleBook,
-    apply_rules,
-    condition_holds,
-    is_missing_reasoning,
-    is_tool_turn,
-    request_facts,
-    role_counts,
-)
+from ccendpoint.proxy.record import role_counts
+from ccendpoint.rules import replay, request
+from ccendpoint.rules.actions import MISSING
+from ccendpoint.rules.conditions import holds
+from ccendpoint.rules.pipeline import Pipeline, RuleBook
+from ccendpoint.rules.request import RequestFacts, is_missing_reasoning, is_tool_turn, request_facts
+from ccendpoint.rules.ruleset import Rule, RuleSet
+from ccendpoint.rules.steps import AddBodyFields, ApplyRule, Change, ReplayReasoning, Work
 from proxy_helpers import README_CALL, bundled_catalog, provider, vscode_request
 
 # -- tool turn ---------------------------------------------------------------------------------
@@ -139,27 +134,57 @@ def _facts(**kw: Any) -> RequestFacts:
     return RequestFacts(**{**base, **kw})
 
 
+def rule(when: dict[str, Any] | None = None, why: str = "", **actions: Any) -> Rule:
+    return Rule(when or {}, actions, why)
+
+
+def apply_rules(
+    body: dict[str, Any], rules: RuleSet, request_body: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], tuple[Change, ...]]:
+    result = Pipeline.build("test", rules, request_body).run(body)
+    return result.body, result.changes
+
+
 @pytest.mark.parametrize(
-    ("when", "facts", "holds"),
+    ("when", "facts", "expected"),
     [
-        (Condition(), _facts(), True),
-        (Condition(model="kimi-k2.*"), _facts(), True),
-        (Condition(model="kimi-k2.*"), _facts(model="kimi-k3"), False),
-        (Condition(model="KIMI-*"), _facts(), False),  # case-sensitive, like the upstream ids
-        (Condition(model="nvidia/*"), _facts(model="nvidia/nemotron-3-nano-30b-a3b"), True),
-        (Condition(tool_turn=True), _facts(tool_turn=True), True),
-        (Condition(tool_turn=True), _facts(), False),
-        (Condition(tool_turn=False), _facts(), True),
-        (Condition(missing_reasoning=True), _facts(missing_reasoning=True), True),
-        (Condition(missing_reasoning=False), _facts(missing_reasoning=True), False),
-        (Condition(stream=True), _facts(), True),
-        (Condition(stream=False), _facts(), False),
-        (Condition(tool_turn=True, missing_reasoning=True), _facts(tool_turn=True), False),
-        (Condition(tool_turn=True, missing_reasoning=True), _facts(tool_turn=True, missing_reasoning=True), True),
+        ({}, _facts(), True),
+        ({"model": "kimi-k2.*"}, _facts(), True),
+        ({"model": "kimi-k2.*"}, _facts(model="kimi-k3"), False),
+        ({"model": "KIMI-*"}, _facts(), False),  # case-sensitive, like the upstream ids
+        ({"model": "nvidia/*"}, _facts(model="nvidia/nemotron-3-nano-30b-a3b"), True),
+        ({"tool_turn": True}, _facts(tool_turn=True), True),
+        ({"tool_turn": True}, _facts(), False),
+        ({"tool_turn": False}, _facts(), True),
+        ({"missing_reasoning": True}, _facts(missing_reasoning=True), True),
+        ({"missing_reasoning": False}, _facts(missing_reasoning=True), False),
+        ({"stream": True}, _facts(), True),
+        ({"stream": False}, _facts(), False),
+        ({"tool_turn": True, "missing_reasoning": True}, _facts(tool_turn=True), False),
+        ({"tool_turn": True, "missing_reasoning": True}, _facts(tool_turn=True, missing_reasoning=True), True),
     ],
 )
-def test_condition_holds(when: Condition, facts: RequestFacts, holds: bool) -> None:
-    assert condition_holds(when, facts) is holds
+def test_condition_holds(when: dict[str, Any], facts: RequestFacts, expected: bool) -> None:
+    assert holds(when, facts) is expected
+
+
+@pytest.mark.parametrize(
+    ("keys", "fields", "expected"),
+    [
+        (["max_completion_tokens"], {"max_completion_tokens", "model"}, True),
+        (["max_completion_tokens", "reasoning_effort"], {"max_completion_tokens"}, False),
+        (["temperature"], set(), False),
+    ],
+)
+def test_the_has_condition_looks_at_the_request_as_it_arrived(
+    keys: list[str], fields: set[str], expected: bool
+) -> None:
+    assert holds({"has": keys}, _facts(fields=frozenset(fields))) is expected
+    added_by_the_rules = Pipeline.build(
+        "p", _rules(rule({}, set={k: 1 for k in keys}), rule({"has": keys}, set={"x": 1}))
+    )
+    out = added_by_the_rules.run({"model": "m", **{k: 1 for k in fields}}).body
+    assert ("x" in out) is expected, "a field a rule set is not one the request had"
 
 
 def test_stream_fact_needs_true_exactly() -> None:
@@ -176,9 +201,7 @@ def _rules(*rules: Rule) -> RuleSet:
 
 
 def test_set_default_drop_and_changes() -> None:
-    rules = _rules(
-        Rule(Condition(), set={"temperature": 1}, default={"max_tokens": 100, "top_p": 0.5}, drop=("n", "absent"))
-    )
+    rules = _rules(rule({}, set={"temperature": 1}, default={"max_tokens": 100, "top_p": 0.5}, drop=["n", "absent"]))
     body = {"model": "m", "temperature": 0.1, "top_p": 1, "n": 1}
     out, changes = apply_rules(body, rules)
     assert out == {"model": "m", "temperature": 1, "top_p": 1, "max_tokens": 100}
@@ -187,8 +210,8 @@ def test_set_default_drop_and_changes() -> None:
 
 def test_later_rule_wins_and_one_change_per_key() -> None:
     rules = _rules(
-        Rule(Condition(), set={"temperature": 1}),
-        Rule(Condition(tool_turn=True), set={"temperature": 0.6}),
+        rule({}, set={"temperature": 1}),
+        rule({"tool_turn": True}, set={"temperature": 0.6}),
     )
     out, changes = apply_rules(vscode_request("m", "first"), rules)
     assert out["temperature"] == 0.6
@@ -196,28 +219,28 @@ def test_later_rule_wins_and_one_change_per_key() -> None:
 
 
 def test_request_body_comes_first_and_rules_can_override_it() -> None:
-    rules = _rules(Rule(Condition(tool_turn=True), drop=("thinking",)))
+    rules = _rules(rule({"tool_turn": True}, drop=["thinking"]))
     out, changes = apply_rules(vscode_request("m", "first"), rules, {"thinking": {"type": "enabled"}, "x": 1})
     assert "thinking" not in out and out["x"] == 1
     assert [c.key for c in changes] == ["x"]  # thinking was added then removed: no net change
 
 
 def test_a_value_already_right_is_not_a_change() -> None:
-    rules = _rules(Rule(Condition(), set={"temperature": 1}))
+    rules = _rules(rule({}, set={"temperature": 1}))
     _, changes = apply_rules({"model": "m", "temperature": 1}, rules)
     assert changes == ()
 
 
 def test_type_matters_when_comparing() -> None:
-    rules = _rules(Rule(Condition(), set={"flag": True, "n": 1}))
+    rules = _rules(rule({}, set={"flag": True, "n": 1}))
     _, changes = apply_rules({"model": "m", "flag": 1, "n": 1.0}, rules)
     assert [c.key for c in changes] == ["flag", "n"]
 
 
 def test_conditions_look_at_the_request_as_it_arrived() -> None:
     rules = _rules(
-        Rule(Condition(), drop=("tools",)),
-        Rule(Condition(tool_turn=True), set={"seen_tools": True}),
+        rule({}, drop=["tools"]),
+        rule({"tool_turn": True}, set={"seen_tools": True}),
     )
     out, _ = apply_rules(vscode_request("m", "first"), rules)
     assert "tools" not in out and out["seen_tools"] is True
@@ -225,7 +248,7 @@ def test_conditions_look_at_the_request_as_it_arrived() -> None:
 
 def test_input_is_never_changed_and_output_does_not_share_catalog_values() -> None:
     value = {"type": "disabled", "nested": [1, 2]}
-    rules = _rules(Rule(Condition(), set={"thinking": value}), Rule(Condition(), drop=("n",)))
+    rules = _rules(rule({}, set={"thinking": value}), rule({}, drop=["n"]))
     body = vscode_request("m", "follow_up")
     before = copy.deepcopy(body)
     out, _ = apply_rules(body, rules)
@@ -454,10 +477,11 @@ def test_rewrite_is_pure_and_idempotent(body: dict[str, Any], provider_id: str) 
 )
 def test_the_rules_and_the_replay_agree_on_what_counts_as_reasoning(value: Any, expected: bool) -> None:
     message = {"role": "assistant", "tool_calls": [{"id": "c1"}], "reasoning_content": value}
-    assert reasoning.has_reasoning(message) is expected
+    assert request.has_reasoning(message) is expected
     assert is_missing_reasoning({"messages": [message]}) is not expected
-    assert rules.has_reasoning is reasoning.has_reasoning  # one definition, not two that can drift
-    assert not hasattr(rules, "_has_reasoning")
+    # replay fills in what the condition calls missing, and nothing else
+    restored = replay.restore_reasoning({"messages": [{**message, "cot_summary": "echoed"}]}, "p")
+    assert (restored.from_echo == 1) is not expected
 
 
 # -- the catalog the rules come from ---------------------------------------------------------------
@@ -471,3 +495,78 @@ def test_an_upgrade_validates_the_catalog_again(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(loader, "__version__", "999.0.0")
     with pytest.raises(CatalogError, match="a check added in a new release"):
         load_catalog(use_overlays=False)
+
+
+# -- each step alone -------------------------------------------------------------------------------
+
+
+def test_the_replay_step_repairs_the_history_and_nothing_else() -> None:
+    body = vscode_request("kimi-k2.6", "follow_up", echo="Read the README first.")
+    work = Work(dict(body))
+    ReplayReasoning("kimi").apply(work)
+    assert work.replay is not None and work.replay.from_echo == 1
+    assert work.body["messages"][-2]["reasoning_content"] == "Read the README first."
+    assert work.touched == {}, "replay changes messages, not top-level fields"
+    assert {k: v for k, v in work.body.items() if k != "messages"} == {k: v for k, v in body.items() if k != "messages"}
+
+
+def test_the_body_fields_step_sets_what_vscode_cannot_send() -> None:
+    work = Work({"model": "m", "max_tokens": 10})
+    AddBodyFields({"max_tokens": 4096, "reasoning_split": True}).apply(work)
+    assert work.body == {"model": "m", "max_tokens": 4096, "reasoning_split": True}
+    assert work.touched == {"max_tokens": 10, "reasoning_split": MISSING}
+
+
+def test_a_rule_step_acts_only_when_its_conditions_hold() -> None:
+    step = ApplyRule(rule({"stream": True}, set={"stream_options": {"include_usage": True}}))
+    quiet = Work({"model": "m", "stream": False})
+    step.apply(quiet)
+    assert quiet.touched == {}
+    loud = Work({"model": "m", "stream": True})
+    step.apply(loud)
+    assert loud.body["stream_options"] == {"include_usage": True}
+
+
+def test_the_pipeline_takes_the_facts_after_the_history_is_repaired() -> None:
+    """Reasoning given back means nothing is missing any more: the fallback rule stays quiet."""
+    fallback = rule({"missing_reasoning": True}, set={"thinking": {"type": "disabled"}})
+    pipeline = Pipeline.build("kimi", RuleSet("t", "", (fallback,), replay_reasoning=True))
+    echoed = pipeline.run(vscode_request("kimi-k2.6", "follow_up", echo="thought"))
+    assert "thinking" not in echoed.body and not echoed.facts.missing_reasoning
+    lost = pipeline.run(vscode_request("kimi-k2.6", "follow_up"))
+    assert lost.body["thinking"] == {"type": "disabled"}
+
+
+def test_every_step_says_what_it_does_in_words_and_in_short() -> None:
+    pipeline = Pipeline.build(
+        "kimi",
+        RuleSet("t", "", (rule({"tool_turn": True, "missing_reasoning": True}, set={"temperature": 0.6}),), True),
+        {"max_tokens": 4096},
+    )
+    assert pipeline.short() == "replay reasoning; max_tokens=4096; [tools+reasoning-missing] temperature=0.6"
+    words = pipeline.sentences()
+    assert len(words) == 3 and words[1].startswith("Sets max_tokens to 4096")
+    assert words[2].startswith("On tool turns") and "sets temperature to 0.6" in words[2]
+    assert Pipeline.build("p", RuleSet("none", "", ())).sentences() == ["Forwards the request unchanged."]
+
+
+# -- the vocabulary is said once: the schema and the docs follow it ---------------------------------
+
+
+def test_the_schema_and_the_docs_table_are_generated_from_the_vocabulary() -> None:
+    from ccendpoint.docsgen import SCHEMA, catalog_doc_text, schema_text
+
+    assert schema_text(SCHEMA.read_text("utf-8")) == SCHEMA.read_text("utf-8"), "run python -m ccendpoint.docsgen"
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "catalog.md").read_text("utf-8")
+    assert catalog_doc_text(doc) == doc, "run python -m ccendpoint.docsgen"
+
+
+def test_an_unknown_condition_or_action_is_refused_by_the_generated_schema() -> None:
+    from ccendpoint.catalog.loader import schema_problems
+
+    base = {"rules": [{"when": {"tool_turn": True}, "set": {"x": 1}}]}
+    doc = {"id": "p", "name": "P", "endpoints": {}, "default_region": "x", "proxy": {"mode": "direct"}}
+    for broken in ({"when": {"weather": "sunny"}, "set": {"x": 1}}, {"when": {"has": []}, "set": {"x": 1}}):
+        problems = list(schema_problems({**doc, "models": [], "rule_sets": {"s": {"rules": [broken]}}}))
+        assert problems, broken
+    assert not [p for p in schema_problems({**doc, "models": [], "rule_sets": {"s": base}}) if "rule_sets" in p[0]]

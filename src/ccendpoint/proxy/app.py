@@ -1,0 +1,71 @@
+"""The routes of one listener.
+
+- ``POST /v1/chat/completions`` and ``POST /chat/completions``: rewrite and forward (:mod:`.relay`);
+- ``GET /healthz``: state of the listener as JSON;
+- ``GET /v1/models`` (and ``/models``): the provider's catalog models in OpenAI list format;
+- anything else: 404, or 405 for a known path with the wrong method, as OpenAI-shaped JSON.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from ccendpoint.proxy.errors import JSON_TYPE, error_response
+from ccendpoint.proxy.listener import Listener
+from ccendpoint.proxy.relay import handle_chat
+from ccendpoint.urls import CHAT_PATH
+
+CHAT_PATHS = (CHAT_PATH, "/chat/completions")
+MODELS_PATHS = ("/v1/models", "/models")
+HEALTH_PATH = "/healthz"
+
+LISTENER_KEY = web.AppKey("listener", Listener)
+
+
+def _method_not_allowed(request: web.Request, allowed: str) -> web.Response:
+    response = error_response(
+        405,
+        f"ccendpoint proxy: {request.method} is not allowed on {request.path}; use {allowed}.",
+        "method_not_allowed",
+    )
+    response.headers["Allow"] = allowed
+    return response
+
+
+async def _chat(request: web.Request) -> web.StreamResponse:
+    if request.method != "POST":
+        return _method_not_allowed(request, "POST")
+    return await handle_chat(request, request.app[LISTENER_KEY])
+
+
+async def _health(request: web.Request) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed(request, "GET")
+    return web.Response(body=orjson.dumps(request.app[LISTENER_KEY].health()), content_type=JSON_TYPE)
+
+
+async def _models(request: web.Request) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed(request, "GET")
+    return web.Response(body=request.app[LISTENER_KEY].models_body, content_type=JSON_TYPE)
+
+
+async def _not_found(request: web.Request) -> web.StreamResponse:
+    return error_response(
+        404,
+        f"ccendpoint proxy: nothing at {request.path}. Chat requests go to POST {CHAT_PATH}.",
+        "not_found",
+    )
+
+
+def build_app(listener: Listener) -> web.Application:
+    app = web.Application(client_max_size=listener.settings.max_body_bytes)
+    app[LISTENER_KEY] = listener
+    for path in CHAT_PATHS:
+        app.router.add_route("*", path, _chat)
+    app.router.add_route("*", HEALTH_PATH, _health)
+    for path in MODELS_PATHS:
+        app.router.add_route("*", path, _models)
+    app.router.add_route("*", "/{tail:.*}", _not_found)
+    return app
