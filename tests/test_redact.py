@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.redact import MASK, hint, is_secret_name, redact, redact_headers, redact_json_text, scrub
 
 KEY = "sk-proj-Zq8vN3kL0pW7xY2mR5tB9cD4fG6hJ1aS"
@@ -52,7 +53,6 @@ def test_ordinary_names(name: str) -> None:
     ("text", "expected"),
     [
         (f"Bearer {KEY}", f"Bearer {MASK}"),
-        ("nvapi-abcdefghijklmnop and tp-abc12345", f"{MASK} and {MASK}"),
         ("Zq8vN3kL0pW7xY2mR5tB9cD4fG6hJ1aS", MASK),
         ("${input:chat.lm.secret.-60b744f3}", "${input:" + MASK + "}"),
         ("https://user:pass@host.example/x?key=abc123&foo=1", f"https://{MASK}@host.example/x?key={MASK}&foo=1"),
@@ -68,6 +68,19 @@ def test_ordinary_names(name: str) -> None:
 )
 def test_scrub(text: str, expected: str) -> None:
     assert scrub(text) == expected
+
+
+def test_the_catalogs_key_prefixes_are_masked_once_a_provider_is_built() -> None:
+    """Prefixes live in the catalog (``api_key.prefixes``); building a provider teaches them to the masker."""
+    from ccendpoint.catalog.build import provider_from_data
+
+    short_key = "zz-abc12345"  # too short and too plain for the long-token rule
+    assert scrub(short_key) == short_key
+    doc = {"id": "acme", "api_key": {"env": ["ACME_KEY"], "prefixes": ["zz-"]}, "proxy": {"mode": "direct"}}
+    provider_from_data({**doc, "name": "Acme", "endpoints": {}, "default_region": "x", "models": []}, "test")
+    assert scrub(f"key {short_key} here") == f"key {MASK} here"
+    load_catalog(use_overlays=False)
+    assert scrub("nvapi-abcdefghijklmnop and tp-abc12345") == f"{MASK} and {MASK}"
 
 
 def test_headers_values_and_hints() -> None:

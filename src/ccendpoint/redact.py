@@ -7,7 +7,8 @@ decide:
 - by name: a header or JSON field whose name has a credential word in it (``Authorization``,
   ``X-Api-Key``, ``X-Auth-Token``, ``apiKey``, ``Set-Cookie``, ``X-Moonshot-Key`` …) has its whole
   value masked. Names are split into words, so ``maxOutputTokens`` is not a credential;
-- by value: anywhere in any text, a known key prefix (``sk-…``, ``tp-…``, ``nvapi-…``), a long
+- by value: anywhere in any text, a known key prefix (``sk-…``, and the prefixes the catalog
+  lists for each provider's keys, such as ``tp-…`` or ``nvapi-…``), a long
   token that mixes letters and digits, a ``key=``/``token=`` URL parameter, credentials in a
   URL (``user:pass@``) and VS Code's secret references (``${input:chat.lm.secret.…}``) are
   masked where they stand. Ids shaped like UUIDs stay readable.
@@ -44,8 +45,29 @@ _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 #: VS Code's reference to a key in its secret storage, e.g. ``${input:chat.lm.secret.-60b744f3}``.
 SECRET_REFERENCE = re.compile(r"\$\{input:[^}\"]*\}")
 
-# sk-…, tp-…, nvapi-…, key_…: a known key prefix followed by a long token
-_PREFIXED_KEY = re.compile(r"\b(?:sk|tp|pk|rk|ak|api|key|nvapi)[-_][A-Za-z0-9._\-]{8,}", re.IGNORECASE)
+#: Key prefixes many APIs share (``sk-…``, ``key_…``); each provider's own come from the catalog.
+COMMON_KEY_PREFIXES = ("sk", "pk", "rk", "ak", "api", "key")
+_key_prefixes: set[str] = set(COMMON_KEY_PREFIXES)
+
+
+def _prefixed_key_pattern() -> re.Pattern[str]:
+    """A known key prefix followed by a long token."""
+    alternatives = "|".join(re.escape(p) for p in sorted(_key_prefixes, key=len, reverse=True))
+    return re.compile(rf"\b(?:{alternatives})[-_][A-Za-z0-9._\-]{{8,}}", re.IGNORECASE)
+
+
+_PREFIXED_KEY = _prefixed_key_pattern()
+
+
+def learn_key_prefixes(prefixes: Iterable[str]) -> None:
+    """Mask keys with these prefixes too (``api_key.prefixes`` of a catalog provider, e.g. ``tp-``)."""
+    global _PREFIXED_KEY
+    new = {prefix.rstrip("-_") for prefix in prefixes if prefix.rstrip("-_")} - _key_prefixes
+    if new:
+        _key_prefixes.update(new)
+        _PREFIXED_KEY = _prefixed_key_pattern()
+
+
 # runs of token characters; masked when one piece between separators is a long letters-and-digits
 # mix (base64, hex, JWT parts), which model ids such as nemotron-3-super-120b-a12b never have
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-.+=]{16,}")

@@ -10,11 +10,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccendpoint.catalog.model import WEEKDAYS, Endpoint, Model, Peak, Pricing, Provider, Troubleshooting
+from ccendpoint.redact import learn_key_prefixes
 from ccendpoint.rules.ruleset import NO_RULES, RuleSet
 
 
 def provider_from_data(doc: Mapping[str, Any], origin: str) -> Provider:
-    """A provider from a catalog document that has already been checked (as :attr:`Provider.data` holds it)."""
+    """A provider from a catalog document that has already been checked (as :attr:`Provider.data` holds it).
+
+    Its key prefixes are taught to the secret masker, so every output masks this provider's keys.
+    """
+    learn_key_prefixes(doc.get("api_key", {}).get("prefixes", ()))
     rule_sets = {name: RuleSet.from_data(name, data) for name, data in doc.get("rule_sets", {}).items()}
     proxy = doc["proxy"]
     default_rules = rule_sets.get(proxy.get("default_rules", ""), NO_RULES)
