@@ -193,7 +193,7 @@ def test_broken_overlay_names_the_file_and_the_path(tmp_path: Path) -> None:
         (lambda d: d["models"][0].update(facts_date="June"), "models[0].facts_date: must be a date written YYYY-MM-DD"),
         (lambda d: d.update(default_region="mars"), "default_region: 'mars' is not one of the endpoints"),
         (
-            lambda d: d["models"].append(dict(d["models"][0])),
+            lambda d: d["models"].append(json.loads(json.dumps(d["models"][0]))),
             f"models[{len(BUNDLED['kimi.yaml']['models'])}].id: duplicate model id 'kimi-k2.6'",
         ),
     ],

@@ -309,7 +309,9 @@ def test_dotenv_in_the_working_directory_is_read(monkeypatch: pytest.MonkeyPatch
     (tmp_path / ".env").write_text("KIMI_PROXY_PORT=99999\n")
     result = CliRunner().invoke(app, ["proxy", "kimi"])
     assert result.exit_code == 2
-    assert f"KIMI_PROXY_PORT (from .env ({tmp_path / '.env'})) must be a port number" in " ".join(result.output.split())
+    assert f"KIMI_PROXY_PORT (from .env in the working folder ({tmp_path / '.env'})) must be a port number" in " ".join(
+        result.output.split()
+    )
 
 
 def test_help_mentions_proxy_and_stays_light() -> None:

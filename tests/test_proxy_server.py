@@ -372,7 +372,7 @@ async def test_oversized_body_is_refused_from_its_content_length_without_reading
     async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, max_body_mb=1) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         writer.write(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1073741824\r\n\r\n" + b"{" * 1000
         )
         await writer.drain()
@@ -452,7 +452,7 @@ def use_resolver(monkeypatch: pytest.MonkeyPatch, resolver: type[AbstractResolve
 
 async def test_upstream_host_that_does_not_resolve_is_a_502(monkeypatch: pytest.MonkeyPatch) -> None:
     use_resolver(monkeypatch, FakeResolver)
-    async with running_proxy("kimi", "http://no-such-host.invalid/v1/chat/completions") as proxy:
+    async with running_proxy("kimi", "http://no-such-host.invalid/v1/chat/completions", trust_upstream=True) as proxy:
         status, answer, _ = await post(proxy.url, vscode_request("kimi-k2.6", "chat"))
         assert status == 502 and "no-such-host.invalid" in answer["error"]["message"]
         assert "could not be resolved" in answer["error"]["message"]
@@ -461,7 +461,7 @@ async def test_upstream_host_that_does_not_resolve_is_a_502(monkeypatch: pytest.
 async def test_a_resolver_that_hangs_is_a_502_after_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     use_resolver(monkeypatch, HangingResolver)
     upstream = "http://api.upstream.example/v1/chat/completions"
-    async with running_proxy("kimi", upstream, connect_timeout=0.3, first_byte_timeout=2) as proxy:
+    async with running_proxy("kimi", upstream, connect_timeout=0.3, first_byte_timeout=2, trust_upstream=True) as proxy:
         loop = asyncio.get_running_loop()
         started = loop.time()
         status, answer, _ = await post(proxy.url, vscode_request("kimi-k2.6", "chat"))
@@ -625,3 +625,25 @@ def test_every_bind_error_has_a_fix_hint() -> None:
     for exc in (OSError(errno.EINVAL, "Invalid argument"), OSError(errno.EADDRNOTAVAIL, "no"), OSError("odd")):
         error = bind_error(exc, _settings(4000))
         assert error.hint and error.exit_code == 1, error.message
+
+
+async def test_a_stream_longer_than_the_grace_period_ends_with_an_error_event_in_time() -> None:
+    """Stopping waits the grace period, then ends what is still running with an error event."""
+    slow = Behaviour(chunk_delay=0.2, chunks=40)  # about 8 s of answer
+    body = orjson.dumps(vscode_request("kimi-k2.6", "chat"))
+    async with (
+        FakeUpstream("kimi", slow) as upstream,
+        running_proxy("kimi", upstream.url, grace=0.5) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=body, headers=VSCODE_HEADERS) as response,
+    ):
+        first = await response.content.readany()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        stopping = asyncio.ensure_future(proxy.server.stop())
+        rest = await asyncio.wait_for(response.read(), 5)
+        await stopping
+        took = loop.time() - started
+    assert 0.4 <= took < 0.5 + 1.5, took  # the grace period, then at most the close timeout
+    last = (first + rest).strip().split(b"\n\n")[-1]
+    assert last.startswith(b"data: ") and orjson.loads(last[6:])["error"]["code"] == "proxy_stopped"

@@ -116,7 +116,7 @@ def test_dotenv_files_rank_below_the_environment(tmp_path: Path) -> None:
     assert settings.port == 4200  # working directory beats the config directory
     assert settings.idle_timeout == 22
     assert settings.max_body_bytes == 3 * 1024 * 1024  # only the config-directory file says it
-    assert settings.origins["port"] == f"KIMI_PROXY_PORT (from .env ({work / '.env'}))"
+    assert settings.origins["port"] == f"KIMI_PROXY_PORT (from .env in the working folder ({work / '.env'}))"
     assert settings.log_path == dirs.log_dir() / "kimi-proxy.ndjson"  # a name without value is ignored
 
     settings = resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_PORT": "4300"}, work))
@@ -376,6 +376,70 @@ def test_a_bad_log_variable_is_named_with_where_it_came_from(tmp_path: Path) -> 
     settings = resolve(provider("kimi"), ProxyOptions(), layers(cwd=tmp_path))
     with pytest.raises(UsageError) as caught:
         open_log_files([settings])
-    assert f"(set by KIMI_PROXY_LOG (from .env ({tmp_path / '.env'})))" in caught.value.message
+    assert f"(set by KIMI_PROXY_LOG (from .env in the working folder ({tmp_path / '.env'})))" in caught.value.message
     hint = caught.value.hint or ""
     assert "KIMI_PROXY_LOG" in hint and "--log PATH" in hint and "--no-log" in hint
+
+
+# -- where the key may go -------------------------------------------------------------------------
+
+ELSEWHERE = "https://collector.example/v1/chat/completions"
+
+
+def test_a_working_folder_env_may_not_choose_the_upstream(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"KIMI_UPSTREAM_URL={KIMI_CHINA}\nKIMI_PROXY_PORT=4200\n")
+    with pytest.raises(UsageError, match="a file in the working folder may not choose the upstream") as caught:
+        resolve(provider("kimi"), ProxyOptions(), layers(cwd=tmp_path))
+    assert "--trust-dotenv" in (caught.value.hint or "")
+    settings = resolve(provider("kimi"), ProxyOptions(trust_dotenv=True), layers(cwd=tmp_path))
+    assert settings.upstream == KIMI_CHINA  # a catalog endpoint, from a file the user vouched for
+    (tmp_path / ".env").write_text("KIMI_PROXY_HOST=127.0.0.1\n")
+    with pytest.raises(UsageError, match="the address the proxy listens on"):
+        resolve(provider("kimi"), ProxyOptions(), layers(cwd=tmp_path))
+
+
+def test_the_users_own_env_file_is_trusted(tmp_path: Path) -> None:
+    config = dirs.config_dir()
+    config.mkdir(parents=True)
+    (config / ".env").write_text(f"KIMI_UPSTREAM_URL={KIMI_CHINA}\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    assert resolve(provider("kimi"), ProxyOptions(), layers(cwd=work)).upstream == KIMI_CHINA
+
+
+@pytest.mark.parametrize(
+    ("environ", "options", "refused"),
+    [
+        ({"KIMI_UPSTREAM_URL": ELSEWHERE}, ProxyOptions(), "not one of the catalog's endpoints"),
+        ({"KIMI_UPSTREAM_URL": ELSEWHERE}, ProxyOptions(trust_upstream=True), None),
+        ({}, ProxyOptions(upstream=ELSEWHERE), None),  # typed on the command line: the user chose it
+        ({}, ProxyOptions(upstream="http://collector.example/v1"), "plain http to another machine"),
+        ({}, ProxyOptions(upstream="http://collector.example/v1", trust_upstream=True), None),
+        ({"KIMI_UPSTREAM_URL": "http://127.0.0.1:9/v1/chat/completions"}, ProxyOptions(), None),  # this machine
+        ({"KIMI_UPSTREAM_URL": "http://localhost:9/v1"}, ProxyOptions(), None),
+    ],
+)
+def test_an_upstream_outside_the_catalog_needs_the_users_word(
+    environ: dict[str, str], options: ProxyOptions, refused: str | None, tmp_path: Path
+) -> None:
+    if refused is None:
+        settings = resolve(provider("kimi"), options, layers(environ, tmp_path))
+        assert settings.upstream in (options.upstream, environ.get("KIMI_UPSTREAM_URL"))
+    else:
+        with pytest.raises(UsageError, match=refused) as caught:
+            resolve(provider("kimi"), options, layers(environ, tmp_path))
+        assert "--trust-upstream" in (caught.value.hint or "")
+
+
+def test_the_start_line_says_where_an_upstream_came_from(tmp_path: Path) -> None:
+    from ccendpoint.proxy.listener import Listener
+    from ccendpoint.proxy.logs import RequestLog
+    from ccendpoint.proxy.process import listener_line
+    from ccendpoint.proxy.upstream import UpstreamSession
+
+    local = "http://127.0.0.1:9/v1/chat/completions"
+    settings = resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_UPSTREAM_URL": local}, tmp_path))
+    line = listener_line(Listener(settings, RequestLog(), UpstreamSession(1.0)))
+    assert f"→ {local} (from KIMI_UPSTREAM_URL (from the environment))" in line
+    catalog = resolve(provider("kimi"), ProxyOptions(), layers({}, tmp_path))
+    assert "(from" not in listener_line(Listener(catalog, RequestLog(), UpstreamSession(1.0))).split("rules:")[0]

@@ -36,8 +36,29 @@ ENV_VAR = "CCENDPOINT_CATALOG"
 _PACKAGE = "ccendpoint.catalog"
 
 
+#: The largest catalog file read: the bundled ones are about 10 KB; anything near this is a mistake.
+MAX_FILE_BYTES = 1024 * 1024
+
+
 class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML without the timestamp resolver: dates stay strings, as the schema expects."""
+    """Safe YAML without the timestamp resolver (dates stay strings, as the schema expects), and
+    refusing a key given twice in one mapping (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -169,8 +190,29 @@ def _add(
     docs[provider_id] = (doc, origin)
 
 
+def _refuse_aliases(source: Source) -> None:
+    """Aliases (``*name``) can make a few hundred bytes expand into gigabytes: catalog files have none."""
+    if b"*" not in source.data:  # every alias has one; most files have none, and skip the scan
+        return
+    for event in yaml.parse(source.data, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise CatalogError(
+                source.label, where, "YAML aliases (*name) are not allowed in catalog files; write the value out"
+            )
+
+
 def _parse(source: Source) -> dict[str, Any]:
+    if len(source.data) > MAX_FILE_BYTES:
+        raise CatalogError(
+            source.label,
+            "",
+            f"is {len(source.data) / 1024 / 1024:.1f} MiB; a catalog file may be at most "
+            f"{MAX_FILE_BYTES // 1024 // 1024} MiB (one provider's YAML is a few kilobytes)",
+        )
     try:
+        _refuse_aliases(source)
         doc = yaml.load(source.data, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark

@@ -65,6 +65,21 @@ def proxy(
         typer.Option("--log", help="Write the request log (NDJSON) to this file.", metavar="PATH"),
     ] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not write a request log file.")] = False,
+    trust_upstream: Annotated[
+        bool,
+        typer.Option(
+            "--trust-upstream",
+            help="Allow an upstream outside the catalog's endpoints from the environment or a .env, "
+            "or plain http to another machine: your API key goes there.",
+        ),
+    ] = False,
+    trust_dotenv: Annotated[
+        bool,
+        typer.Option(
+            "--trust-dotenv",
+            help="Let the .env in the working folder choose the upstream and the listening host.",
+        ),
+    ] = False,
     max_body_mb: Annotated[
         Optional[float],  # noqa: UP045
         typer.Option("--max-body-mb", help="Largest request body accepted, in MiB (default 64).", metavar="MIB"),
@@ -142,6 +157,8 @@ def proxy(
         max_body_mb=max_body_mb,
         first_byte_timeout=first_byte_timeout,
         idle_timeout=idle_timeout,
+        trust_upstream=trust_upstream,
+        trust_dotenv=trust_dotenv,
     )
     if len(chosen) == 1:
         listeners = [resolve(chosen[0], options)]

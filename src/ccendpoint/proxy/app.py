@@ -4,15 +4,21 @@
 - ``GET /healthz``: state of the listener as JSON;
 - ``GET /v1/models`` (and ``/models``): the provider's catalog models in OpenAI list format;
 - anything else: 404, or 405 for a known path with the wrong method, as OpenAI-shaped JSON.
+
+Every route first checks that the client is a program on this machine, not a web page (see
+:mod:`.clients`): a refused request gets a 403 and a line in the request log.
 """
 
 from __future__ import annotations
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from ccendpoint.proxy.clients import client_problem
 from ccendpoint.proxy.errors import JSON_TYPE, error_response
 from ccendpoint.proxy.listener import Listener
+from ccendpoint.proxy.record import RequestRecord
 from ccendpoint.proxy.relay import handle_chat
 from ccendpoint.urls import CHAT_PATH
 
@@ -59,8 +65,21 @@ async def _not_found(request: web.Request) -> web.StreamResponse:
     )
 
 
+@web.middleware
+async def _only_local_clients(request: web.Request, handler: Handler) -> web.StreamResponse:
+    listener = request.app[LISTENER_KEY]
+    problem = client_problem(request.headers, listener.settings.host)
+    if problem is None:
+        return await handler(request)
+    record = RequestRecord(provider=listener.provider_id, port=listener.bound_port, path=request.path)
+    record.headers = tuple(request.headers.items())
+    record.fail("refused_client", problem, 403)
+    listener.log.emit(record.as_dict(), listener.settings.log_path)
+    return error_response(403, f"ccendpoint proxy: {problem}", "forbidden_client")
+
+
 def build_app(listener: Listener) -> web.Application:
-    app = web.Application(client_max_size=listener.settings.max_body_bytes)
+    app = web.Application(client_max_size=listener.settings.max_body_bytes, middlewares=[_only_local_clients])
     app[LISTENER_KEY] = listener
     for path in CHAT_PATHS:
         app.router.add_route("*", path, _chat)

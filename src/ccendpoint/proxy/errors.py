@@ -47,5 +47,6 @@ def upstream_failure(exc: BaseException, host: str, connect_timeout: float) -> t
     return f"the request failed ({type(exc).__name__})", "upstream_unreachable"
 
 
-def stream_error_event(message: str) -> bytes:
-    return b"data: " + error_body(message, "proxy_error", "upstream_stream_broken") + b"\n\n"
+def stream_error_event(message: str, code: str = "upstream_stream_broken") -> bytes:
+    """The last event of a stream the proxy had to end: an OpenAI-shaped error, as VS Code reads one."""
+    return b"data: " + error_body(message, "proxy_error", code) + b"\n\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,9 @@ class Listener:
         self.bound_port = settings.port
         self.served = 0
         self.in_flight = 0
+        #: The tasks of the requests in flight, and whether the proxy is stopping (see :meth:`stop_requests`).
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.stopping = False
         self.started = time.monotonic()
         self.models_body = orjson.dumps(
             {
@@ -50,6 +54,13 @@ class Listener:
                 ],
             }
         )
+
+    def stop_requests(self) -> list[asyncio.Task[Any]]:
+        """End the requests still in flight: the relay sees ``stopping`` and ends each answer cleanly."""
+        self.stopping = True
+        for task in self.tasks:
+            task.cancel()
+        return list(self.tasks)
 
     @property
     def url(self) -> str:

@@ -35,7 +35,11 @@ def listener_line(listener: Listener) -> str:
     rules = " | ".join(
         f"{ids[0]}{f' (+{len(ids) - 1})' if len(ids) > 1 else ''}: {text}" for ids, text in listener.rules_summary()
     )
-    return f"{listener.provider_id}  {listener.url} → {listener.upstream_label}  rules: {rules or 'pass-through'}"
+    origin = listener.settings.origins.get("upstream", "")
+    source = "" if origin.startswith("catalog") else f" (from {origin})"
+    return (
+        f"{listener.provider_id}  {listener.url} → {listener.upstream_label}{source}  rules: {rules or 'pass-through'}"
+    )
 
 
 class Output:

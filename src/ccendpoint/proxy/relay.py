@@ -27,17 +27,25 @@ from ccendpoint.proxy.tagging import MAX_JSON_BODY, StreamTagger, new_reasoning_
 from ccendpoint.proxy.watchdog import Watchdog
 from ccendpoint.rules.replay import turn_entries
 
+#: What a request still in flight when the proxy stops after its grace period is told.
+STOPPED = "the proxy was stopped before the answer was complete"
+
 
 async def handle_chat(request: web.Request, listener: Listener) -> web.StreamResponse:
     record = RequestRecord(provider=listener.provider_id, port=listener.bound_port, path=request.path)
+    task = asyncio.current_task()
+    if task is not None:
+        listener.tasks.add(task)
     listener.in_flight += 1
     try:
         return await _chat(request, listener, record)
     except asyncio.CancelledError:
         if record.outcome == "ok":
-            record.outcome = "client_disconnected"
+            record.outcome = "proxy_stopped" if listener.stopping else "client_disconnected"
         raise
     finally:
+        if task is not None:
+            listener.tasks.discard(task)
         listener.in_flight -= 1
         listener.served += 1
         record.total_ms = record.ms()
@@ -91,6 +99,10 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord)
                 settings.upstream, data=payload, headers=headers, allow_redirects=False
             )
         except asyncio.CancelledError:
+            if listener.stopping:
+                watchdog.absorb()
+                record.fail("proxy_stopped", STOPPED, 503)
+                return error_response(503, f"ccendpoint proxy: {STOPPED}.", "proxy_stopped")
             if not watchdog.fired:
                 raise
             watchdog.absorb()
@@ -204,6 +216,10 @@ async def _relay(
         if body_tap is not None:
             body_tap.finish()
     except asyncio.CancelledError:
+        if listener.stopping:
+            watchdog.absorb()
+            await _end_broken(response, sse, record, "proxy_stopped", STOPPED, "proxy_stopped")
+            return response
         if not watchdog.fired:
             record.outcome = "client_disconnected"
             raise
@@ -260,12 +276,17 @@ class Remember:
 
 
 async def _end_broken(
-    response: web.StreamResponse, sse: StreamTap | None, record: RequestRecord, outcome: str, message: str
+    response: web.StreamResponse,
+    sse: StreamTap | None,
+    record: RequestRecord,
+    outcome: str,
+    message: str,
+    code: str = "upstream_stream_broken",
 ) -> None:
     """End the client's answer after an upstream failure; streams get a final error event."""
     record.fail(outcome, message)
     response.force_close()
     with contextlib.suppress(ConnectionResetError):
         if sse is not None and sse.at_boundary:
-            await response.write(stream_error_event(f"ccendpoint proxy: {message}."))
+            await response.write(stream_error_event(f"ccendpoint proxy: {message}.", code))
         await response.write_eof()

@@ -18,6 +18,8 @@ from ccendpoint.proxy.upstream import UpstreamSession
 
 #: How long in-flight requests may run on after SIGINT/SIGTERM before they are cut.
 DEFAULT_GRACE = 5.0
+#: How long ending the cut requests and closing the connections may take after the grace period.
+CLOSE_TIMEOUT = 1.0
 
 
 class ProxyServer:
@@ -57,7 +59,7 @@ class ProxyServer:
             access_log=None,
             handler_cancellation=True,  # a client that goes away cancels its upstream request at once
             lingering_time=0,  # a refused (413) body is not read to its end: the connection is closed
-            shutdown_timeout=self.grace,
+            shutdown_timeout=CLOSE_TIMEOUT,  # the grace period is kept by stop(), not by aiohttp
         )
         await runner.setup()
         self._runners.append(runner)
@@ -77,10 +79,22 @@ class ProxyServer:
         return sum(listener.in_flight for listener in self.listeners)
 
     async def stop(self) -> None:
-        """Stop accepting, give in-flight requests up to ``grace`` seconds, then close everything."""
+        """Stop accepting, give in-flight requests up to ``grace`` seconds, then end the rest.
+
+        A request still running after the grace period is ended the way an upstream failure ends
+        it: a stream gets a final error event saying the proxy stopped, then closes. In all, a stop
+        takes at most ``grace`` plus a second.
+        """
         for site in self._sites:
-            await site.stop()
+            await site.stop()  # closes the listening sockets; requests in flight go on
         self._sites = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        running = [task for listener in self.listeners for task in listener.stop_requests()]
+        if running:
+            await asyncio.wait(running, timeout=CLOSE_TIMEOUT)
         runners, self._runners = self._runners, []
         await asyncio.gather(*(runner.cleanup() for runner in runners), return_exceptions=True)
         await self.upstream.close()

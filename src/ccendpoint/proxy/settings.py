@@ -12,6 +12,22 @@ Precedence, highest first:
 
 A bare ``PORT`` variable is deliberately ignored: with ``--all`` it would put every provider on
 the same port.
+
+Where the key may go (the trust model; docs/proxy.md says it for users). The proxy forwards the
+client's ``Authorization`` header to its upstream, so the settings that choose the upstream, and
+the address the proxy listens on, are held to more than the others:
+
+* a ``.env`` in the working folder is somebody's project, not necessarily yours: it may set ports,
+  logs, limits and a catalog region, but an upstream URL or a listening host from it is refused
+  unless ``--trust-dotenv`` says the file is yours;
+* an upstream outside the provider's catalog endpoints is used only when typed on the command line
+  (``--upstream``), when it is on this machine (loopback: a local gateway, a test), or with
+  ``--trust-upstream``;
+* a remote upstream over plain http, which would carry the key in clear, needs ``--trust-upstream``
+  wherever it comes from;
+* a listening host other than loopback only comes from ``--host`` (see :func:`check_host`).
+
+The start line says where the upstream came from whenever it is not the catalog's.
 """
 
 from __future__ import annotations
@@ -30,7 +46,7 @@ from ccendpoint.catalog.export import proxy_env_names
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.errors import UsageError
 from ccendpoint.proxy.logfiles import log_file_name
-from ccendpoint.urls import is_loopback_host, safe_url
+from ccendpoint.urls import hostname, is_loopback_host, safe_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_BODY_MB = 64.0
@@ -54,6 +70,10 @@ class ProxyOptions:
     max_body_mb: float | None = None
     first_byte_timeout: float | None = None
     idle_timeout: float | None = None
+    #: The user vouches for an upstream outside the catalog (or over plain http to another machine).
+    trust_upstream: bool = False
+    #: The user vouches for the working folder's ``.env``: it may choose the upstream and the host.
+    trust_dotenv: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,8 @@ def env_names(provider: Provider) -> dict[str, str]:
 class _Layer:
     label: str  # how an error message names it, e.g. "the environment", ".env (/home/me/.env)"
     values: Mapping[str, str]
+    #: False for the working folder's ``.env``: it may not choose where the key goes.
+    trusted: bool = True
 
 
 def dotenv_files(cwd: Path | None = None) -> list[Path]:
@@ -182,11 +204,45 @@ def _read_dotenv(path: Path) -> dict[str, str]:
 def env_layers(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[_Layer]:
     """The environment and the ``.env`` files as lookup layers, highest precedence first."""
     layers = [_Layer("the environment", os.environ if environ is None else environ)]
+    here = (cwd or Path.cwd()).resolve()
     for path in dotenv_files(cwd):
         values = _read_dotenv(path)
         if values:
-            layers.append(_Layer(f".env ({path})", values))
+            in_working_folder = path.resolve().parent == here
+            label = f".env in the working folder ({path})" if in_working_folder else f".env ({path})"
+            layers.append(_Layer(label, values, trusted=not in_working_folder))
     return layers
+
+
+def _guard_dotenv(name: str, layer: _Layer, options: ProxyOptions, what: str) -> None:
+    """Refuse a working-folder ``.env`` that would choose where the key goes, unless trusted."""
+    if not layer.trusted and not options.trust_dotenv:
+        raise UsageError(
+            f"{name} is set in {layer.label}, and a file in the working folder may not choose {what}: "
+            "the proxy forwards your API key there.",
+            hint=f"If the file is yours, pass --trust-dotenv; or set {name} in the environment, or in "
+            f"{dirs.config_dir() / '.env'}.",
+        )
+
+
+def check_upstream(provider: Provider, url: str, where: str, *, typed: bool, trusted: bool) -> None:
+    """The upstream may receive the key: a catalog endpoint, this machine, or one the user vouched for."""
+    host = hostname(url)
+    catalog_hosts = {hostname(endpoint.url) for endpoint in provider.endpoints.values()}
+    local = is_loopback_host(host)
+    if urlsplit(url).scheme == "http" and not local and not trusted:
+        raise UsageError(
+            f"{where} is {safe_url(url)}: plain http to another machine would carry your API key in clear.",
+            hint="Use its https URL; if you really mean it, add --trust-upstream.",
+        )
+    if host not in catalog_hosts and not local and not typed and not trusted:
+        known = ", ".join(sorted(catalog_hosts))
+        raise UsageError(
+            f"{where} sends {provider.group_name} requests, with your API key, to {host}, "
+            f"which is not one of the catalog's endpoints ({known}).",
+            hint="If you mean it, add --trust-upstream (or type the URL with --upstream); "
+            "otherwise remove the setting to use the catalog's endpoint.",
+        )
 
 
 # -- checking values -----------------------------------------------------------------------------
@@ -304,6 +360,7 @@ def resolve(
         host = check_host(options.host, "--host", from_flag=True)
         origins["host"] = "--host"
     elif found := lookup("host"):
+        _guard_dotenv(names["host"], found[1], options, "the address the proxy listens on")
         host = check_host(found[0], _where(names["host"], found[1]), from_flag=False)
         origins["host"] = _where(names["host"], found[1])
     else:
@@ -314,6 +371,7 @@ def resolve(
     upstream: str
     if options.upstream is not None:
         upstream = check_url(options.upstream, "--upstream")
+        check_upstream(provider, upstream, "--upstream", typed=True, trusted=options.trust_upstream)
         origins["upstream"] = "--upstream"
     elif options.region is not None:
         upstream = _region_url(provider, options.region, "--region")
@@ -332,8 +390,11 @@ def resolve(
             upstream = provider.endpoint().url
             origins["upstream"] = f"catalog (region {provider.default_region})"
         elif chosen[0] == "upstream":
-            upstream = check_url(chosen[1], _where(names["upstream"], chosen[2]))
-            origins["upstream"] = _where(names["upstream"], chosen[2])
+            where = _where(names["upstream"], chosen[2])
+            _guard_dotenv(names["upstream"], chosen[2], options, "the upstream")
+            upstream = check_url(chosen[1], where)
+            check_upstream(provider, upstream, where, typed=False, trusted=options.trust_upstream)
+            origins["upstream"] = where
         else:
             upstream = _region_url(provider, chosen[1], _where(names["region"], chosen[2]))
             origins["upstream"] = _where(names["region"], chosen[2])
