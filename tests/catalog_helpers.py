@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from ccendpoint.catalog.loader import load_catalog
+from ccendpoint.catalog.loader import Source, build_catalog, bundled_sources
 from ccendpoint.catalog.model import Catalog, Provider
 
 FOLDER = Path(__file__).parent / "fixtures" / "catalog"
@@ -22,7 +22,12 @@ CATALOG_ARGS = ["--catalog", str(FOLDER)]
 
 @cache
 def fixture_catalog() -> Catalog:
-    return load_catalog([FOLDER], environ={})
+    """The bundled providers and the fixture ones, as ``--catalog FOLDER`` shows them, without the user's files.
+
+    Call it inside a test (not at import), so its validation stamps go to the test's own cache folder.
+    """
+    files = [Source(str(path), path.read_bytes()) for path in sorted(FOLDER.glob("*.yaml"))]
+    return build_catalog([*bundled_sources(), *files])
 
 
 def fixture_provider(provider_id: str) -> Provider:

@@ -18,12 +18,11 @@ from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.redact import hint
 from ccendpoint.vscode.blocks import GroupOptions, render_group
 
-#: orbit needs the proxy (port 4300); clockwork is called directly (port 4200 when proxied)
-CATALOG = fixture_catalog()
 SECRET = "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
 
 def group(provider: str, **options: Any) -> dict[str, Any]:
+    """What ``add`` writes for a fixture provider: orbit needs the proxy (port 4300), clockwork is direct (4200)."""
     return render_group(fixture_provider(provider), GroupOptions(**options))
 
 
@@ -37,7 +36,7 @@ def test_a_config_written_by_add_is_clean() -> None:
     assert checks(check_structure(doc)) == set()
     assert checks(check_keys(doc)) == set()
     # cw-mystery needs thinking in its body, which only the proxy adds
-    [body] = [f for f in check_catalog(doc, CATALOG) if f.level != "ok"]
+    [body] = [f for f in check_catalog(doc, fixture_catalog()) if f.level != "ok"]
     assert body.check == "catalog.body-fields" and "'cw-mystery' needs thinking" in body.what
 
 
@@ -85,7 +84,7 @@ def test_catalog_drift_deprecated_unknown_and_direct_mode() -> None:
     orbit["models"][0]["maxOutputTokens"] = 999
     orbit["models"].append({"id": "orbit-1-turbo", "url": "https://api.orbit.test/v1/chat/completions"})
     orbit["models"].append({"id": "orbit-pro2", "url": "https://api.orbit.test/v1/chat/completions"})
-    findings = check_catalog([orbit], CATALOG)
+    findings = check_catalog([orbit], fixture_catalog())
     found = checks(findings)
     assert {"catalog.limits", "catalog.deprecated", "catalog.unknown-model", "catalog.proxy-required"} <= found
     limits = next(f for f in findings if f.check == "catalog.limits")
@@ -102,7 +101,9 @@ def test_an_entry_from_an_older_version_is_told_what_vscode_needs_now() -> None:
     old = orbit["models"][0]
     del old["modelOptions"]
     old["requestBody"] = {"temperature": 1, "top_p": 0.95}
-    found = {f.check: f for f in [*check_structure([orbit]), *check_catalog([orbit], CATALOG)] if f.level != "ok"}
+    found = {
+        f.check: f for f in [*check_structure([orbit]), *check_catalog([orbit], fixture_catalog())] if f.level != "ok"
+    }
     assert set(found) == {"groups.request-body", "catalog.vscode-fields"}
     assert "orbit-flash" in found["groups.request-body"].what and "orbit-pro" not in found["groups.request-body"].what
     assert "'orbit-flash' has no modelOptions" in found["catalog.vscode-fields"].what
@@ -112,9 +113,9 @@ def test_an_entry_from_an_older_version_is_told_what_vscode_needs_now() -> None:
 
 def test_required_proxy_in_direct_mode_and_foreign_url() -> None:
     orbit = group("orbit", mode="direct", model_ids=["orbit-pro"], force=True)
-    assert checks(check_catalog([orbit], CATALOG)) == {"catalog.proxy-required"}
+    assert checks(check_catalog([orbit], fixture_catalog())) == {"catalog.proxy-required"}
     orbit["models"][0]["url"] = "https://api.orbit.test/v2/chat"
-    [url] = [f for f in check_catalog([orbit], CATALOG) if f.check == "catalog.url"]
+    [url] = [f for f in check_catalog([orbit], fixture_catalog()) if f.check == "catalog.url"]
     assert "calls https://api.orbit.test/v2/chat, which is not one of Orbit's endpoints" in url.what
 
 
@@ -155,7 +156,7 @@ def test_proxy_states() -> None:
         4300: Probe("closed"),
         4200: Probe("ccendpoint", health={"provider": "orbit", "version": "0.1.0"}),
     }
-    findings = check_proxies(doc, CATALOG, lambda port: answers[port])
+    findings = check_proxies(doc, fixture_catalog(), lambda port: answers[port])
     by_check = {f.check: f for f in findings}
     assert "Nothing listens on 127.0.0.1:4300" in by_check["proxy.not-running"].what
     assert by_check["proxy.not-running"].fix == (
@@ -165,9 +166,9 @@ def test_proxy_states() -> None:
     assert "serves orbit" in by_check["proxy.wrong-provider"].what
     proxied = group("clockwork", mode="proxy")
     answer = Probe("ccendpoint", {"provider": "clockwork", "version": "1"})
-    ok = check_proxies([proxied], CATALOG, lambda port: answer)
+    ok = check_proxies([proxied], fixture_catalog(), lambda port: answer)
     assert [f.level for f in ok] == ["ok"]
-    other = check_proxies([proxied], CATALOG, lambda port: Probe("other", detail="nginx"))
+    other = check_proxies([proxied], fixture_catalog(), lambda port: Probe("other", detail="nginx"))
     assert other[0].check == "proxy.other-program" and "--port N" in other[0].fix
 
 
@@ -211,7 +212,7 @@ def test_http_probe_tells_ours_from_others(free_port: int) -> None:
 
 def test_proxy_fix_names_the_port_when_it_is_not_the_catalog_one() -> None:
     orbit = group("orbit", port=4999)
-    findings = check_proxies([orbit], CATALOG, lambda port: Probe("closed"))
+    findings = check_proxies([orbit], fixture_catalog(), lambda port: Probe("closed"))
     assert findings[0].fix == (
         "Run `ccendpoint proxy orbit --port 4999` and keep it running while you use VS Code, or set "
         "ORBIT_PROXY_PORT=4999 in the config folder's .env and run `ccendpoint service install orbit`."
@@ -223,11 +224,11 @@ def test_a_proxy_the_service_should_run_points_at_the_service() -> None:
     from ccendpoint.service.spec import Served
 
     service = Status("failed", "it exited with code 1", system="systemd user unit", served=Served(("orbit",)))
-    [finding] = check_proxies([group("orbit")], CATALOG, lambda port: Probe("closed"), service)
+    [finding] = check_proxies([group("orbit")], fixture_catalog(), lambda port: Probe("closed"), service)
     assert finding.check == "proxy.service-down" and "it is failed" in finding.what
     assert "ccendpoint service logs" in finding.fix
     other = Status("running", served=Served(("clockwork",)))
-    [finding] = check_proxies([group("orbit")], CATALOG, lambda port: Probe("closed"), other)
+    [finding] = check_proxies([group("orbit")], fixture_catalog(), lambda port: Probe("closed"), other)
     assert finding.check == "proxy.not-running" and "ccendpoint service install orbit" in finding.fix
 
 
@@ -251,8 +252,8 @@ def test_unreadable_urls_do_not_crash_the_checks() -> None:
     broken["models"][0]["url"] = "http://[::1/v1"
     for check in (check_keys, check_structure):
         assert check([broken])
-    assert check_catalog([broken], CATALOG)
-    assert check_proxies([broken], CATALOG, lambda port: Probe("closed"))
+    assert check_catalog([broken], fixture_catalog())
+    assert check_proxies([broken], fixture_catalog(), lambda port: Probe("closed"))
 
 
 def test_a_stopped_answer_is_not_an_error() -> None:
