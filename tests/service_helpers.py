@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalog_helpers import fixture_catalog
 from ccendpoint import __version__
-from ccendpoint.catalog import load_catalog
 from ccendpoint.doctor.proxy_checks import Probe
 from ccendpoint.service.runner import Completed
 from ccendpoint.service.spec import Program, Served, ServiceSpec
@@ -84,7 +84,6 @@ class Recorder:
         return [call for call in self.calls if call[0] == program]
 
 
-PORTS = {p.proxy_port: p.id for p in load_catalog([]).providers if p.proxy_port}
 SYSTEMD = {
     ("systemctl", "--user", "show-environment"): (0, ""),
     ("systemctl", "--user", "show"): (0, "LoadState=loaded\nActiveState=active\nSubState=running\nResult=success\n"),
@@ -92,9 +91,14 @@ SYSTEMD = {
 probes: dict[str, Callable[[int], Probe]] = {}
 
 
+def provider_on(port: int) -> str:
+    """The provider whose catalog port this is (bundled or fixture), or "?"."""
+    return next((p.id for p in fixture_catalog().providers if p.proxy_port == port), "?")
+
+
 def answering(port: int) -> Probe:
     """Every catalog port answers as the proxy of its provider."""
-    return Probe("ccendpoint", {"provider": PORTS.get(port, "?"), "version": __version__})
+    return Probe("ccendpoint", {"provider": provider_on(port), "version": __version__})
 
 
 def set_probe(probe: Callable[[int], Probe]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalog_helpers import FOLDER, ORBIT_FILE
 from ccendpoint import dirs
 from ccendpoint.catalog import load_catalog
 from ccendpoint.catalog.loader import bundled_sources, schema_problems, semantic_problems
@@ -16,6 +17,7 @@ from ccendpoint.rules.actions import ACTIONS
 from ccendpoint.rules.conditions import CONDITIONS
 
 BUNDLED = {source.label: yaml.safe_load(source.data) for source in bundled_sources()}
+ORBIT = yaml.safe_load(ORBIT_FILE.read_text("utf-8"))  # a fixture provider: overlay errors do not need a real one
 
 
 @pytest.mark.parametrize("label", sorted(BUNDLED))
@@ -30,10 +32,11 @@ def test_provider_names_never_clash(tmp_path: Path) -> None:
     catalog = load_catalog()
     names = [name for p in catalog.providers for name in (p.id, *p.aliases)]
     assert len(names) == len(set(names))
-    clash = tmp_path / "glm.yaml"
-    clash.write_text("id: glm\nextends: true\naliases: [moonshot]\n")  # moonshot already names kimi
-    with pytest.raises(CatalogError, match="'moonshot' already names provider 'kimi'"):
-        load_catalog([clash])
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("id: orbit\nextends: true\naliases: [clockwork]\n")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([FOLDER, clash])
+    assert str(caught.value).startswith(f"{clash}: aliases: 'clockwork' already names provider 'clockwork'")
 
 
 def test_each_proxied_provider_has_its_own_port() -> None:
@@ -42,6 +45,7 @@ def test_each_proxied_provider_has_its_own_port() -> None:
     assert None not in ports
     all_ports = [p.proxy_port for p in catalog.providers if p.proxy_port is not None]
     assert len(all_ports) == len(set(all_ports))
+    # these ports are in users' chatLanguageModels.json: moving one breaks every file add wrote
     assert {p.id: p.proxy_port for p in catalog.providers if p.id in ("kimi", "qwen", "mimo")} == {
         "kimi": 3457,
         "qwen": 3458,
@@ -95,28 +99,37 @@ def test_required_coverage_from_the_seed_is_present() -> None:
 
 
 def test_aliases_find_providers() -> None:
-    catalog = load_catalog()
-    assert catalog.provider("moonshot").id == "kimi"  # type: ignore[union-attr]
-    assert catalog.provider("DashScope").id == "qwen"  # type: ignore[union-attr]
+    catalog = load_catalog([FOLDER])
+    assert catalog.provider("orbital").id == "orbit"  # type: ignore[union-attr]
+    assert catalog.provider("ORBITAL").id == "orbit"  # type: ignore[union-attr]
+    assert catalog.provider("Clockwork").id == "clockwork"  # type: ignore[union-attr]
     assert catalog.provider("nope") is None
 
 
 # -- user overlays --------------------------------------------------------------------------
 
-KIMI_EXTENSION = """\
-id: kimi
-extends: true
-models:
-  - id: kimi-k2.6
-    max_output: 16384
-  - id: kimi-k2.5
-    name: Kimi K2.5
-    vision: true
-    tool_calling: true
-    thinking: hybrid
-    rules: k2-hybrid
-    facts_date: "2026-06-24"
-"""
+#: a user file that extends the bundled Kimi: a new limit for its first model, and one more model
+KIMI = BUNDLED["kimi.yaml"]
+FIRST = KIMI["models"][0]
+KIMI_EXTENSION = yaml.safe_dump(
+    {
+        "id": "kimi",
+        "extends": True,
+        "models": [
+            {"id": FIRST["id"], "max_output": 4321},
+            {
+                "id": "kimi-overlay-test",
+                "name": "Kimi Overlay Test",
+                "vision": True,
+                "tool_calling": True,
+                "thinking": "hybrid",
+                "rules": next(iter(KIMI["rule_sets"])),
+                "facts_date": "2026-06-24",
+            },
+        ],
+    },
+    sort_keys=False,
+)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -130,10 +143,13 @@ def test_user_folder_overlay_extends_a_bundled_provider() -> None:
     kimi = load_catalog().provider("kimi")
     assert kimi is not None
     assert kimi.origin.startswith("user (extends bundled)")
-    assert kimi.model("kimi-k2.6").max_output == 16384  # type: ignore[union-attr]
-    assert kimi.model("kimi-k2.6").context == 262144  # type: ignore[union-attr]  # kept from the bundled file
-    assert kimi.model("kimi-k2.5") is not None
-    assert kimi.model("kimi-k3") is not None
+    first = kimi.model(FIRST["id"])
+    assert first is not None and FIRST.get("max_output") != 4321
+    assert first.max_output == 4321
+    assert first.context == FIRST.get("context")  # kept from the bundled file
+    assert first.name == FIRST["name"]
+    # every bundled model is kept, in order, and the new one comes last
+    assert [m.id for m in kimi.models] == [m["id"] for m in KIMI["models"]] + ["kimi-overlay-test"]
 
 
 def test_cli_path_overlay_replaces_a_bundled_provider(tmp_path: Path) -> None:
@@ -146,15 +162,11 @@ def test_cli_path_overlay_replaces_a_bundled_provider(tmp_path: Path) -> None:
     assert minimax.origin == f"user (replaces bundled): {path}"
 
 
-def test_env_var_overlay_adds_a_new_provider(tmp_path: Path) -> None:
-    doc = dict(BUNDLED["deepseek.yaml"])
-    doc.update(id="acme", name="Acme", group_name="Acme", aliases=[])
-    doc["proxy"] = {**doc["proxy"], "port": 3499}
-    folder = tmp_path / "cat"
-    _write(folder / "acme.yaml", yaml.safe_dump(doc))
-    catalog = load_catalog(environ={"CCENDPOINT_CATALOG": str(folder)})
-    acme = catalog.provider("acme")
-    assert acme is not None and acme.origin.startswith("user (new)")
+def test_env_var_overlay_adds_a_new_provider() -> None:
+    catalog = load_catalog(environ={"CCENDPOINT_CATALOG": str(FOLDER)})
+    orbit = catalog.provider("orbit")
+    assert orbit is not None and orbit.origin == f"user (new): {ORBIT_FILE}"
+    assert catalog.provider("kimi") is not None  # added to the bundled catalog, not instead of it
 
 
 def test_cli_path_wins_over_env_var(tmp_path: Path) -> None:
@@ -166,9 +178,9 @@ def test_cli_path_wins_over_env_var(tmp_path: Path) -> None:
 
 
 def test_broken_overlay_names_the_file_and_the_path(tmp_path: Path) -> None:
-    doc = json.loads(json.dumps(BUNDLED["kimi.yaml"]))
+    doc = json.loads(json.dumps(ORBIT))
     doc["models"][2]["max_output"] = "lots"
-    path = _write(tmp_path / "kimi.yaml", yaml.safe_dump(doc))
+    path = _write(tmp_path / "orbit.yaml", yaml.safe_dump(doc))
     with pytest.raises(CatalogError) as caught:
         load_catalog([path])
     assert str(caught.value).startswith(f"{path}: models[2].max_output: must be an integer")
@@ -185,23 +197,22 @@ def test_broken_overlay_names_the_file_and_the_path(tmp_path: Path) -> None:
         ),
         (lambda d: d["endpoints"]["global"].update(url="ftp://x"), "endpoints.global.url: must be an http(s) URL"),
         (lambda d: d["models"][0].update(rules="nope"), "models[0].rules: unknown rule set 'nope'"),
-        (lambda d: d["rule_sets"]["k3"]["rules"].append({"why": "x"}), "rule_sets.k3.rules[2]: a rule needs at least"),
         (
-            lambda d: d["rule_sets"]["k3"]["rules"][0].update(when={"sunny": True}),
-            "rule_sets.k3.rules[0].when: unknown",
+            lambda d: d["rule_sets"]["fixed"]["rules"].append({"why": "x"}),
+            "rule_sets.fixed.rules[2]: a rule needs at least",
         ),
         (lambda d: d["models"][0].update(facts_date="June"), "models[0].facts_date: must be a date written YYYY-MM-DD"),
         (lambda d: d.update(default_region="mars"), "default_region: 'mars' is not one of the endpoints"),
         (
             lambda d: d["models"].append(json.loads(json.dumps(d["models"][0]))),
-            f"models[{len(BUNDLED['kimi.yaml']['models'])}].id: duplicate model id 'kimi-k2.6'",
+            f"models[{len(ORBIT['models'])}].id: duplicate model id 'orbit-pro'",
         ),
     ],
 )
 def test_overlay_errors_are_precise(tmp_path: Path, change: object, expected: str) -> None:
-    doc = json.loads(json.dumps(BUNDLED["kimi.yaml"]))
+    doc = json.loads(json.dumps(ORBIT))
     change(doc)  # type: ignore[operator]
-    path = _write(tmp_path / "kimi.yaml", yaml.safe_dump(doc))
+    path = _write(tmp_path / "orbit.yaml", yaml.safe_dump(doc))
     with pytest.raises(CatalogError) as caught:
         load_catalog([path])
     assert expected in str(caught.value)
@@ -242,9 +253,10 @@ def test_incomplete_new_model_in_an_extension_is_reported(tmp_path: Path) -> Non
 
 
 def test_port_clash_between_providers_is_reported(tmp_path: Path) -> None:
-    path = _write(tmp_path / "q.yaml", "id: qwen\nextends: true\nproxy: {mode: recommended, port: 3457}\n")
-    with pytest.raises(CatalogError, match="port 3457 is already used by provider 'kimi'"):
-        load_catalog([path])
+    path = _write(tmp_path / "clash.yaml", "id: orbit\nextends: true\nproxy: {mode: required, port: 4200}\n")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([FOLDER, path])  # 4200 is clockwork's
+    assert str(caught.value).startswith(f"{path}: proxy.port: port 4200 is already used by provider 'clockwork'")
 
 
 def test_validation_is_remembered_and_redone_when_a_file_changes(tmp_path: Path) -> None:
@@ -256,7 +268,7 @@ def test_validation_is_remembered_and_redone_when_a_file_changes(tmp_path: Path)
     load_catalog([path])
     second = set(json.loads(stamps_file.read_text()))
     assert second > first
-    _write(path, KIMI_EXTENSION.replace("16384", "'many'"))
+    _write(path, KIMI_EXTENSION.replace("4321", "'many'"))
     with pytest.raises(CatalogError, match="max_output: must be an integer"):
         load_catalog([path])
 

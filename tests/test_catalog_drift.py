@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from catalog_helpers import ORBIT_FILE, fixture_catalog
 from ccendpoint.catalog import load_catalog
 from ccendpoint.catalog.drift import compare, models_url
 from ccendpoint.cli import app
@@ -22,7 +23,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _no_provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for provider in load_catalog([FIXTURE]).providers:
+    for provider in fixture_catalog().providers:
         for name in provider.key_env:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("OTHER_KEY", raising=False)
@@ -151,11 +152,12 @@ def test_a_redirect_is_not_followed_with_the_key() -> None:
 def test_every_provider_with_a_key_is_checked_and_the_others_are_skipped(tmp_path: Path) -> None:
     with fake_server() as server:
         server.models([*CATALOG_IDS, "cw-next"], KEY)
-        code, out, _ = drift(env={"CLOCKWORK_API_KEY": KEY}, catalog=at_fake(server, tmp_path))
-    assert code == 1, out
-    text = " ".join(out.split())
+        overlays = ["--catalog", str(at_fake(server, tmp_path)), "--catalog", str(ORBIT_FILE)]
+        result = runner.invoke(app, [*overlays, "catalog", "drift"], env={"CLOCKWORK_API_KEY": KEY})
+    assert result.exit_code == 1, result.stdout
+    text = " ".join(result.stdout.split())
     assert "clockwork: drift" in text
-    assert "kimi: skipped, no key: set KIMI_API_KEY or MOONSHOT_API_KEY" in text
+    assert "orbit: skipped, no key: set ORBIT_API_KEY or ORBITAL_API_KEY" in text
 
 
 @pytest.mark.parametrize(

@@ -96,13 +96,15 @@ def test_a_tampered_file_changes_nothing(tmp_path: Path) -> None:
     _install_good_one(tmp_path)
     before = active()
     folder = write_bundle(tmp_path / "t", bundle_files(), version="2099.2.1", date="2099-02-01")
-    kimi = folder / "kimi.yaml"
-    kimi.write_bytes(kimi.read_bytes().replace(b"input: 3.00", b"input: 0.01"))
+    extra = folder / "clockwork.yaml"
+    listed = extra.read_bytes()
+    extra.write_bytes(listed.replace(b"input: 2.0", b"input: 0.1"))  # the same size, another price
+    assert extra.read_bytes() != listed
     with fake_server() as server:
         code, _, err = cli("catalog", "update", "--from", serve(server, folder))
     assert code == 1
     text = " ".join(err.split())
-    assert "kimi.yaml does not match its SHA-256" in text and "Nothing was changed." in text
+    assert "clockwork.yaml does not match its SHA-256" in text and "Nothing was changed." in text
     _unchanged(before)
 
 
@@ -128,7 +130,7 @@ def test_an_interrupted_download_changes_nothing(tmp_path: Path) -> None:
     folder = write_bundle(tmp_path / "i", bundle_files(), version="2099.4.1", date="2099-04-01")
     with fake_server() as server:
         url = serve(server, folder)
-        route = server.routes["/catalog/kimi.yaml"]
+        route = server.routes["/catalog/clockwork.yaml"]
         route.cut_after = len(route.body) // 2
         code, _, err = cli("catalog", "update", "--from", url)
     assert code == 1
@@ -140,9 +142,9 @@ def test_a_missing_file_and_a_redirect_change_nothing(tmp_path: Path) -> None:
     folder = write_bundle(tmp_path / "m", bundle_files())
     with fake_server() as server:
         url = serve(server, folder)
-        del server.routes["/catalog/glm.yaml"]
+        del server.routes["/catalog/clockwork.yaml"]
         code, _, err = cli("catalog", "update", "--from", url)
-        assert code == 1 and "glm.yaml answered HTTP 404" in err
+        assert code == 1 and "clockwork.yaml answered HTTP 404" in err
         server.routes["/moved/manifest.json"] = Route(status=301, headers={"Location": "https://example.test/x"})
         code, _, err = cli("catalog", "update", "--from", f"{server.base}/moved/manifest.json")
         assert code == 1 and "redirects are not followed" in " ".join(err.split())
@@ -165,10 +167,13 @@ def test_only_https_or_loopback(source: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda m: m["files"].update({"../evil.yaml": m["files"]["kimi.yaml"]}), "is not a plain catalog file name"),
+        (
+            lambda m: m["files"].update({"../evil.yaml": m["files"]["clockwork.yaml"]}),
+            "is not a plain catalog file name",
+        ),
         (lambda m: m.update(format=2), "not a ccendpoint catalog manifest"),
         (lambda m: m.update(date="tomorrow"), "'date' must be written YYYY-MM-DD"),
-        (lambda m: m["files"]["kimi.yaml"].update(sha256="abc"), "'sha256' must be 64 lowercase hex digits"),
+        (lambda m: m["files"]["clockwork.yaml"].update(sha256="abc"), "'sha256' must be 64 lowercase hex digits"),
     ],
 )
 def test_a_bad_manifest_is_refused(tmp_path: Path, change: object, message: str) -> None:
@@ -194,11 +199,11 @@ def test_an_installed_catalog_older_than_the_release_is_not_used(tmp_path: Path)
 def test_an_installed_file_changed_later_is_reported_with_the_fix(tmp_path: Path) -> None:
     _install_good_one(tmp_path)
     folder = Path(str(active()["folder"]))
-    (folder / "glm.yaml").write_text("id: glm\n")
+    (folder / "clockwork.yaml").write_text("id: clockwork\n")
     code, _, err = cli("list")
     assert code == 1
     text = " ".join(err.split())
-    assert "the installed catalog was changed: glm.yaml" in text
+    assert "the installed catalog was changed: clockwork.yaml" in text
     assert "catalog reset" in text
     assert cli("catalog", "reset")[0] == 0 and cli("list")[0] == 0
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from catalog_helpers import CATALOG_ARGS, ORBIT_FILE, fixture_catalog, fixture_provider
 from ccendpoint import __version__
-from ccendpoint.catalog import load_catalog
 from ccendpoint.cli import app
 from ccendpoint.vscode.blocks import GroupOptions, render_group
 
@@ -30,71 +30,72 @@ def test_version() -> None:
     assert out.strip() == f"ccendpoint {__version__}"
 
 
+def fixture(*args: str) -> tuple[int, str, str]:
+    """``run`` with the fixture catalog, whose prices, ports and models only the tests change."""
+    return run(*CATALOG_ARGS, *args)
+
+
 def test_list_shows_current_models_of_every_provider() -> None:
-    code, out, _ = run("list")
+    code, out, _ = fixture("list")
     assert code == 0
-    for provider in load_catalog().providers:
+    for provider in fixture_catalog().providers:
         for model in provider.current_models():
             assert model.id in out, model.id
-    assert "kimi-k2-0905-preview" not in out
+    assert "orbit-1-turbo" not in out and "cw-old" not in out
     assert "deprecated model(s) hidden" in out
 
 
 def test_list_all_includes_deprecated_models_with_their_replacement() -> None:
-    code, out, _ = run("list", "kimi", "--all")
+    code, out, _ = fixture("list", "orbit", "--all")
     assert code == 0
-    assert "kimi-k2-0905-preview" in out
-    rows = [line for line in out.splitlines() if "kimi-k2-0905-preview" in line]
+    assert "orbit-1-turbo" in out
+    rows = [line for line in out.splitlines() if "orbit-1-turbo" in line]
     assert "(deprecated →" in rows[0]
-    assert out.count("kimi-k2.6)") == 5  # five retired K2 ids, each pointing at its replacement
-    assert "mimo" not in out
+    assert out.count("orbit-pro)") == 2  # two retired ids, each pointing at its replacement
+    assert "clockwork" not in out
 
 
 def test_list_shows_limits_prices_and_proxy_mode() -> None:
-    code, out, _ = run("list", "kimi")
+    code, out, _ = fixture("list", "orbit")
     assert code == 0
-    row = next(line for line in out.splitlines() if "kimi-k3" in line)
-    for cell in ("1M", "128K", "always", "required :3457", "$3.00 / $15.00"):
+    row = next(line for line in out.splitlines() if "orbit-pro" in line)
+    for cell in ("1M", "128K", "always", "required :4300", "$3.00 / $15.00"):
         assert cell in row, cell
 
 
 def test_list_json_is_machine_readable() -> None:
-    code, out, _ = run("list", "--json", "--all")
+    code, out, _ = fixture("list", "--json", "--all")
     assert code == 0
     rows = json.loads(out)
-    expected = sum(len(p.models) for p in load_catalog().providers)
+    expected = sum(len(p.models) for p in fixture_catalog().providers)
     assert len(rows) == expected
-    k26 = next(r for r in rows if r["id"] == "kimi-k2.6")
-    assert k26["provider"] == "kimi"
-    assert k26["context"] == 262144
-    assert k26["pricing"]["input"] == pytest.approx(0.95)
-    assert k26["proxy"] == "required"
-    assert any("temperature" in sentence for sentence in k26["rules"])
-    qwen = next(r for r in rows if r["id"] == "qwen3.8-max")
-    assert qwen["pricing"] is None and qwen["max_output"] is None  # unknown numbers stay unknown
+    flash = next(r for r in rows if r["id"] == "orbit-flash")
+    assert flash["provider"] == "orbit"
+    assert flash["context"] == 262144
+    assert flash["pricing"]["input"] == pytest.approx(0.50)
+    assert flash["proxy"] == "required"
+    assert any("temperature" in sentence for sentence in flash["rules"])
+    lite = next(r for r in rows if r["id"] == "orbit-lite")
+    assert lite["pricing"] is None and lite["max_output"] is None  # unknown numbers stay unknown
 
 
 def test_list_json_hides_deprecated_without_all() -> None:
-    from ccendpoint.catalog import load_catalog
-
-    qwen = load_catalog().provider("qwen")
-    assert qwen is not None and any(m.deprecated for m in qwen.models)
-    _, out, _ = run("list", "qwen", "--json")
-    assert [r["id"] for r in json.loads(out)] == [m.id for m in qwen.models if not m.deprecated]
+    _, out, _ = fixture("list", "orbit", "--json")
+    assert [r["id"] for r in json.loads(out)] == ["orbit-pro", "orbit-flash", "orbit-lite"]
 
 
 @pytest.mark.parametrize(
     ("args", "suggestion"),
     [
-        (("list", "minmax"), "Did you mean minimax"),
-        (("show", "MiniMaxx"), "Did you mean minimax"),
-        (("show", "kimmi"), "Did you mean kimi"),
-        (("show", "kimi", "kimi-k3.1"), "Did you mean kimi-k3"),
-        (("show", "glm", "glm-5.4"), "glm-5."),
+        (("list", "orbitt"), "Did you mean orbit?"),
+        (("show", "ORBITT"), "Did you mean orbit?"),
+        (("show", "clockwrk"), "Did you mean clockwork?"),
+        (("show", "orbit", "orbit-pro2"), "Did you mean orbit-pro,"),  # the closest first
+        (("show", "orbital", "orbit-1-turb"), "Did you mean orbit-1-turbo,"),
     ],
 )
 def test_unknown_names_exit_2_with_suggestions(args: tuple[str, ...], suggestion: str) -> None:
-    code, out, err = run(*args)
+    code, out, err = fixture(*args)
     assert code == 2
     assert out == ""
     assert "error: Unknown" in err
@@ -103,23 +104,25 @@ def test_unknown_names_exit_2_with_suggestions(args: tuple[str, ...], suggestion
 
 
 def test_unknown_provider_lists_the_known_ones() -> None:
-    _, _, err = run("show", "zzzzzz")
-    assert "Known providers: deepseek, glm, kimi" in err
+    _, _, err = fixture("show", "zzzzzz")
+    known = ", ".join(p.id for p in fixture_catalog().providers)
+    assert f"Known providers: {known}." in " ".join(err.split())
+    assert "clockwork, orbit" in known
 
 
 def test_show_prints_everything_a_user_needs() -> None:
-    code, out, _ = run("show", "mimo")
+    code, out, _ = fixture("show", "orbit")
     assert code == 0
     out = " ".join(out.split())  # rich wraps long lines
     for text in (
-        "https://api.xiaomimimo.com/v1/chat/completions",  # endpoints by region
-        "token-plan-sgp",
-        "MIMO_API_KEY",  # key variable
-        "tp-",  # key format
-        "Port: 3459",
-        "MIMO_PROXY_PORT",
-        'sets thinking to {"type":"disabled"}',  # rules in words
-        "HTTP 400 on the second turn of a tool loop",  # troubleshooting
+        "https://api.orbit.test.cn/v1/chat/completions",  # endpoints by region
+        "china",
+        "ORBITAL_API_KEY",  # key variable
+        "Orbit keys start with ok-.",  # key format
+        "Port: 4300",
+        "ORBIT_PROXY_PORT",
+        "sets temperature to 1 and top_p to 0.95",  # rules in words
+        "invalid temperature: only 1 is allowed",  # troubleshooting
         "Update API Key",
         '"vendor": "customendpoint"',
     ):
@@ -127,33 +130,31 @@ def test_show_prints_everything_a_user_needs() -> None:
 
 
 def test_show_group_is_exactly_what_add_renders() -> None:
-    code, out, _ = run("show", "kimi", "--json")
+    code, out, _ = fixture("show", "orbit", "--json")
     assert code == 0
     data = json.loads(out)
-    kimi = load_catalog().provider("kimi")
-    assert kimi is not None
-    assert data["vscode_group"] == render_group(kimi, GroupOptions())
+    assert data["vscode_group"] == render_group(fixture_provider("orbit"), GroupOptions())
     assert data["vscode_mode"] == "proxy"
     assert "apiKey" not in data["vscode_group"]
-    assert data["proxy"]["env"]["port"] == "KIMI_PROXY_PORT"
-    text_out = run("show", "kimi")[1]
+    assert data["proxy"]["env"]["port"] == "ORBIT_PROXY_PORT"
+    text_out = fixture("show", "orbit")[1]
     start = text_out.index("{\n\t")
     assert json.loads(text_out[start:]) == data["vscode_group"]
 
 
 def test_show_one_model() -> None:
-    code, out, _ = run("show", "kimi", "kimi-k2.7-code", "--json")
+    code, out, _ = fixture("show", "orbit", "orbit-flash", "--json")
     assert code == 0
     data = json.loads(out)
-    assert [m["id"] for m in data["models"]] == ["kimi-k2.7-code"]
-    assert [m["id"] for m in data["vscode_group"]["models"]] == ["kimi-k2.7-code"]
-    assert data["vscode_group"]["models"][0]["maxOutputTokens"] == 4096
+    assert [m["id"] for m in data["models"]] == ["orbit-flash"]
+    assert [m["id"] for m in data["vscode_group"]["models"]] == ["orbit-flash"]
+    assert data["vscode_group"]["models"][0]["maxOutputTokens"] == 16384
 
 
 def test_show_accepts_aliases_and_model_case() -> None:
-    code, out, _ = run("show", "moonshot", "KIMI-K3", "--json")
+    code, out, _ = fixture("show", "orbital", "ORBIT-PRO", "--json")
     assert code == 0
-    assert json.loads(out)["models"][0]["id"] == "kimi-k3"
+    assert json.loads(out)["models"][0]["id"] == "orbit-pro"
 
 
 def test_show_says_where_an_overriding_provider_comes_from(tmp_path: Path) -> None:
@@ -166,9 +167,9 @@ def test_show_says_where_an_overriding_provider_comes_from(tmp_path: Path) -> No
 
 
 def test_broken_overlay_is_an_error_not_a_traceback(tmp_path: Path) -> None:
-    doc = yaml.safe_load((Path(__file__).parents[1] / "src/ccendpoint/catalog/providers/kimi.yaml").read_text())
+    doc = yaml.safe_load(ORBIT_FILE.read_text())
     doc["models"][2]["max_output"] = "lots"
-    overlay = tmp_path / "kimi.yaml"
+    overlay = tmp_path / "orbit.yaml"
     overlay.write_text(yaml.safe_dump(doc))
     code, _, err = run("--catalog", str(overlay), "list")
     assert code == 1
@@ -223,31 +224,36 @@ def test_light_commands_do_not_import_the_proxy_stack(argv: list[str]) -> None:
 
 
 def test_list_cost_compares_a_typical_agent_session() -> None:
-    code, out, _ = run("list", "--cost", "--json")
+    code, out, _ = fixture("list", "--cost", "--json")
     assert code == 0
     rows = json.loads(out)
-    k26 = next(r for r in rows if r["id"] == "kimi-k2.6")
-    # 50 turns x (10K in + 2K out) = 0.5M in at $0.95 + 0.1M out at $4.00
-    assert k26["session_cost"] == pytest.approx(0.875)
+    by_id = {r["id"]: r for r in rows}
+    # 50 turns x (10K in + 2K out) = 0.5M in at $0.50 + 0.1M out at $2.00
+    assert by_id["orbit-flash"]["session_cost"] == pytest.approx(0.45)
+    # 0.5M in at $3.00 + 0.1M out at $15.00
+    assert by_id["orbit-pro"]["session_cost"] == pytest.approx(3.0)
+    assert by_id["orbit-lite"]["session_cost"] is None
     costs = [r["session_cost"] for r in rows]
     known = [c for c in costs if c is not None]
     assert known == sorted(known)
     assert costs[: len(known)] == known  # models without prices come last
-    code, table, _ = run("list", "kimi", "--cost")
-    assert "Agent session" in table and "$0.875" in table
-    assert "50 turns" in table
+    code, table, _ = fixture("list", "orbit", "--cost")
+    assert "Agent session" in table and "50 turns" in table
+    row = next(line for line in table.splitlines() if "orbit-flash" in line)
+    assert "$0.45" in row
 
 
 def test_catalog_text_is_never_read_as_markup(tmp_path: Path) -> None:
-    overlay = tmp_path / "glm.yaml"
+    overlay = tmp_path / "orbit-markup.yaml"
     overlay.write_text(
-        "id: glm\nextends: true\ndescription: 'Routes [tools] to [/path] safely'\n"
+        "id: orbit\nextends: true\ndescription: 'Routes [tools] to [/path] safely'\n"
         "troubleshooting:\n  - {symptom: '[bold]x', cause: '[/]', fix: 'run [it]'}\n"
-        "models:\n  - {id: glm-5.1, name: 'GLM [beta]'}\n"
+        "models:\n  - {id: orbit-pro, name: 'Orbit [beta]'}\n"
     )
-    code, out, err = run("--catalog", str(overlay), "show", "glm")
+    with_overlay = [*CATALOG_ARGS, "--catalog", str(overlay)]
+    code, out, err = run(*with_overlay, "show", "orbit")
     assert code == 0, err
     assert "Routes [tools] to [/path] safely" in out
     assert "[bold]x" in out and "run [it]" in out
-    code, out, err = run("--catalog", str(overlay), "list", "glm")
-    assert code == 0 and "GLM [beta]" in out
+    code, out, err = run(*with_overlay, "list", "orbit")
+    assert code == 0 and "Orbit [beta]" in out

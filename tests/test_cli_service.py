@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalog_helpers import CATALOG_ARGS, FOLDER
 from ccendpoint import __version__, dirs
 from ccendpoint.cli import app
 from ccendpoint.doctor.proxy_checks import Probe
@@ -25,39 +26,46 @@ def service(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def fixture_service(*args: str) -> tuple[int, str, str]:
+    """``service`` with the fixture catalog: orbit's proxy port is 4300, clockwork's 4200."""
+    result = runner.invoke(app, [*CATALOG_ARGS, "service", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
 def test_install_status_uninstall(recorder: Recorder, isolated_home: Path) -> None:
-    code, out, err = service("install", "kimi")
+    code, out, err = fixture_service("install", "orbit")
     assert code == 0, out + err
     unit = isolated_home / UNIT
-    assert "proxy kimi" in unit.read_text()
+    assert "proxy orbit" in unit.read_text()
     assert "Installed the proxy as a login service (systemd user unit)" in " ".join(out.split())
-    assert "kimi on 127.0.0.1:3457: answers /healthz" in out
+    assert "orbit on 127.0.0.1:4300: answers /healthz" in out
 
-    code, out, _ = service("status")
-    assert code == 0 and "Proxy service: running" in out and "Serves: kimi" in out
+    code, out, _ = fixture_service("status")
+    assert code == 0 and "Proxy service: running" in out and "Serves: orbit" in out
 
-    code, out, _ = service("install", "moonshot", "qwen", "--region", "qwen=us")
+    code, out, _ = fixture_service("install", "orbital", "clockwork", "--region", "clockwork=global")
     assert code == 0
     text = unit.read_text()
-    assert "proxy kimi qwen --region qwen=us" in text
+    assert "proxy orbit clockwork --region clockwork=global" in text
 
-    code, out, _ = service("uninstall", "qwen")
-    assert code == 0 and "no longer serves qwen" in out
-    assert "proxy kimi\n" in unit.read_text()
-    code, out, _ = service("uninstall")
+    code, out, _ = fixture_service("uninstall", "clockwork")
+    assert code == 0 and "no longer serves clockwork" in out
+    assert "proxy orbit\n" in unit.read_text()
+    code, out, _ = fixture_service("uninstall")
     assert code == 0 and "Removed the proxy service" in out and not unit.exists()
-    code, out, _ = service("status")
+    code, out, _ = fixture_service("status")
     assert code == 3 and "not installed" in out and "ccendpoint service install" in out
-    assert service("uninstall")[1].startswith("The proxy service is not installed")
+    assert fixture_service("uninstall")[1].startswith("The proxy service is not installed")
 
 
 def test_install_json_says_what_changed(recorder: Recorder) -> None:
-    code, out, _ = service("install", "kimi", "--json")
+    code, out, _ = fixture_service("install", "orbit", "--json")
     data = json.loads(out)
     assert code == 0 and data["changed"] is True and data["state"] == "running"
-    assert data["listeners"] == [{"provider": "kimi", "port": 3457, "state": "ccendpoint", "detail": ""}]
-    again = json.loads(service("install", "--json")[1])
-    assert again["changed"] is False and again["served"]["providers"] == ["kimi"]
+    assert data["listeners"] == [{"provider": "orbit", "port": 4300, "state": "ccendpoint", "detail": ""}]
+    again = json.loads(fixture_service("install", "--json")[1])
+    assert again["changed"] is False and again["served"]["providers"] == ["orbit"]
+    assert again["served"]["catalogs"] == [str(FOLDER.resolve())]  # the service finds orbit where the user did
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ccendpoint.catalog import load_catalog
+from catalog_helpers import fixture_catalog, fixture_provider
 from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure
 from ccendpoint.doctor.findings import Finding, exit_code
 from ccendpoint.doctor.proxy_checks import Probe, check_proxies, http_probe
@@ -18,14 +18,12 @@ from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.redact import hint
 from ccendpoint.vscode.blocks import GroupOptions, render_group
 
-CATALOG = load_catalog()
 SECRET = "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
 
 def group(provider: str, **options: Any) -> dict[str, Any]:
-    p = CATALOG.provider(provider)
-    assert p is not None
-    return render_group(p, GroupOptions(**options))
+    """What ``add`` writes for a fixture provider: orbit needs the proxy (port 4300), clockwork is direct (4200)."""
+    return render_group(fixture_provider(provider), GroupOptions(**options))
 
 
 def checks(findings: list[Finding]) -> set[str]:
@@ -33,11 +31,13 @@ def checks(findings: list[Finding]) -> set[str]:
 
 
 def test_a_config_written_by_add_is_clean() -> None:
-    doc = [group("kimi"), group("glm", mode="direct")]
+    doc = [group("orbit"), group("clockwork", mode="direct")]
     doc[1]["apiKey"] = "${input:chat.lm.secret.-60b744f3}"
     assert checks(check_structure(doc)) == set()
     assert checks(check_keys(doc)) == set()
-    assert checks(check_catalog(doc, CATALOG)) == {"catalog.body-fields"}  # GLM direct: only the proxy adds thinking
+    # cw-mystery needs thinking in its body, which only the proxy adds
+    [body] = [f for f in check_catalog(doc, fixture_catalog()) if f.level != "ok"]
+    assert body.check == "catalog.body-fields" and "'cw-mystery' needs thinking" in body.what
 
 
 def test_top_level_must_be_a_list() -> None:
@@ -47,24 +47,24 @@ def test_top_level_must_be_a_list() -> None:
 
 
 def test_duplicates_group_url_customoai_and_bad_urls() -> None:
-    kimi = group("kimi")
-    kimi["models"].append(dict(kimi["models"][0]))
-    other = {"name": "Kimi", "vendor": "customendpoint", "url": "https://x", "models": [{"id": "a", "url": "ftp://x"}]}
+    orbit = group("orbit")
+    orbit["models"].append(dict(orbit["models"][0]))
+    other = {"name": "Orbit", "vendor": "customendpoint", "url": "https://x", "models": [{"id": "a", "url": "ftp://x"}]}
     old = {"name": "CustomOAI", "vendor": "customoai", "models": []}
     empty = {"name": "E", "vendor": "customendpoint", "models": [{"id": "gpt-4.1", "url": ""}]}
-    findings = check_structure([kimi, other, old, empty])
+    findings = check_structure([orbit, other, old, empty])
     assert checks(findings) == {"file.schema", "groups.group-url", "groups.customoai"}
     problems = " | ".join(f.what for f in findings if f.check == "file.schema")
-    for expected in ('"Kimi"', "kimi-k2.6", "gpt-4.1", "http"):
+    for expected in ('"Orbit"', "orbit-pro", "gpt-4.1", "http"):
         assert expected in problems, expected
     assert all(f.fix for f in findings)
 
 
 def test_plaintext_keys_are_reported_masked() -> None:
-    kimi = group("glm", mode="direct")
-    kimi["apiKey"] = SECRET
-    kimi["models"][0]["requestHeaders"] = {"Authorization": f"Bearer {SECRET}"}
-    findings = check_keys([kimi])
+    direct = group("clockwork", mode="direct")
+    direct["apiKey"] = SECRET
+    direct["models"][0]["requestHeaders"] = {"Authorization": f"Bearer {SECRET}"}
+    findings = check_keys([direct])
     assert checks(findings) == {"keys.plaintext", "keys.header-plaintext"}
     text = repr(findings)
     assert SECRET not in text and SECRET[4:] not in text
@@ -72,46 +72,51 @@ def test_plaintext_keys_are_reported_masked() -> None:
 
 
 def test_header_with_api_key_placeholder_is_fine_and_missing_key_is_flagged() -> None:
-    glm = group("glm", mode="direct")
-    assert checks(check_keys([glm])) == {"keys.missing"}
-    glm["models"][0]["requestHeaders"] = {"Authorization": "Bearer ${apiKey}"}
-    assert checks(check_keys([glm])) == set()
-    assert checks(check_keys([group("kimi")])) == set()  # proxy URLs need no key in the file
+    direct = group("clockwork", mode="direct")
+    assert checks(check_keys([direct])) == {"keys.missing"}
+    direct["models"][0]["requestHeaders"] = {"Authorization": "Bearer ${apiKey}"}
+    assert checks(check_keys([direct])) == set()
+    assert checks(check_keys([group("orbit")])) == set()  # proxy URLs need no key in the file
 
 
 def test_catalog_drift_deprecated_unknown_and_direct_mode() -> None:
-    kimi = group("kimi", mode="direct", force=True)
-    kimi["models"][0]["maxOutputTokens"] = 999
-    kimi["models"].append({"id": "kimi-k2-turbo-preview", "url": "https://api.moonshot.ai/v1/chat/completions"})
-    kimi["models"].append({"id": "kimi-k3.5", "url": "https://api.moonshot.ai/v1/chat/completions"})
-    findings = check_catalog([kimi], CATALOG)
+    orbit = group("orbit", mode="direct", force=True)
+    orbit["models"][0]["maxOutputTokens"] = 999
+    orbit["models"].append({"id": "orbit-1-turbo", "url": "https://api.orbit.test/v1/chat/completions"})
+    orbit["models"].append({"id": "orbit-pro2", "url": "https://api.orbit.test/v1/chat/completions"})
+    findings = check_catalog([orbit], fixture_catalog())
     found = checks(findings)
     assert {"catalog.limits", "catalog.deprecated", "catalog.unknown-model", "catalog.proxy-required"} <= found
+    limits = next(f for f in findings if f.check == "catalog.limits")
+    assert "maxOutputTokens 999; the catalog says 131072" in limits.what
     deprecated = next(f for f in findings if f.check == "catalog.deprecated")
-    assert "--models kimi-k2.6" in deprecated.fix
+    assert "'orbit-1-turbo' is deprecated" in deprecated.what and "--models orbit-pro`" in deprecated.fix
     unknown = next(f for f in findings if f.check == "catalog.unknown-model")
-    assert "kimi-k3" in unknown.what
+    assert "'orbit-pro2' is not a Orbit model" in unknown.what and "Did you mean orbit-pro," in unknown.what
 
 
 def test_an_entry_from_an_older_version_is_told_what_vscode_needs_now() -> None:
-    """requestBody (ignored by VS Code) and no modelOptions (Kimi refuses VS Code's sampling)."""
-    kimi = group("kimi", model_ids=["kimi-k2.6", "kimi-k3"])
-    old = kimi["models"][0]
+    """requestBody (ignored by VS Code) and no modelOptions (Orbit refuses VS Code's sampling)."""
+    orbit = group("orbit", model_ids=["orbit-flash", "orbit-pro"])
+    old = orbit["models"][0]
     del old["modelOptions"]
     old["requestBody"] = {"temperature": 1, "top_p": 0.95}
-    found = {f.check: f for f in [*check_structure([kimi]), *check_catalog([kimi], CATALOG)] if f.level != "ok"}
+    found = {
+        f.check: f for f in [*check_structure([orbit]), *check_catalog([orbit], fixture_catalog())] if f.level != "ok"
+    }
     assert set(found) == {"groups.request-body", "catalog.vscode-fields"}
-    assert "kimi-k2.6" in found["groups.request-body"].what and "kimi-k3" not in found["groups.request-body"].what
-    assert "no modelOptions" in found["catalog.vscode-fields"].what
-    assert '"temperature":1' in found["catalog.vscode-fields"].what
-    assert "ccendpoint add kimi" in found["catalog.vscode-fields"].fix
+    assert "orbit-flash" in found["groups.request-body"].what and "orbit-pro" not in found["groups.request-body"].what
+    assert "'orbit-flash' has no modelOptions" in found["catalog.vscode-fields"].what
+    assert 'modelOptions {"temperature":1,"top_p":0.95}' in found["catalog.vscode-fields"].what
+    assert "ccendpoint add orbit" in found["catalog.vscode-fields"].fix
 
 
 def test_required_proxy_in_direct_mode_and_foreign_url() -> None:
-    mimo = group("mimo", mode="direct", model_ids=["mimo-v2.6-pro"], force=True)
-    assert checks(check_catalog([mimo], CATALOG)) == {"catalog.proxy-required"}
-    mimo["models"][0]["url"] = "https://api.xiaomimimo.com/v2/chat"
-    assert "catalog.url" in checks(check_catalog([mimo], CATALOG))
+    orbit = group("orbit", mode="direct", model_ids=["orbit-pro"], force=True)
+    assert checks(check_catalog([orbit], fixture_catalog())) == {"catalog.proxy-required"}
+    orbit["models"][0]["url"] = "https://api.orbit.test/v2/chat"
+    [url] = [f for f in check_catalog([orbit], fixture_catalog()) if f.check == "catalog.url"]
+    assert "calls https://api.orbit.test/v2/chat, which is not one of Orbit's endpoints" in url.what
 
 
 BOTH = {"chat.utilityModel": "customendpoint/m1", "chat.utilitySmallModel": "customendpoint/m1"}
@@ -146,21 +151,24 @@ def test_version_parsing() -> None:
 
 
 def test_proxy_states() -> None:
-    doc = [group("kimi"), group("qwen")]
+    doc = [group("orbit"), group("clockwork", mode="proxy")]
     answers = {
-        3457: Probe("closed"),
-        3458: Probe("ccendpoint", health={"provider": "mimo", "version": "0.1.0"}),
+        4300: Probe("closed"),
+        4200: Probe("ccendpoint", health={"provider": "orbit", "version": "0.1.0"}),
     }
-    findings = check_proxies(doc, CATALOG, lambda port: answers[port])
+    findings = check_proxies(doc, fixture_catalog(), lambda port: answers[port])
     by_check = {f.check: f for f in findings}
+    assert "Nothing listens on 127.0.0.1:4300" in by_check["proxy.not-running"].what
     assert by_check["proxy.not-running"].fix == (
-        "Run `ccendpoint service install kimi` so the proxy starts at every login "
-        "(or `ccendpoint proxy kimi` in a terminal you keep open)."
+        "Run `ccendpoint service install orbit` so the proxy starts at every login "
+        "(or `ccendpoint proxy orbit` in a terminal you keep open)."
     )
-    assert "serves mimo" in by_check["proxy.wrong-provider"].what
-    ok = check_proxies([group("qwen")], CATALOG, lambda port: Probe("ccendpoint", {"provider": "qwen", "version": "1"}))
+    assert "serves orbit" in by_check["proxy.wrong-provider"].what
+    proxied = group("clockwork", mode="proxy")
+    answer = Probe("ccendpoint", {"provider": "clockwork", "version": "1"})
+    ok = check_proxies([proxied], fixture_catalog(), lambda port: answer)
     assert [f.level for f in ok] == ["ok"]
-    other = check_proxies([group("qwen")], CATALOG, lambda port: Probe("other", detail="nginx"))
+    other = check_proxies([proxied], fixture_catalog(), lambda port: Probe("other", detail="nginx"))
     assert other[0].check == "proxy.other-program" and "--port N" in other[0].fix
 
 
@@ -203,11 +211,11 @@ def test_http_probe_tells_ours_from_others(free_port: int) -> None:
 
 
 def test_proxy_fix_names_the_port_when_it_is_not_the_catalog_one() -> None:
-    kimi = group("kimi", port=3557)
-    findings = check_proxies([kimi], CATALOG, lambda port: Probe("closed"))
+    orbit = group("orbit", port=4999)
+    findings = check_proxies([orbit], fixture_catalog(), lambda port: Probe("closed"))
     assert findings[0].fix == (
-        "Run `ccendpoint proxy kimi --port 3557` and keep it running while you use VS Code, or set "
-        "KIMI_PROXY_PORT=3557 in the config folder's .env and run `ccendpoint service install kimi`."
+        "Run `ccendpoint proxy orbit --port 4999` and keep it running while you use VS Code, or set "
+        "ORBIT_PROXY_PORT=4999 in the config folder's .env and run `ccendpoint service install orbit`."
     )
 
 
@@ -215,13 +223,13 @@ def test_a_proxy_the_service_should_run_points_at_the_service() -> None:
     from ccendpoint.service.manage import Status
     from ccendpoint.service.spec import Served
 
-    service = Status("failed", "it exited with code 1", system="systemd user unit", served=Served(("kimi",)))
-    [finding] = check_proxies([group("kimi")], CATALOG, lambda port: Probe("closed"), service)
+    service = Status("failed", "it exited with code 1", system="systemd user unit", served=Served(("orbit",)))
+    [finding] = check_proxies([group("orbit")], fixture_catalog(), lambda port: Probe("closed"), service)
     assert finding.check == "proxy.service-down" and "it is failed" in finding.what
     assert "ccendpoint service logs" in finding.fix
-    other = Status("running", served=Served(("qwen",)))
-    [finding] = check_proxies([group("kimi")], CATALOG, lambda port: Probe("closed"), other)
-    assert finding.check == "proxy.not-running" and "ccendpoint service install kimi" in finding.fix
+    other = Status("running", served=Served(("clockwork",)))
+    [finding] = check_proxies([group("orbit")], fixture_catalog(), lambda port: Probe("closed"), other)
+    assert finding.check == "proxy.not-running" and "ccendpoint service install orbit" in finding.fix
 
 
 def test_service_findings() -> None:
@@ -240,12 +248,12 @@ def test_service_findings() -> None:
 
 
 def test_unreadable_urls_do_not_crash_the_checks() -> None:
-    broken = group("kimi")
+    broken = group("orbit")
     broken["models"][0]["url"] = "http://[::1/v1"
     for check in (check_keys, check_structure):
         assert check([broken])
-    assert check_catalog([broken], CATALOG)
-    assert check_proxies([broken], CATALOG, lambda port: Probe("closed"))
+    assert check_catalog([broken], fixture_catalog())
+    assert check_proxies([broken], fixture_catalog(), lambda port: Probe("closed"))
 
 
 def test_a_stopped_answer_is_not_an_error() -> None:
@@ -267,20 +275,20 @@ def test_a_stopped_answer_is_not_an_error() -> None:
 def test_the_live_key_only_goes_to_the_exact_endpoint_or_our_proxy() -> None:
     from ccendpoint.doctor.live import Target, key_destination_problem
 
-    kimi = CATALOG.provider("kimi")
-    assert kimi is not None
+    orbit = fixture_provider("orbit")
 
     def target(url: str) -> Target:
-        return Target(kimi, "kimi-k2.6", url, "Kimi")
+        return Target(orbit, "orbit-pro", url, "Orbit")
 
-    ours = lambda host, port: Probe("ccendpoint", {"provider": "kimi", "version": "1"})  # noqa: E731
+    ours = lambda host, port: Probe("ccendpoint", {"provider": "orbit", "version": "1"})  # noqa: E731
     theirs = lambda host, port: Probe("other")  # noqa: E731
-    assert key_destination_problem(target("https://api.moonshot.ai/v1/chat/completions"), theirs) is None
-    assert key_destination_problem(target("http://api.moonshot.ai/v1/chat/completions"), ours)  # not over plain http
-    assert key_destination_problem(target("https://api.moonshot.ai:8443/v1/chat/completions"), ours)
+    assert key_destination_problem(target("https://api.orbit.test/v1/chat/completions"), theirs) is None
+    assert key_destination_problem(target("https://api.orbit.test.cn/v1/chat/completions"), theirs) is None
+    assert key_destination_problem(target("http://api.orbit.test/v1/chat/completions"), ours)  # not over plain http
+    assert key_destination_problem(target("https://api.orbit.test:8443/v1/chat/completions"), ours)
     assert key_destination_problem(target("https://evil.example/v1/chat/completions"), ours)
-    assert key_destination_problem(target("http://127.0.0.1:3457/v1/chat/completions"), ours) is None
-    assert key_destination_problem(target("http://[::1]:3457/v1/chat/completions"), theirs)
+    assert key_destination_problem(target("http://127.0.0.1:4300/v1/chat/completions"), ours) is None
+    assert key_destination_problem(target("http://[::1]:4300/v1/chat/completions"), theirs)
     asked: list[str] = []
-    key_destination_problem(target("http://[::1]:3457/v1"), lambda host, port: asked.append(host) or ours(host, port))
+    key_destination_problem(target("http://[::1]:4300/v1"), lambda host, port: asked.append(host) or ours(host, port))
     assert asked == ["[::1]"]  # the address the key would go to is the one asked

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from catalog_helpers import CATALOG_ARGS, fixture_catalog
 from ccendpoint import dirs
 from ccendpoint.catalog import load_catalog
 from ccendpoint.cli import app
@@ -153,10 +154,10 @@ def test_unknown_profile_lists_the_known_ones(isolated_home: Path) -> None:
 
 
 def test_settings_and_version_checks(isolated_home: Path) -> None:
-    assert runner.invoke(app, ["add", "glm"]).exit_code == 0
+    assert runner.invoke(app, [*CATALOG_ARGS, "add", "clockwork"]).exit_code == 0
     settings = isolated_home / ".config" / "Code" / "User" / "settings.json"
-    settings.write_text('{\n  // mine\n  "chat.utilitySmallModel": "customendpoint/GLM/glm-5.1",\n}\n')
-    catalog = load_catalog()
+    settings.write_text('{\n  // mine\n  "chat.utilitySmallModel": "customendpoint/Clockwork/cw-peaky",\n}\n')
+    catalog = fixture_catalog()
     new = gather(FileRequest(), catalog, version_runner=lambda argv: "1.133.0\nabcdef\nx64\n")
     assert "settings.agent-host" in {f.check for f in new.findings}
     assert new.version == "1.133.0"
@@ -165,7 +166,7 @@ def test_settings_and_version_checks(isolated_home: Path) -> None:
     # VS Code 1.139 reads "<vendor>/<model id>" and wants both settings: the group name matches nothing
     checks = {f.check for f in unknown.findings}
     assert {"settings.utility-model", "settings.utility-reference"} <= checks
-    both = '"chat.utilityModel": "customendpoint/glm-5.1", "chat.utilitySmallModel": "customendpoint/glm-5.1"'
+    both = '"chat.utilityModel": "customendpoint/cw-peaky", "chat.utilitySmallModel": "customendpoint/cw-peaky"'
     settings.write_text("{" + both + "}")
     fixed = {f.check for f in gather(FileRequest(), catalog, version_runner=lambda argv: None).findings}
     assert not {"settings.utility-model", "settings.utility-reference"} & fixed
@@ -295,15 +296,15 @@ def test_a_broken_profile_list_in_another_edition_does_not_stop_doctor(isolated_
 
 
 def test_report_masks_custom_credential_names(isolated_home: Path, tmp_path: Path) -> None:
-    assert runner.invoke(app, ["add", "qwen", "--models", "qwen3.7-plus"]).exit_code == 0
+    assert runner.invoke(app, [*CATALOG_ARGS, "add", "orbit", "--models", "orbit-flash"]).exit_code == 0
     path = config_file(isolated_home)
     doc = json.loads(path.read_text())
     doc[0]["models"][0]["requestHeaders"] = {"X-DashScope-Key": "letters-only-key", "x-access-key": SECRET}
     doc[0]["api_key"] = "nvapi-" + SECRET[8:]
     path.write_text(json.dumps(doc, indent="\t"))
     report = tmp_path / "r.json"
-    doctor("--report", str(report))
+    runner.invoke(app, [*CATALOG_ARGS, "doctor", "--report", str(report)])
     text = report.read_text()
     for secret in ("letters-only-key", SECRET, SECRET[8:]):
         assert secret not in text
-    assert "qwen3.7-plus" in text
+    assert "orbit-flash" in text

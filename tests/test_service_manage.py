@@ -7,24 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from ccendpoint.catalog import load_catalog
+from catalog_helpers import fixture_catalog
 from ccendpoint.doctor.proxy_checks import Probe
 from ccendpoint.errors import CcendpointError, UsageError
 from ccendpoint.service import manage
 from ccendpoint.service.manage import Machine
 from ccendpoint.service.spec import Served
 from ccendpoint.service.systems import Places, launchd_report, systemd_report
-from service_helpers import Recorder
+from service_helpers import Recorder, provider_on
 
-CATALOG = load_catalog([])
-PORTS = {p.proxy_port: p.id for p in CATALOG.providers if p.proxy_port}
 SYSTEMD_UP = {("systemctl", "--user", "show-environment"): (0, "HOME=/home/me\n")}
 SYSTEMD_DOWN = {("systemctl", "--user", "show-environment"): (1, "Failed to connect to bus: No medium found")}
 ACTIVE = "LoadState=loaded\nActiveState=active\nSubState=running\nResult=success\nExecMainStatus=0\n"
 
 
 def healthy(port: int) -> Probe:
-    return Probe("ccendpoint", {"provider": PORTS.get(port, "?"), "version": "0"})
+    return Probe("ccendpoint", {"provider": provider_on(port), "version": "0"})
 
 
 def machine(
@@ -90,13 +88,13 @@ def test_without_a_user_systemd_an_autostart_entry_and_a_background_process(tmp_
 
     manage.install(box, KIMI)
     assert len(recorder.spawned) == 1  # still running: not started twice
-    found = manage.status(box, CATALOG)
+    found = manage.status(box, fixture_catalog())
     assert found.state == "running" and found.kind == "autostart" and found.healthy
 
     gone = manage.uninstall(box)
     assert gone is not None and not entry.exists()
     assert recorder.stopped == [40001] and not (tmp_path / "state/service.pid").exists()
-    assert manage.status(box, CATALOG).state == "not installed"
+    assert manage.status(box, fixture_catalog()).state == "not installed"
 
 
 def test_a_dead_background_process_is_started_again(tmp_path: Path) -> None:
@@ -104,7 +102,7 @@ def test_a_dead_background_process_is_started_again(tmp_path: Path) -> None:
     box = machine(tmp_path, recorder)
     manage.install(box, KIMI)
     recorder.running.clear()  # the machine restarted
-    assert manage.status(box, CATALOG, probe=False).state == "stopped"
+    assert manage.status(box, fixture_catalog(), probe=False).state == "stopped"
     manage.install(box, KIMI)
     assert len(recorder.spawned) == 2
 
@@ -117,7 +115,7 @@ def test_once_systemd_runs_the_autostart_entry_gives_way(tmp_path: Path) -> None
     change = manage.install(box, KIMI)
     assert change.removed == (str(tmp_path / "home/.config/autostart/ccendpoint-proxy.desktop"),)
     assert recorder.stopped == [40001]
-    assert manage.status(box, CATALOG).kind == "systemd"
+    assert manage.status(box, fixture_catalog()).kind == "systemd"
 
 
 def test_launchd_install_bootstraps_enables_and_kickstarts(tmp_path: Path) -> None:
@@ -154,7 +152,7 @@ def test_windows_registers_the_task_from_utf16_xml_and_runs_it(tmp_path: Path) -
 
 def test_status_runs_no_command_when_nothing_is_installed(tmp_path: Path) -> None:
     recorder = Recorder()
-    found = manage.status(machine(tmp_path, recorder), CATALOG)
+    found = manage.status(machine(tmp_path, recorder), fixture_catalog())
     assert found.state == "not installed" and not found.installed
     assert recorder.calls == []
 
@@ -165,23 +163,24 @@ def test_status_tells_a_stale_program_and_another_ccendpoint(tmp_path: Path) -> 
     manage.install(box, KIMI)
     unit = Path(box.places.xdg_config / "systemd/user/ccendpoint-proxy.service")
     unit.write_text(unit.read_text().replace("/venv/bin/ccendpoint", "/old/pipx/venvs/ccendpoint/bin/ccendpoint"))
-    stale = manage.status(box, CATALOG)
+    stale = manage.status(box, fixture_catalog())
     assert stale.stale and stale.program == "/old/pipx/venvs/ccendpoint/bin/ccendpoint"
     assert stale.current_program == "/venv/bin/ccendpoint"
     unit.write_text(unit.read_text().replace("/old/pipx/venvs/ccendpoint/bin/ccendpoint", "/venv/other/ccendpoint"))
-    other = manage.status(box, CATALOG)
+    other = manage.status(box, fixture_catalog())
     assert not other.stale and other.other_program
 
 
 def test_status_probes_every_port_and_names_a_wrong_provider(tmp_path: Path) -> None:
     recorder = Recorder({**SYSTEMD_UP, ("systemctl", "--user", "show"): (0, ACTIVE)})
-    answers = {3457: Probe("ccendpoint", {"provider": "mimo", "version": "0"}), 3458: Probe("closed")}
+    # the fixture providers' ports: orbit 4300, clockwork 4200
+    answers = {4300: Probe("ccendpoint", {"provider": "clockwork", "version": "0"}), 4200: Probe("closed")}
     box = machine(tmp_path, recorder, probe=lambda port: answers[port])
-    manage.install(box, Served(providers=("kimi", "qwen")))
-    found = manage.status(box, CATALOG)
+    manage.install(box, Served(providers=("orbit", "clockwork")))
+    found = manage.status(box, fixture_catalog())
     by_provider = {x.provider: x for x in found.listeners}
-    assert by_provider["kimi"].state == "wrong provider" and "mimo" in by_provider["kimi"].detail
-    assert by_provider["qwen"].state == "closed" and not found.healthy
+    assert by_provider["orbit"].state == "wrong provider" and "clockwork" in by_provider["orbit"].detail
+    assert by_provider["clockwork"].state == "closed" and not found.healthy
 
 
 def test_ports_come_from_the_config_folder_env_file_not_the_shell(
@@ -189,13 +188,14 @@ def test_ports_come_from_the_config_folder_env_file_not_the_shell(
 ) -> None:
     box = machine(tmp_path, Recorder())
     box.config_dir.mkdir(parents=True)
-    (box.config_dir / ".env").write_text("KIMI_PROXY_PORT=4567\n")
-    monkeypatch.setenv("KIMI_PROXY_PORT", "9999")
+    orbit = Served(providers=("orbit",))
+    (box.config_dir / ".env").write_text("ORBIT_PROXY_PORT=4567\n")
+    monkeypatch.setenv("ORBIT_PROXY_PORT", "9999")
     monkeypatch.chdir(tmp_path)
-    assert manage.served_ports(box, KIMI, CATALOG) == [("kimi", 4567, "")]
-    (box.config_dir / ".env").write_text("KIMI_PROXY_PORT=nope\n")
-    [(provider, port, problem)] = manage.served_ports(box, KIMI, CATALOG)
-    assert (provider, port) == ("kimi", 3457) and "must be a port number" in problem
+    assert manage.served_ports(box, orbit, fixture_catalog()) == [("orbit", 4567, "")]
+    (box.config_dir / ".env").write_text("ORBIT_PROXY_PORT=nope\n")
+    [(provider, port, problem)] = manage.served_ports(box, orbit, fixture_catalog())
+    assert (provider, port) == ("orbit", 4300) and "must be a port number" in problem  # the catalog's port
 
 
 def test_uninstall_one_provider_keeps_serving_the_others(tmp_path: Path) -> None:
@@ -231,7 +231,7 @@ def test_waiting_stops_at_a_failure(tmp_path: Path) -> None:
     recorder = Recorder({**SYSTEMD_UP, ("systemctl", "--user", "show"): (0, failed)})
     box = machine(tmp_path, recorder, probe=lambda port: Probe("closed"))
     manage.install(box, KIMI)
-    found = manage.wait_until_answering(box, CATALOG, timeout=30)
+    found = manage.wait_until_answering(box, fixture_catalog(), timeout=30)
     assert found.state == "failed" and "exited with code 1" in found.detail
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from catalog_helpers import CATALOG_ARGS
 from ccendpoint import dirs
 from ccendpoint.catalog import load_catalog
 from ccendpoint.cli import app
@@ -128,7 +129,12 @@ def test_setup_and_service_fit(recorder: object, isolated_home: Path) -> None:
         for folder in (".config", ".local"):
             shutil.rmtree(isolated_home / folder, ignore_errors=True)
 
-    check_fits(["setup", "kimi", "--yes"], ["https://platform.kimi.ai/console", "customendpoint/kimi-k2.6"], fresh)
+    # the utility model setup picks is the cheapest: a fixture price, so a catalog update cannot move it
+    orbit = ["https://console.orbit.test/keys", "customendpoint/orbit-flash"]
+    check_fits([*CATALOG_ARGS, "setup", "orbit", "--yes"], orbit, fresh)
+    kimi = BUNDLED.provider("kimi")
+    assert kimi is not None and kimi.key_url
+    check_fits(["setup", "kimi", "--yes"], [kimi.key_url], fresh)
     check_fits(["setup", "kimi", "--yes"])  # everything in place
     check_fits(["setup", "qwen", "--yes", "--no-service"])
     unit = isolated_home / ".config/systemd/user/ccendpoint-proxy.service"
