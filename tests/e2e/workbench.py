@@ -189,17 +189,21 @@ class Workbench:
     def command(self, title: str) -> None:
         """Run a command from the Command Palette by its title."""
         box = self.page.locator(".quick-input-widget input")
-        for _ in range(3):
-            self.page.locator(".part.editor").first.click(force=True)  # the palette opens for a focused window
-            self.page.keyboard.press("F1")
+        row = self.page.locator(f".quick-input-list .monaco-list-row[aria-label^='{title}']").first
+        for attempt in range(4):  # the palette can close again when something else takes the focus
             try:
+                self.page.locator(".part.editor").first.click(force=True)  # the palette opens for a focused window
+                self.page.keyboard.press("F1")
                 box.wait_for(state="visible", timeout=5000)
-                break
+                box.fill(">" + title, timeout=5000)
+                row.wait_for(timeout=5000)
+                self.page.keyboard.press("Enter")
+                return
             except PlaywrightTimeout:
-                continue
-        box.fill(">" + title)
-        self.page.locator(f".quick-input-list .monaco-list-row[aria-label^='{title}']").first.wait_for()
-        self.page.keyboard.press("Enter")
+                if attempt == 3:
+                    self.screenshot(f"command-{title}")
+                    raise
+                self.page.keyboard.press("Escape")
 
     def set_api_key(self, model_name: str, group: str, key: str) -> None:
         """Chat: Manage Language Models → right-click the model's group → Update API Key."""
