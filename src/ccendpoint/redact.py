@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ccendpoint.vscode.facts import SECRET_REFERENCE
+
 MASK = "<redacted>"
 
 #: Words that make a header or field name a credential.
@@ -40,9 +42,6 @@ SECRET_WORDS = frozenset(
     }
 )
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
-
-#: VS Code's reference to a key in its secret storage, e.g. ``${input:chat.lm.secret.-60b744f3}``.
-SECRET_REFERENCE = re.compile(r"\$\{input:[^}\"]*\}")
 
 # sk-…, tp-…, nvapi-…, key_…: a known key prefix followed by a long token
 _PREFIXED_KEY = re.compile(r"\b(?:sk|tp|pk|rk|ak|api|key|nvapi)[-_][A-Za-z0-9._\-]{8,}", re.IGNORECASE)

@@ -398,7 +398,7 @@ def _run_add(
     """Plan, show and write the group (``setup`` calls it too, and prints its own next steps)."""
     from ccendpoint.commands.layout import progress
     from ccendpoint.vscode import store
-    from ccendpoint.vscode.blocks import VENDOR
+    from ccendpoint.vscode.facts import VENDOR
     from ccendpoint.vscode.plan import plan_add
 
     state = store.read_file(Path(location.path))
@@ -557,7 +557,7 @@ def remove(
     """
     from ccendpoint.catalog.lookup import find_provider
     from ccendpoint.vscode import store
-    from ccendpoint.vscode.blocks import VENDOR
+    from ccendpoint.vscode.facts import VENDOR
     from ccendpoint.vscode.plan import plan_remove
 
     prov = find_provider(common.catalog(ctx), provider)

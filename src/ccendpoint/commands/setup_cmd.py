@@ -239,8 +239,8 @@ def _utility_step(out: Console, prov: Provider, plan: Plan, location: Location, 
     """Offer VS Code's utility models; True when settings.json was written."""
     from ccendpoint.vscode import store
     from ccendpoint.vscode.document import DocumentError
+    from ccendpoint.vscode.facts import UTILITY_SETTINGS
     from ccendpoint.vscode.settings import (
-        UTILITY_SETTINGS,
         model_reference,
         parse_settings,
         utility_changes,

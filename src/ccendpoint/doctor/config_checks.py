@@ -13,9 +13,10 @@ from ccendpoint.catalog.model import Catalog, Model, Provider
 from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.proxy.settings import is_loopback as loopback_host
 from ccendpoint.redact import hint, is_secret_name, is_secret_reference
-from ccendpoint.vscode.blocks import VENDOR, render_model
+from ccendpoint.vscode.blocks import render_model
+from ccendpoint.vscode.facts import MANAGE_MODELS, UPDATE_API_KEY, VENDOR
 
-SET_KEY = "Command Palette → Chat: Manage Language Models → right-click the group → Update API Key"
+SET_KEY = f"Command Palette → {MANAGE_MODELS} → right-click the group → {UPDATE_API_KEY}"
 
 
 def hostname(url: str) -> str:

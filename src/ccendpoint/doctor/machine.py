@@ -18,9 +18,8 @@ from ccendpoint.doctor.log_checks import check_log
 from ccendpoint.doctor.proxy_checks import Probe, check_proxies, check_service, http_probe
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.errors import CcendpointError
+from ccendpoint.vscode.facts import EDITION_COMMANDS, MODELS_FILE, PRODUCT_FOLDER, SETTINGS_FILE
 from ccendpoint.vscode.paths import (
-    FILE_NAME,
-    PRODUCT_FOLDER,
     FileRequest,
     Location,
     locate,
@@ -34,7 +33,6 @@ from ccendpoint.vscode.paths import (
 if TYPE_CHECKING:
     from ccendpoint.service.manage import Status
 
-EDITION_COMMANDS = {"stable": "code", "insiders": "code-insiders", "vscodium": "codium"}
 LOG_TAIL = 2000  # log lines read per provider log
 
 
@@ -59,7 +57,7 @@ def installations(
         user = Path(user_folder(platform, data_dir))
         if not user.is_dir():
             continue
-        files = [("default", user / FILE_NAME)]
+        files = [("default", user / MODELS_FILE)]
         problem = None
         try:
             storage = read_storage(storage_file(platform, data_dir))
@@ -68,7 +66,7 @@ def installations(
             profiles, problem = [], exc.message
         for profile in profiles:
             if not profile.uses_default_models:
-                files.append((profile.name, user / "profiles" / profile.id / FILE_NAME))
+                files.append((profile.name, user / "profiles" / profile.id / MODELS_FILE))
         yield edition, user, files, problem
 
 
@@ -88,7 +86,7 @@ def check_installations(platform: str, environ: Mapping[str, str], chosen: Locat
     for edition, user, files, problem in found:
         with_file = [f"{name}" for name, path in files if path.exists()]
         listing = ", ".join(with_file) if with_file else "none yet"
-        findings.append(ok("vscode.installations", f"{edition}: {user} — profiles with {FILE_NAME}: {listing}."))
+        findings.append(ok("vscode.installations", f"{edition}: {user} — profiles with {MODELS_FILE}: {listing}."))
         if problem:
             findings.append(
                 warning(
@@ -150,9 +148,9 @@ def read_settings(location: Location) -> tuple[dict[str, Any] | None, list[Findi
     """settings.json beside the checked file (tolerant of comments); None when absent."""
     from ccendpoint.vscode.document import DocumentError, parse_value
 
-    path = Path(location.path).with_name("settings.json")
+    path = Path(location.path).with_name(SETTINGS_FILE)
     if location.profile_id:
-        path = Path(location.path).parent / "settings.json"
+        path = Path(location.path).parent / SETTINGS_FILE
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ccendpoint.errors import CcendpointError
+from ccendpoint.vscode.facts import MODELS_FILE_INDENT
 
 BOM = "\ufeff"
-#: How VS Code writes the file: ``JSON.stringify(groups, undefined, '\t')``.
-DEFAULT_INDENT = "\t"
 
 _WHITESPACE = re.compile(r"[ \t\r\n]+")
 _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\.)*"', re.DOTALL)
@@ -88,7 +87,7 @@ class Document:
     root: Node
     bom: bool = False
     newline: str = "\n"
-    indent: str = DEFAULT_INDENT
+    indent: str = MODELS_FILE_INDENT
 
     @property
     def value(self) -> list[Any]:
@@ -236,7 +235,7 @@ def parse(raw: str, source: str = "") -> Document:
     text = raw[1:] if bom else raw
     if not text.strip():
         root = Node("array", 0, 0, [])
-        return Document(text, root, bom, newline_style(text), DEFAULT_INDENT)
+        return Document(text, root, bom, newline_style(text), MODELS_FILE_INDENT)
     root = parse_value(text, source)
     if root.kind != "array":
         line, column = line_column(text, root.start)
@@ -270,7 +269,7 @@ def indent_unit(text: str) -> str:
                 steps[step] = steps.get(step, 0) + 1
         previous = lead
     if not steps:
-        return DEFAULT_INDENT
+        return MODELS_FILE_INDENT
     return max(steps, key=lambda s: (steps[s], -len(s)))
 
 
@@ -303,7 +302,7 @@ def render(value: Any, indent: str, base: str = "", newline: str = "\n") -> str:
 
 def render_new_file(groups: Sequence[Any]) -> str:
     """A new file exactly as VS Code writes one."""
-    return json.dumps(list(groups), indent=DEFAULT_INDENT, ensure_ascii=False)
+    return json.dumps(list(groups), indent=MODELS_FILE_INDENT, ensure_ascii=False)
 
 
 # --- edits ---------------------------------------------------------------------------------------

@@ -20,26 +20,12 @@ import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ccendpoint.errors import CcendpointError, UsageError
+from ccendpoint.vscode.facts import MODELS_FILE, PRODUCT_FOLDER, VSCODIUM_WARNING, Edition
 
-FILE_NAME = "chatLanguageModels.json"
-Edition = Literal["stable", "insiders", "vscodium"]
-EDITIONS: tuple[Edition, ...] = ("stable", "insiders", "vscodium")
-
-#: The product folder name (``nameShort``) of each edition.
-PRODUCT_FOLDER: Mapping[Edition, str] = {
-    "stable": "Code",
-    "insiders": "Code - Insiders",
-    "vscodium": "VSCodium",
-}
 DEFAULT_PROFILE_NAMES = ("default",)
-
-VSCODIUM_WARNING = (
-    "VSCodium ships without GitHub Copilot Chat, so no Custom Endpoint provider reads this file "
-    "there; the groups only work in VS Code (Stable or Insiders)."
-)
 
 
 @dataclass(frozen=True)
@@ -200,7 +186,7 @@ def locate(
     user = user_folder(platform, data_dir)
     warnings = _edition_warnings(edition)
     if not request.profile or request.profile.lower() in DEFAULT_PROFILE_NAMES:
-        return Location(_join(platform, user, FILE_NAME), edition, how, warnings=warnings)
+        return Location(_join(platform, user, MODELS_FILE), edition, how, warnings=warnings)
     storage = storage_file(platform, data_dir)
     text = read_text(storage) if read_text else None
     profiles = parse_profiles(text) if text else []
@@ -208,9 +194,9 @@ def locate(
     if profile is None:
         raise unknown_profile(request.profile, profiles, storage)
     if profile.uses_default_models:
-        path = _join(platform, user, FILE_NAME)
+        path = _join(platform, user, MODELS_FILE)
     else:
-        path = _join(platform, user, "profiles", profile.id, FILE_NAME)
+        path = _join(platform, user, "profiles", profile.id, MODELS_FILE)
     return Location(path, edition, how, profile.name, profile.id, warnings)
 
 

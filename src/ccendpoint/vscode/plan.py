@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from ccendpoint.errors import CcendpointError
 from ccendpoint.redact import is_secret_reference, redact_json_text
-from ccendpoint.vscode.blocks import MANAGED_KEYS, VENDOR
+from ccendpoint.vscode.blocks import MANAGED_KEYS
 from ccendpoint.vscode.document import (
     BOM,
     Document,
@@ -48,6 +48,7 @@ from ccendpoint.vscode.document import (
     render_new_file,
     replace_value,
 )
+from ccendpoint.vscode.facts import BUILTIN_MODEL_IDS, VENDOR
 
 Action = Literal["add", "update", "unchanged", "kept", "conflict", "replace", "remove", "skip"]
 #: How many earlier hashes of an entry are remembered, so a restored older entry is still recognised.
@@ -591,35 +592,6 @@ def _check_merged(old: Document, new: Document, index: int, expected: Any) -> No
 
 
 # --- validation -----------------------------------------------------------------------------------
-
-#: Model ids that Copilot itself serves. A custom model with one of these ids is hidden in the model
-#: picker or fails with "502 Model not found" (microsoft/vscode#318968). These are common examples,
-#: not the complete list, which changes with Copilot releases.
-BUILTIN_MODEL_IDS = frozenset(
-    {
-        "gpt-4o",
-        "gpt-4o-mini",
-        "gpt-4.1",
-        "gpt-5",
-        "gpt-5-mini",
-        "gpt-5-codex",
-        "gpt-5.1",
-        "gpt-5.1-codex",
-        "gpt-5.2",
-        "gpt-5.5",
-        "o3",
-        "o3-mini",
-        "o4-mini",
-        "claude-sonnet-4",
-        "claude-sonnet-4.5",
-        "claude-opus-4.1",
-        "claude-opus-4.5",
-        "claude-haiku-4.5",
-        "gemini-2.5-pro",
-        "gemini-3-pro-preview",
-        "grok-code-fast-1",
-    }
-)
 
 
 @dataclass(frozen=True, order=True)
