@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ccendpoint import dirs
+from ccendpoint import dirs, files
 from ccendpoint.errors import CcendpointError
 from ccendpoint.vscode import store
 from ccendpoint.vscode.plan import GroupRecord, plan_add
@@ -87,7 +87,7 @@ def _state_under_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 def test_lock_in_an_unusable_state_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _state_under_a_file(tmp_path, monkeypatch)
-    with pytest.raises(CcendpointError) as caught, store.write_lock():
+    with pytest.raises(CcendpointError) as caught, files.write_lock():
         pass
     assert "state folder" in caught.value.message and "Not a directory" in caught.value.message
     assert caught.value.hint is not None and "ls -ld" in caught.value.hint
@@ -108,7 +108,7 @@ def test_records_and_backups_in_an_unusable_state_folder(tmp_path: Path, monkeyp
 
 def test_new_file_is_private_and_its_folders_are_created(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "chatLanguageModels.json"
-    store.write_atomic(target, b"[]", None)
+    files.write_atomic(target, b"[]", None)
     assert target.read_bytes() == b"[]"
     assert mode_of(target) == 0o600
 
@@ -117,7 +117,7 @@ def test_existing_mode_is_kept_and_no_temp_file_is_left(tmp_path: Path) -> None:
     target = tmp_path / "f.json"
     target.write_text("[1]")
     target.chmod(0o640)
-    store.write_atomic(target, b"[2]", mode_of(target))
+    files.write_atomic(target, b"[2]", mode_of(target))
     assert target.read_text() == "[2]"
     assert mode_of(target) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
@@ -168,7 +168,7 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     folder.chmod(0o500)
     try:
         with pytest.raises(CcendpointError, match="Cannot write"):
-            store.write_atomic(folder / "f.json", b"[]", None)
+            files.write_atomic(folder / "f.json", b"[]", None)
     finally:
         folder.chmod(0o700)
 
@@ -213,19 +213,19 @@ def test_unchanged_plan_writes_nothing_and_makes_no_backup(tmp_path: Path) -> No
 
 
 def test_second_writer_waits_then_gives_up_clearly() -> None:
-    holder = store.write_lock()
+    holder = files.write_lock()
     holder.__enter__()
     try:
-        with pytest.raises(CcendpointError, match=f"process {os.getpid()}"), store.write_lock(timeout=0.2):
+        with pytest.raises(CcendpointError, match=f"process {os.getpid()}"), files.write_lock(timeout=0.2):
             pass
     finally:
         holder.__exit__(None, None, None)
 
 
 def test_lock_is_released_after_use() -> None:
-    with store.write_lock():
+    with files.write_lock():
         pass
-    with store.write_lock(timeout=0.2):
+    with files.write_lock(timeout=0.2):
         pass
 
 
@@ -234,7 +234,7 @@ def test_lock_makes_writers_take_turns() -> None:
     overlaps: list[bool] = []
 
     def writer(n: int) -> None:
-        with store.write_lock():
+        with files.write_lock():
             inside.append(n)
             overlaps.append(len(inside) > 1)
             threading.Event().wait(0.02)

@@ -11,6 +11,7 @@ passed against the exact schema is remembered in the cache folder and not valida
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -36,7 +37,8 @@ from ccendpoint.catalog.model import (
     RuleSet,
     Troubleshooting,
 )
-from ccendpoint.errors import CatalogError
+from ccendpoint.errors import CatalogError, CcendpointError
+from ccendpoint.files import write_atomic
 
 ENV_VAR = "CCENDPOINT_CATALOG"
 _PACKAGE = "ccendpoint.catalog"
@@ -248,13 +250,8 @@ class _Validator:
     def _remember(self, stamp: str) -> None:
         stamps = self._load_stamps()
         stamps.add(stamp)
-        try:
-            self._stamps_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._stamps_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(sorted(stamps)[-500:]), "utf-8")
-            os.replace(tmp, self._stamps_path)
-        except OSError:
-            pass  # a read-only cache only costs time
+        with contextlib.suppress(CcendpointError):  # a read-only cache only costs time
+            write_atomic(self._stamps_path, json.dumps(sorted(stamps)[-500:]).encode("utf-8"), None)
 
 
 def schema_problems(doc: Any, schema: bytes | None = None, *, partial: bool = False) -> Iterator[tuple[str, str]]:

@@ -20,21 +20,17 @@ import json
 import os
 import re
 import stat
-import sys
-import tempfile
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ccendpoint import dirs
 from ccendpoint.errors import CcendpointError
+from ccendpoint.files import NEW_FILE_MODE, state_error, write_atomic, write_lock
 from ccendpoint.vscode.plan import GroupRecord, Plan
 
 KEEP_BACKUPS = 10
-NEW_FILE_MODE = 0o600
-LOCK_TIMEOUT = 10.0
 RECORD_VERSION = 1
 
 
@@ -132,16 +128,6 @@ def _read_error(path: Path, exc: OSError) -> CcendpointError:
     )
 
 
-def _state_error(path: Path, exc: OSError) -> CcendpointError:
-    """ccendpoint's own state folder (lock, backups, records) cannot be used."""
-    return CcendpointError(
-        f"Cannot use ccendpoint's state folder: {exc.strerror or exc}: {exc.filename or path}.",
-        hint=f"Make sure {dirs.state_dir()} is a folder you may write in (ls -ld), then run again"
-        + (" (XDG_STATE_HOME moves it)" if sys.platform.startswith("linux") else "")
-        + ". Nothing was written.",
-    )
-
-
 # --- writing --------------------------------------------------------------------------------------
 
 
@@ -152,58 +138,6 @@ def check_writable(state: FileState) -> None:
             f"{state.path} is read-only, so ccendpoint leaves it alone.",
             hint=f"Make it writable first (chmod u+w '{state.target}'), or use --dry-run to see the change.",
         )
-
-
-def write_atomic(target: Path, data: bytes, mode: int | None) -> None:
-    """Write ``data`` to ``target`` through a temporary file in the same folder, then rename."""
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise _write_error(target, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, NEW_FILE_MODE if mode is None else mode)
-        _keep_owner(temp, target)
-        os.replace(temp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise _write_error(target, exc) from None
-    _fsync_folder(folder)
-
-
-def _keep_owner(temp: str, target: Path) -> None:
-    """When run as root on someone's file, the new file keeps that someone as owner."""
-    if sys.platform == "win32" or os.geteuid() != 0:
-        return
-    with contextlib.suppress(OSError):
-        info = target.stat()
-        os.chown(temp, info.st_uid, info.st_gid)
-
-
-def _fsync_folder(folder: Path) -> None:
-    if sys.platform == "win32":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_error(target: Path, exc: OSError) -> CcendpointError:
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return CcendpointError(
-            f"Cannot write {target}: {exc.strerror}.",
-            hint=f"Check that you may write in {target.parent} (ls -ld), then run again. Nothing was changed.",
-        )
-    return CcendpointError(f"Cannot write {target}: {exc.strerror or exc}.", hint="Nothing was changed.")
 
 
 def _unchanged_since(path: Path, before: FileState) -> FileState:
@@ -243,81 +177,6 @@ def apply_plan(path: Path, plan: Plan, before: FileState) -> WriteResult:
     return WriteResult(plan.changed, backup)
 
 
-# --- lock -----------------------------------------------------------------------------------------
-
-
-def lock_path() -> Path:
-    return dirs.state_dir() / "write.lock"
-
-
-@contextlib.contextmanager
-def write_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Only one ccendpoint process writes at a time. The OS drops the lock if a process dies."""
-    path = lock_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise _state_error(path, exc) from None
-    try:
-        _acquire(handle, path, timeout)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()).encode())
-        handle.flush()
-        try:
-            yield
-        finally:
-            _release(handle)
-    finally:
-        handle.close()
-
-
-def _acquire(handle: IO[bytes], path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not _try_lock(handle):
-        if time.monotonic() >= deadline:
-            handle.seek(0)
-            holder = handle.read().decode(errors="replace").strip() or "unknown"
-            raise CcendpointError(
-                f"Another ccendpoint command is writing VS Code's file (process {holder}).",
-                hint=f"Wait for it to finish and run again. The lock is {path}.",
-            )
-        time.sleep(0.05)
-
-
-def _try_lock(handle: IO[bytes]) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        handle.seek(0)
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _release(handle: IO[bytes]) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        handle.seek(0)
-        with contextlib.suppress(OSError):
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        return
-    import fcntl
-
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 # --- backups --------------------------------------------------------------------------------------
 
 
@@ -348,7 +207,7 @@ def make_backup(state: FileState, keep: int = KEEP_BACKUPS) -> Backup | None:
             os.chmod(folder, 0o700)
         (folder / "file.txt").write_text(state.key + "\n", encoding="utf-8")
     except OSError as exc:
-        raise _state_error(folder, exc) from None
+        raise state_error(folder, exc) from None
     moment = dt.datetime.now(dt.timezone.utc)
     path = folder / f"{_stamp(moment)}.json"
     while path.exists():
@@ -452,7 +311,7 @@ def _load_all() -> dict[str, Any]:
     except FileNotFoundError:
         return {"version": RECORD_VERSION, "files": {}}
     except (NotADirectoryError, PermissionError) as exc:
-        raise _state_error(path, exc) from None
+        raise state_error(path, exc) from None
     except (OSError, ValueError):
         raise CcendpointError(
             f"ccendpoint's ownership record {path} cannot be read.",
