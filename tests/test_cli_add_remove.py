@@ -461,12 +461,12 @@ def test_unusable_state_folder_is_an_error_not_a_traceback(
 def test_any_other_os_error_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from ccendpoint.vscode import store
+    from ccendpoint.vscode import backups
 
     def broken(key: str | None = None) -> list[Any]:
         raise NotADirectoryError(errno.ENOTDIR, "Not a directory", "/some/regular-file/x.json")
 
-    monkeypatch.setattr(store, "list_backups", broken)
+    monkeypatch.setattr(backups, "list_backups", broken)
     result = invoke("backups")
     assert isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 1

@@ -11,8 +11,9 @@ import pytest
 
 from ccendpoint import dirs, files
 from ccendpoint.errors import CcendpointError
-from ccendpoint.vscode import store
-from ccendpoint.vscode.plan import GroupRecord, plan_add
+from ccendpoint.vscode import backups, ownership, store
+from ccendpoint.vscode.ownership import GroupRecord
+from ccendpoint.vscode.plan import plan_add
 from vscode_helpers import acme_group
 
 
@@ -26,6 +27,12 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def backup_of(path: Path) -> backups.Backup | None:
+    """A backup of the file as it is now, as ccendpoint makes one before each write."""
+    state = store.read_file(path)
+    return backups.make_backup(state.key, state.raw)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -98,9 +105,9 @@ def test_records_and_backups_in_an_unusable_state_folder(tmp_path: Path, monkeyp
     path.write_text("[]")
     _state_under_a_file(tmp_path, monkeypatch)
     with pytest.raises(CcendpointError, match="state folder"):
-        store.load_records(str(path))
+        ownership.load_records(str(path))
     with pytest.raises(CcendpointError, match="state folder"):
-        store.make_backup(store.read_file(path))
+        backup_of(path)
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -148,7 +155,7 @@ def test_read_only_file_is_refused_even_for_root(tmp_path: Path) -> None:
         store.apply_plan(path, plan, state)
     assert "chmod u+w" in (raised.value.hint or "")
     assert path.read_text() == "[]"
-    assert store.list_backups() == []
+    assert backups.list_backups() == []
 
 
 def test_read_only_file_that_is_up_to_date_is_fine(tmp_path: Path) -> None:
@@ -193,7 +200,7 @@ def test_apply_plan_backs_up_writes_and_records(tmp_path: Path) -> None:
     assert result.written and result.backup is not None
     assert result.backup.path.read_bytes() == b"[]"
     assert path.read_text() == plan.new_text
-    assert store.load_record(state.key, "customendpoint", "Acme") == plan.record
+    assert ownership.load_record(state.key, "customendpoint", "Acme") == plan.record
 
 
 def test_unchanged_plan_writes_nothing_and_makes_no_backup(tmp_path: Path) -> None:
@@ -206,7 +213,7 @@ def test_unchanged_plan_writes_nothing_and_makes_no_backup(tmp_path: Path) -> No
     result = store.apply_plan(path, again, state)
     assert not result.written and result.backup is None
     assert path.stat().st_mtime_ns == before
-    assert store.list_backups() == []
+    assert backups.list_backups() == []
 
 
 # --- lock -----------------------------------------------------------------------------------------
@@ -255,13 +262,13 @@ def test_only_the_newest_ten_backups_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "f.json"
     for n in range(12):
         path.write_text(f"[{n}]")
-        store.make_backup(store.read_file(path))
-    backups = store.list_backups(str(path.resolve()))
-    assert len(backups) == store.KEEP_BACKUPS
-    assert [b.path.read_text() for b in backups] == [f"[{n}]" for n in range(11, 1, -1)]
-    assert all(mode_of(b.path) == 0o600 for b in backups)
-    assert mode_of(backups[0].path.parent) == 0o700
-    assert backups[0].path.is_relative_to(dirs.state_dir() / "backups")
+        backup_of(path)
+    kept = backups.list_backups(str(path.resolve()))
+    assert len(kept) == backups.KEEP_BACKUPS
+    assert [b.path.read_text() for b in kept] == [f"[{n}]" for n in range(11, 1, -1)]
+    assert all(mode_of(b.path) == 0o600 for b in kept)
+    assert mode_of(kept[0].path.parent) == 0o700
+    assert kept[0].path.is_relative_to(dirs.state_dir() / "backups")
 
 
 def test_backups_are_listed_per_file_and_found_by_id(tmp_path: Path) -> None:
@@ -269,25 +276,25 @@ def test_backups_are_listed_per_file_and_found_by_id(tmp_path: Path) -> None:
     for path in (a, b):
         path.parent.mkdir()
         path.write_text("[]")
-        store.make_backup(store.read_file(path))
-    assert {x.target for x in store.list_backups()} == {str(a), str(b)}
-    only_a = store.list_backups(str(a))
+        backup_of(path)
+    assert {x.target for x in backups.list_backups()} == {str(a), str(b)}
+    only_a = backups.list_backups(str(a))
     assert [x.target for x in only_a] == [str(a)]
-    assert store.find_backup(only_a[0].id) == only_a[0]
-    assert store.find_backup(only_a[0].path.name).path.read_text() == "[]"
+    assert backups.find_backup(only_a[0].id) == only_a[0]
+    assert backups.find_backup(only_a[0].path.name).path.read_text() == "[]"
     with pytest.raises(CcendpointError, match="No backup named") as raised:
-        store.find_backup("nope")
+        backups.find_backup("nope")
     assert raised.value.exit_code == 2
 
 
 def test_no_backup_for_a_file_that_did_not_exist(tmp_path: Path) -> None:
-    assert store.make_backup(store.read_file(tmp_path / "none.json")) is None
+    assert backup_of(tmp_path / "none.json") is None
 
 
 def test_restore_backs_up_the_current_file_first(tmp_path: Path) -> None:
     path = tmp_path / "f.json"
     path.write_text("[1]")
-    old = store.make_backup(store.read_file(path))
+    old = backup_of(path)
     assert old is not None
     path.write_text("[2]")
     result = store.restore_backup(old, path)
@@ -302,22 +309,22 @@ def test_restore_backs_up_the_current_file_first(tmp_path: Path) -> None:
 def test_records_round_trip_and_can_be_forgotten() -> None:
     record = GroupRecord("customendpoint", "Acme", "acme", {"m": ("h2", "h1")}, created=True)
     other = GroupRecord("customendpoint", "Other", "acme", {"n": ("h",)})
-    store.save_record("/f.json", "customendpoint", "Acme", record)
-    store.save_record("/f.json", "customendpoint", "Other", other)
-    store.save_record("/g.json", "customendpoint", "Other", other)
-    assert store.load_record("/f.json", "customendpoint", "Acme") == record
-    assert store.load_records("/f.json") == [record, other]
-    store.save_record("/f.json", "customendpoint", "Acme", None)
-    assert store.load_record("/f.json", "customendpoint", "Acme") is None
-    assert store.load_records("/g.json") == [other]
-    assert mode_of(store.records_path()) == 0o600
+    ownership.save_record("/f.json", "customendpoint", "Acme", record)
+    ownership.save_record("/f.json", "customendpoint", "Other", other)
+    ownership.save_record("/g.json", "customendpoint", "Other", other)
+    assert ownership.load_record("/f.json", "customendpoint", "Acme") == record
+    assert ownership.load_records("/f.json") == [record, other]
+    ownership.save_record("/f.json", "customendpoint", "Acme", None)
+    assert ownership.load_record("/f.json", "customendpoint", "Acme") is None
+    assert ownership.load_records("/g.json") == [other]
+    assert mode_of(ownership.records_path()) == 0o600
     with pytest.raises(ValueError, match="belongs to"):
-        store.save_record("/g.json", "customendpoint", "Acme", other)
+        ownership.save_record("/g.json", "customendpoint", "Acme", other)
 
 
 def test_unreadable_record_is_a_clear_error() -> None:
-    store.records_path().parent.mkdir(parents=True)
-    store.records_path().write_text("{broken")
+    ownership.records_path().parent.mkdir(parents=True)
+    ownership.records_path().write_text("{broken")
     with pytest.raises(CcendpointError, match="ownership record") as raised:
-        store.load_records("/f.json")
+        ownership.load_records("/f.json")
     assert "Delete it" in (raised.value.hint or "")

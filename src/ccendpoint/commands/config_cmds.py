@@ -16,13 +16,16 @@ import typer
 
 from ccendpoint.commands import common
 from ccendpoint.errors import CcendpointError, UsageError
+from ccendpoint.vscode import backups as backups_store
+from ccendpoint.vscode import ownership
 
 if TYPE_CHECKING:
     from ccendpoint.catalog.model import Provider
     from ccendpoint.vscode.blocks import GroupOptions
     from ccendpoint.vscode.paths import FileRequest, Location
-    from ccendpoint.vscode.plan import Plan, Problem
+    from ccendpoint.vscode.plan import Plan
     from ccendpoint.vscode.store import FileState, WriteResult
+    from ccendpoint.vscode.validate import Problem
 
 
 class EditionChoice(str, Enum):
@@ -150,7 +153,7 @@ def split_ids(value: str | None) -> list[str] | None:
 def check_problems(plan: Plan, force: bool) -> list[str]:
     """Refuse a result VS Code would reject; problems already in the file pass with ``--force``."""
     from ccendpoint.vscode.document import parse
-    from ccendpoint.vscode.plan import validate
+    from ccendpoint.vscode.validate import validate
 
     after = validate(parse(plan.new_text).value) if plan.new_text.strip() else []
     if not after:
@@ -402,7 +405,7 @@ def _run_add(
     from ccendpoint.vscode.plan import plan_add
 
     state = store.read_file(Path(location.path))
-    record = store.load_record(state.key, VENDOR, desired["name"])
+    record = ownership.load_record(state.key, VENDOR, desired["name"])
 
     def make(confirm: bool) -> Plan:
         return plan_add(state.text, desired, record, prov.id, force=force, confirm=confirm, source=str(state.path))
@@ -444,7 +447,7 @@ def _settle_conflicts(
 def has_api_key(plan: Plan) -> bool:
     """True when the group, as the plan leaves it, has an ``apiKey`` (VS Code added it: the key is set)."""
     from ccendpoint.vscode.document import parse
-    from ccendpoint.vscode.plan import find_group
+    from ccendpoint.vscode.groups import find_group
 
     found = find_group(parse(plan.new_text), plan.vendor, plan.group) if plan.new_text.strip() else None
     return found is not None and "apiKey" in found[1].value.value
@@ -558,7 +561,7 @@ def remove(
     from ccendpoint.catalog.lookup import find_provider
     from ccendpoint.vscode import store
     from ccendpoint.vscode.facts import VENDOR
-    from ccendpoint.vscode.plan import plan_remove
+    from ccendpoint.vscode.removal import plan_remove
 
     prov = find_provider(common.catalog(ctx), provider)
     if group is not None and not group.strip():
@@ -566,7 +569,7 @@ def remove(
     location = locate(edition, profile, user_data_dir, file)
     state = store.read_file(Path(location.path))
     name = group if group is not None else _recorded_group(prov, state)
-    record = store.load_record(state.key, VENDOR, name)
+    record = ownership.load_record(state.key, VENDOR, name)
     plan = plan_remove(
         state.text,
         VENDOR,
@@ -588,9 +591,8 @@ def remove(
 
 
 def _recorded_group(prov: Provider, state: FileState) -> str:
-    from ccendpoint.vscode import store
 
-    names = sorted({r.name for r in store.load_records(state.key) if r.provider == prov.id})
+    names = sorted({r.name for r in ownership.load_records(state.key) if r.provider == prov.id})
     if len(names) > 1:
         raise UsageError(
             f"ccendpoint wrote {len(names)} groups for {prov.name} to this file: {', '.join(names)}.",
@@ -610,22 +612,21 @@ def backups(
     Example: ccendpoint backups
     """
     from ccendpoint.commands.layout import Column, fit_table
-    from ccendpoint.vscode import store
 
-    found = store.list_backups()
+    found = backups_store.list_backups()
     if as_json:
         common.print_json([b.as_dict() for b in found])
         return
     out = common.console()
     if not found:
-        out.print(f"No backups yet. They are kept in {store.backups_dir()}.", markup=False)
+        out.print(f"No backups yet. They are kept in {backups_store.backups_dir()}.", markup=False)
         return
     rows = []
     for backup in found:
         created = backup.created.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         rows.append((backup.id, created, f"{backup.size:,} B", backup.target))
     columns = [Column("Backup"), Column("Created", priority=1), Column("Size", "right", priority=2), Column("Copy of")]
-    out.print(fit_table(out, columns, rows, title=f"Backups (newest {store.KEEP_BACKUPS} per file are kept)"))
+    out.print(fit_table(out, columns, rows, title=f"Backups (newest {backups_store.KEEP_BACKUPS} per file are kept)"))
     out.print("Restore one with: ccendpoint restore BACKUP", markup=False)
 
 
@@ -653,7 +654,7 @@ def restore(
 
     chosen, path = _pick_backup(backup, edition, profile, user_data_dir, file)
     state = store.read_file(path)
-    data = store.read_backup(chosen)
+    data = backups_store.read_backup(chosen)
     out = common.console()
     out.print(f"Backup {chosen.id} of {chosen.target}", markup=False)
     if str(state.target) != chosen.target:
@@ -685,7 +686,7 @@ def _pick_backup(
     from ccendpoint.vscode import store
 
     named = edition is not None or profile is not None or user_data_dir is not None or file is not None
-    chosen = store.find_backup(backup) if backup is not None else None
+    chosen = backups_store.find_backup(backup) if backup is not None else None
     if chosen is not None and not named:
         return chosen, Path(chosen.target)
     location = locate(edition, profile, user_data_dir, file)
@@ -694,7 +695,7 @@ def _pick_backup(
     if chosen is not None:
         return chosen, Path(location.path)
     state = store.read_file(Path(location.path))
-    found = store.list_backups(state.key)
+    found = backups_store.list_backups(state.key)
     if not found:
         raise CcendpointError(
             f"No backups of {location.path} yet.",

@@ -309,7 +309,7 @@ def _utility_model(prov: Provider, given: str | None, written: list[str]) -> Mod
 
 def _model_ids(plan: Plan) -> list[str]:
     from ccendpoint.vscode.document import parse
-    from ccendpoint.vscode.plan import find_group
+    from ccendpoint.vscode.groups import find_group
 
     found = find_group(parse(plan.new_text), plan.vendor, plan.group)
     if found is None:

@@ -62,7 +62,7 @@ def _label(group: Mapping[str, Any]) -> str:
 
 def check_structure(document: Any) -> list[Finding]:
     """The schema and the rules it cannot express (duplicates, built-in ids), plus what VS Code ignores."""
-    from ccendpoint.vscode.plan import validate
+    from ccendpoint.vscode.validate import validate
 
     if not isinstance(document, list):
         return [

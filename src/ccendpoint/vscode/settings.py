@@ -19,14 +19,12 @@ from ccendpoint.vscode.document import (
     BOM,
     Document,
     DocumentError,
-    append_member,
-    apply_edits,
     indent_unit,
     line_column,
     newline_style,
     parse_value,
-    replace_value,
 )
+from ccendpoint.vscode.edits import append_member, apply_edits, replace_value
 from ccendpoint.vscode.facts import BYOK_UTILITY_DEFAULT, MAIN_AGENT, SETTINGS_FILE_INDENT, UTILITY_SETTINGS, VENDOR
 
 
