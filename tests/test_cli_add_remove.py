@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ccendpoint.cli import app
-from ccendpoint.commands import config_cmds
+from ccendpoint.commands import common, options
 from ccendpoint.redact import MASK
 from ccendpoint.vscode.document import parse
 from vscode_helpers import PROVIDER_FILE, acme_group, fixture_text
@@ -214,7 +214,7 @@ def test_conflict_question_on_a_terminal(
     models_file: Path, monkeypatch: pytest.MonkeyPatch, answer: str, replaced: bool
 ) -> None:
     original = existing(models_file, fixture_text("user_acme_group.jsonc"))
-    monkeypatch.setattr(config_cmds, "interactive", lambda: True)
+    monkeypatch.setattr(common, "interactive", lambda: True)
     code, _, err = run("add", "acme", input=answer)
     assert "Replace acme-small with the catalog's entries?" in err
     if replaced:
@@ -594,7 +594,7 @@ def test_user_data_dir_with_a_tilde_is_expanded(home: Path, tmp_path: Path, monk
 
 
 def test_file_request_expands_both_paths(home: Path) -> None:
-    request = config_cmds.file_request(config_cmds.EditionChoice.insiders, "Work", Path("~/udd"), Path("~/models.json"))
+    request = options.file_request(options.EditionChoice.insiders, "Work", Path("~/udd"), Path("~/models.json"))
     assert request.edition == "insiders" and request.profile == "Work"
     assert request.user_data_dir == str(home / "udd") and request.file == str(home / "models.json")
 

@@ -21,6 +21,11 @@ from typing import IO
 from ccendpoint import dirs
 from ccendpoint.errors import CcendpointError
 
+if sys.platform == "win32":
+    import msvcrt
+else:
+    import fcntl
+
 #: The mode of a file ccendpoint creates, unless the caller says otherwise: only the user reads it.
 NEW_FILE_MODE = 0o600
 LOCK_TIMEOUT = 10.0
@@ -137,16 +142,12 @@ def _acquire(handle: IO[bytes], path: Path, timeout: float) -> None:
 
 def _try_lock(handle: IO[bytes]) -> bool:
     if sys.platform == "win32":
-        import msvcrt  # Windows only
-
         handle.seek(0)
         try:
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
-    import fcntl  # POSIX only
-
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -156,12 +157,8 @@ def _try_lock(handle: IO[bytes]) -> bool:
 
 def _release(handle: IO[bytes]) -> None:
     if sys.platform == "win32":
-        import msvcrt  # Windows only
-
         handle.seek(0)
         with contextlib.suppress(OSError):
             msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
         return
-    import fcntl  # POSIX only
-
     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sys
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
+from ccendpoint.catalog.lookup import find_provider
+from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.commands import common
 from ccendpoint.errors import UsageError
-
-if TYPE_CHECKING:
-    from ccendpoint.catalog.model import Catalog, Provider
-    from ccendpoint.proxy.settings import ListenerSettings
+from ccendpoint.proxy.settings import ListenerSettings, ProxyOptions, open_log_files, resolve, resolve_all
 
 #: The serving process: ``python -c WORKER_CODE SETTINGS_FILE``.
 WORKER_CODE = "import sys; from ccendpoint.proxy.server import worker_main; sys.exit(worker_main(sys.argv[1:]))"
@@ -96,9 +97,6 @@ def proxy(
 
     Example: ccendpoint proxy kimi qwen --region kimi=china
     """
-    from ccendpoint.catalog.lookup import find_provider
-    from ccendpoint.proxy.settings import ProxyOptions, open_log_files, resolve, resolve_all
-
     names = list(dict.fromkeys(providers or []))
     if all_providers and names:
         shown = " ".join(names)
@@ -156,8 +154,6 @@ def proxy(
 
 def split_regions(values: list[str], catalog: Catalog) -> tuple[str | None, dict[str, str]]:
     """``--region`` values: at most one plain REGION, and PROVIDER=REGION pairs keyed by provider id."""
-    from ccendpoint.catalog.lookup import find_provider
-
     plain: list[str] = []
     pairs: dict[str, str] = {}
     for value in values:
@@ -187,9 +183,6 @@ def launch(listeners: list[ListenerSettings]) -> int:
     over in a private temporary file, which the serving process deletes once it has read it.
     """
     if os.name == "posix" and _running_as_the_command():
-        import pickle
-        import tempfile
-
         fd, name = tempfile.mkstemp(prefix="ccendpoint-proxy-", suffix=".settings")
         with os.fdopen(fd, "wb") as handle:
             pickle.dump(listeners, handle)
@@ -199,7 +192,7 @@ def launch(listeners: list[ListenerSettings]) -> int:
             os.execv(sys.executable, [sys.executable, "-c", WORKER_CODE, name])
         except OSError:
             Path(name).unlink(missing_ok=True)
-    from ccendpoint.proxy.server import serve_main
+    from ccendpoint.proxy.server import serve_main  # aiohttp: only when this process serves (see above)
 
     return serve_main(listeners)
 
