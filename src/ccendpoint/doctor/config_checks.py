@@ -14,7 +14,7 @@ from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.proxy.settings import is_loopback as loopback_host
 from ccendpoint.redact import hint, is_secret_name, is_secret_reference
 from ccendpoint.vscode.blocks import render_model
-from ccendpoint.vscode.facts import MANAGE_MODELS, UPDATE_API_KEY, VENDOR
+from ccendpoint.vscode.facts import MANAGE_MODELS, OPEN_MODELS_JSON, UPDATE_API_KEY, VENDOR
 
 SET_KEY = f"Command Palette → {MANAGE_MODELS} → right-click the group → {UPDATE_API_KEY}"
 
@@ -78,7 +78,7 @@ def check_structure(document: Any) -> list[Finding]:
             "file.schema",
             str(problem),
             "VS Code skips or misreads entries that break its schema (models missing, 502 errors).",
-            "Fix it in VS Code (Command Palette → Chat: Open Language Models (JSON)), or re-run "
+            f"Fix it in VS Code (Command Palette → {OPEN_MODELS_JSON}), or re-run "
             "`ccendpoint add PROVIDER --force` for a group ccendpoint wrote.",
         )
         for problem in validate(document)

@@ -28,6 +28,7 @@ from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.doctor.config_checks import custom_groups, hostname, is_loopback, match_model, models_of, port_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.doctor.proxy_checks import Probe, http_probe
+from ccendpoint.vscode.facts import MANAGE_MODELS, UPDATE_API_KEY
 from ccendpoint.vscode.requests import body_fields, chosen_effort
 
 AUTH_STATUSES = {401: "authentication", 402: "payment", 403: "permission", 429: "rate limit or quota"}
@@ -244,7 +245,7 @@ def _fix(target: Target, outcomes: Sequence[Outcome]) -> str:
     if statuses & set(AUTH_STATUSES):
         return (
             f"Check the key and the account of {target.provider.group_name} (region, balance, plan); set the same key "
-            "in VS Code with Chat: Manage Language Models → Update API Key."
+            f"in VS Code with {MANAGE_MODELS} → {UPDATE_API_KEY}."
         )
     if 400 in statuses and not is_loopback(target.url):
         pid = target.provider.id

@@ -18,7 +18,15 @@ from ccendpoint.doctor.log_checks import check_log
 from ccendpoint.doctor.proxy_checks import Probe, check_proxies, check_service, http_probe
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.errors import CcendpointError
-from ccendpoint.vscode.facts import EDITION_COMMANDS, MODELS_FILE, PRODUCT_FOLDER, SETTINGS_FILE
+from ccendpoint.vscode.facts import (
+    EDITION_COMMANDS,
+    MODELS_FILE,
+    OPEN_MODELS_JSON,
+    OPEN_SETTINGS_JSON,
+    PRODUCT_FOLDER,
+    PROFILES_FOLDER,
+    SETTINGS_FILE,
+)
 from ccendpoint.vscode.paths import (
     FileRequest,
     Location,
@@ -66,7 +74,7 @@ def installations(
             profiles, problem = [], exc.message
         for profile in profiles:
             if not profile.uses_default_models:
-                files.append((profile.name, user / "profiles" / profile.id / MODELS_FILE))
+                files.append((profile.name, user / PROFILES_FOLDER / profile.id / MODELS_FILE))
         yield edition, user, files, problem
 
 
@@ -136,7 +144,7 @@ def read_document(location: Location) -> tuple[str | None, Any, list[Finding]]:
                     "file.parse",
                     exc.message,
                     "VS Code ignores what it cannot parse, so none of the groups in it work.",
-                    "Fix the file at that line (Command Palette → Chat: Open Language Models (JSON)), "
+                    f"Fix the file at that line (Command Palette → {OPEN_MODELS_JSON}), "
                     "or restore a backup with `ccendpoint restore`.",
                 )
             ],
@@ -175,7 +183,7 @@ def read_settings(location: Location) -> tuple[dict[str, Any] | None, list[Findi
                 "settings.parse",
                 exc.message,
                 "VS Code ignores a settings.json it cannot parse; settings checks are skipped.",
-                "Fix the file in VS Code (Preferences: Open User Settings (JSON)).",
+                f"Fix the file in VS Code ({OPEN_SETTINGS_JSON}).",
             )
         ]
     return (value if isinstance(value, dict) else {}), []

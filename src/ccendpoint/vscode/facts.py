@@ -57,6 +57,13 @@ SECRET_REFERENCE = re.compile(r"\$\{input:[^}\"]*\}")
 
 # --- files and folders ---------------------------------------------------------------------------
 
+#: Inside the user-data folder: ``User/`` for the default profile, ``User/profiles/<id>/`` for the others.
+USER_FOLDER = "User"
+PROFILES_FOLDER = "profiles"
+#: The global state that lists the profiles, under ``User/``.
+STORAGE_FILE = ("globalStorage", "storage.json")
+#: The user-data folder of a portable install, under ``VSCODE_PORTABLE``.
+PORTABLE_USER_DATA = "user-data"
 #: The file that holds the language-model groups, in each profile's folder.
 MODELS_FILE = "chatLanguageModels.json"
 #: The user's settings, beside :data:`MODELS_FILE`.

@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from ccendpoint.errors import CcendpointError, UsageError
-from ccendpoint.vscode.facts import MODELS_FILE, PRODUCT_FOLDER, VSCODIUM_WARNING, Edition
+from ccendpoint.vscode.facts import (
+    MODELS_FILE,
+    PORTABLE_USER_DATA,
+    PRODUCT_FOLDER,
+    PROFILES_FOLDER,
+    STORAGE_FILE,
+    USER_FOLDER,
+    VSCODIUM_WARNING,
+    Edition,
+)
 
 DEFAULT_PROFILE_NAMES = ("default",)
 
@@ -100,7 +109,7 @@ def user_data_dir(
         return explicit, "--user-data-dir"
     portable = environ.get("VSCODE_PORTABLE")
     if portable:
-        return _join(platform, portable, "user-data"), "portable"
+        return _join(platform, portable, PORTABLE_USER_DATA), "portable"
     appdata = environ.get("VSCODE_APPDATA")
     if appdata:
         return _join(platform, appdata, PRODUCT_FOLDER[edition]), "VSCODE_APPDATA"
@@ -108,12 +117,12 @@ def user_data_dir(
 
 
 def user_folder(platform: str, data_dir: str) -> str:
-    return _join(platform, data_dir, "User")
+    return _join(platform, data_dir, USER_FOLDER)
 
 
 def storage_file(platform: str, data_dir: str) -> str:
     """VS Code's global state file that lists the profiles."""
-    return _join(platform, user_folder(platform, data_dir), "globalStorage", "storage.json")
+    return _join(platform, user_folder(platform, data_dir), *STORAGE_FILE)
 
 
 def parse_profiles(text: str) -> list[Profile]:
@@ -196,7 +205,7 @@ def locate(
     if profile.uses_default_models:
         path = _join(platform, user, MODELS_FILE)
     else:
-        path = _join(platform, user, "profiles", profile.id, MODELS_FILE)
+        path = _join(platform, user, PROFILES_FOLDER, profile.id, MODELS_FILE)
     return Location(path, edition, how, profile.name, profile.id, warnings)
 
 
