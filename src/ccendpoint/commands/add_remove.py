@@ -19,7 +19,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ccendpoint.catalog.drift import DriftFailure, compare, discovered_models, fetch_served, models_url
 from ccendpoint.catalog.lookup import find_provider
 from ccendpoint.catalog.model import Provider
 from ccendpoint.commands import common
@@ -36,7 +35,6 @@ from ccendpoint.commands.options import (
     locate,
     yes_option,
 )
-from ccendpoint.doctor.live import api_key
 from ccendpoint.errors import CcendpointError, UsageError
 from ccendpoint.vscode import ownership, store
 from ccendpoint.vscode.blocks import GroupOptions, Mode, direct_mode_warning, render_group, resolve_mode
@@ -276,6 +274,10 @@ def proxy_command(
 
 def with_discovered(prov: Provider, region: str | None) -> Provider:
     """The provider plus the served models the catalog does not know (``add --discover``)."""
+    # start-up: only --discover talks to the provider, so asyncio and the HTTP code load only then
+    from ccendpoint.catalog.drift import DriftFailure, compare, discovered_models, fetch_served, models_url
+    from ccendpoint.doctor.live import api_key
+
     key, _ = api_key(prov, os.environ)
     if key is None:
         names = " or ".join(prov.key_env) or "the provider's key variable"
