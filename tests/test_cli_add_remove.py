@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ccendpoint.cli import app
-from ccendpoint.commands import config_cmds
+from ccendpoint.commands import common, options
 from ccendpoint.redact import MASK
 from ccendpoint.vscode.document import parse
 from vscode_helpers import PROVIDER_FILE, acme_group, fixture_text
@@ -214,7 +214,7 @@ def test_conflict_question_on_a_terminal(
     models_file: Path, monkeypatch: pytest.MonkeyPatch, answer: str, replaced: bool
 ) -> None:
     original = existing(models_file, fixture_text("user_acme_group.jsonc"))
-    monkeypatch.setattr(config_cmds, "interactive", lambda: True)
+    monkeypatch.setattr(common, "interactive", lambda: True)
     code, _, err = run("add", "acme", input=answer)
     assert "Replace acme-small with the catalog's entries?" in err
     if replaced:
@@ -461,12 +461,12 @@ def test_unusable_state_folder_is_an_error_not_a_traceback(
 def test_any_other_os_error_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from ccendpoint.vscode import store
+    from ccendpoint.vscode import backups
 
     def broken(key: str | None = None) -> list[Any]:
         raise NotADirectoryError(errno.ENOTDIR, "Not a directory", "/some/regular-file/x.json")
 
-    monkeypatch.setattr(store, "list_backups", broken)
+    monkeypatch.setattr(backups, "list_backups", broken)
     result = invoke("backups")
     assert isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 1
@@ -594,7 +594,7 @@ def test_user_data_dir_with_a_tilde_is_expanded(home: Path, tmp_path: Path, monk
 
 
 def test_file_request_expands_both_paths(home: Path) -> None:
-    request = config_cmds.file_request(config_cmds.EditionChoice.insiders, "Work", Path("~/udd"), Path("~/models.json"))
+    request = options.file_request(options.EditionChoice.insiders, "Work", Path("~/udd"), Path("~/models.json"))
     assert request.edition == "insiders" and request.profile == "Work"
     assert request.user_data_dir == str(home / "udd") and request.file == str(home / "models.json")
 

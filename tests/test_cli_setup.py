@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.cli import app
-from ccendpoint.commands import config_cmds
+from ccendpoint.commands import common
 from ccendpoint.doctor.proxy_checks import Probe
 from ccendpoint.vscode.document import parse
 from service_helpers import Recorder, set_probe
@@ -113,7 +113,7 @@ def test_a_failing_service_fails_setup(recorder: Recorder, isolated_home: Path) 
 
 
 def test_on_a_terminal_it_asks(recorder: Recorder, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config_cmds, "interactive", lambda: True)
+    monkeypatch.setattr(common, "interactive", lambda: True)
     code, out = setup("kimi", input="2\nn\nn\n")
     assert code == 0, out
     assert "1. global (default): Global (platform.kimi.ai)" in out

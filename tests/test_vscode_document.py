@@ -6,19 +6,8 @@ import json
 
 import pytest
 
-from ccendpoint.vscode.document import (
-    BOM,
-    DocumentError,
-    append_member,
-    apply_edits,
-    indent_unit,
-    newline_style,
-    parse,
-    parse_value,
-    remove_member,
-    render_new_file,
-    replace_value,
-)
+from ccendpoint.vscode.document import BOM, DocumentError, indent_unit, newline_style, parse, parse_value
+from ccendpoint.vscode.edits import append_member, apply_edits, remove_member, render_new_file, replace_value
 from vscode_helpers import fixture_text
 
 
@@ -193,7 +182,7 @@ def test_remove_member_keeps_neighbours_and_comments(text: str, index: int, expe
 
 
 def test_overlapping_edits_are_refused() -> None:
-    from ccendpoint.vscode.document import Edit
+    from ccendpoint.vscode.edits import Edit
 
     with pytest.raises(ValueError, match="overlapping"):
         apply_edits("abcdef", [Edit(0, 3, "x"), Edit(2, 4, "y")])

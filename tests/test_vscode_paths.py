@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ccendpoint.errors import CcendpointError, UsageError
+from ccendpoint.vscode.facts import VSCODIUM_WARNING
 from ccendpoint.vscode.paths import (
-    VSCODIUM_WARNING,
     FileRequest,
     Location,
     parse_profiles,

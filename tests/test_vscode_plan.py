@@ -13,17 +13,11 @@ from hypothesis import strategies as st
 from ccendpoint.errors import CcendpointError
 from ccendpoint.redact import MASK
 from ccendpoint.vscode.document import BOM, parse
-from ccendpoint.vscode.plan import (
-    BUILTIN_MODEL_IDS,
-    GroupRecord,
-    Plan,
-    decide,
-    entry_hash,
-    plan_add,
-    plan_remove,
-    unified_diff,
-    validate,
-)
+from ccendpoint.vscode.facts import BUILTIN_MODEL_IDS
+from ccendpoint.vscode.ownership import GroupRecord, entry_hash
+from ccendpoint.vscode.plan import Plan, decide, plan_add, unified_diff
+from ccendpoint.vscode.removal import plan_remove
+from ccendpoint.vscode.validate import validate
 from vscode_helpers import acme_group, catalog_ids, fixture_text
 
 VENDOR = "customendpoint"
@@ -402,10 +396,10 @@ def test_removing_a_renamed_group_names_the_groups_there() -> None:
 
 
 def test_internal_error_while_removing_a_group_has_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ccendpoint.vscode.plan as plan_module
+    import ccendpoint.vscode.groups as groups_module
 
     added = add(None)
-    monkeypatch.setattr(plan_module, "same", lambda a, b: False)
+    monkeypatch.setattr(groups_module, "same", lambda a, b: False)
     with pytest.raises(CcendpointError) as caught:
         remove(added.new_text, added.record)
     assert "internal error" in caught.value.message and "nothing was written" in caught.value.message
@@ -526,9 +520,10 @@ def test_diff_masks_secrets_on_both_sides() -> None:
 
 def test_plan_has_one_masker() -> None:
     import ccendpoint.vscode.plan as plan_module
+    import ccendpoint.vscode.validate as validate_module
 
     assert not hasattr(plan_module, "mask_secrets") and not hasattr(plan_module, "CUSTOM_ENDPOINT")
-    assert plan_module.VENDOR == VENDOR
+    assert validate_module.VENDOR == VENDOR
 
 
 # --- properties over generated documents ----------------------------------------------------------

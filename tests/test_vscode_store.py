@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ccendpoint import dirs
+from ccendpoint import dirs, files
 from ccendpoint.errors import CcendpointError
-from ccendpoint.vscode import store
-from ccendpoint.vscode.plan import GroupRecord, plan_add
+from ccendpoint.vscode import backups, ownership, store
+from ccendpoint.vscode.ownership import GroupRecord
+from ccendpoint.vscode.plan import plan_add
 from vscode_helpers import acme_group
 
 
@@ -26,6 +27,12 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def backup_of(path: Path) -> backups.Backup | None:
+    """A backup of the file as it is now, as ccendpoint makes one before each write."""
+    state = store.read_file(path)
+    return backups.make_backup(state.key, state.raw)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -87,7 +94,7 @@ def _state_under_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 def test_lock_in_an_unusable_state_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _state_under_a_file(tmp_path, monkeypatch)
-    with pytest.raises(CcendpointError) as caught, store.write_lock():
+    with pytest.raises(CcendpointError) as caught, files.write_lock():
         pass
     assert "state folder" in caught.value.message and "Not a directory" in caught.value.message
     assert caught.value.hint is not None and "ls -ld" in caught.value.hint
@@ -98,9 +105,9 @@ def test_records_and_backups_in_an_unusable_state_folder(tmp_path: Path, monkeyp
     path.write_text("[]")
     _state_under_a_file(tmp_path, monkeypatch)
     with pytest.raises(CcendpointError, match="state folder"):
-        store.load_records(str(path))
+        ownership.load_records(str(path))
     with pytest.raises(CcendpointError, match="state folder"):
-        store.make_backup(store.read_file(path))
+        backup_of(path)
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ def test_records_and_backups_in_an_unusable_state_folder(tmp_path: Path, monkeyp
 
 def test_new_file_is_private_and_its_folders_are_created(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "chatLanguageModels.json"
-    store.write_atomic(target, b"[]", None)
+    files.write_atomic(target, b"[]", None)
     assert target.read_bytes() == b"[]"
     assert mode_of(target) == 0o600
 
@@ -117,7 +124,7 @@ def test_existing_mode_is_kept_and_no_temp_file_is_left(tmp_path: Path) -> None:
     target = tmp_path / "f.json"
     target.write_text("[1]")
     target.chmod(0o640)
-    store.write_atomic(target, b"[2]", mode_of(target))
+    files.write_atomic(target, b"[2]", mode_of(target))
     assert target.read_text() == "[2]"
     assert mode_of(target) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
@@ -148,7 +155,7 @@ def test_read_only_file_is_refused_even_for_root(tmp_path: Path) -> None:
         store.apply_plan(path, plan, state)
     assert "chmod u+w" in (raised.value.hint or "")
     assert path.read_text() == "[]"
-    assert store.list_backups() == []
+    assert backups.list_backups() == []
 
 
 def test_read_only_file_that_is_up_to_date_is_fine(tmp_path: Path) -> None:
@@ -168,7 +175,7 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     folder.chmod(0o500)
     try:
         with pytest.raises(CcendpointError, match="Cannot write"):
-            store.write_atomic(folder / "f.json", b"[]", None)
+            files.write_atomic(folder / "f.json", b"[]", None)
     finally:
         folder.chmod(0o700)
 
@@ -193,7 +200,7 @@ def test_apply_plan_backs_up_writes_and_records(tmp_path: Path) -> None:
     assert result.written and result.backup is not None
     assert result.backup.path.read_bytes() == b"[]"
     assert path.read_text() == plan.new_text
-    assert store.load_record(state.key, "customendpoint", "Acme") == plan.record
+    assert ownership.load_record(state.key, "customendpoint", "Acme") == plan.record
 
 
 def test_unchanged_plan_writes_nothing_and_makes_no_backup(tmp_path: Path) -> None:
@@ -206,26 +213,26 @@ def test_unchanged_plan_writes_nothing_and_makes_no_backup(tmp_path: Path) -> No
     result = store.apply_plan(path, again, state)
     assert not result.written and result.backup is None
     assert path.stat().st_mtime_ns == before
-    assert store.list_backups() == []
+    assert backups.list_backups() == []
 
 
 # --- lock -----------------------------------------------------------------------------------------
 
 
 def test_second_writer_waits_then_gives_up_clearly() -> None:
-    holder = store.write_lock()
+    holder = files.write_lock()
     holder.__enter__()
     try:
-        with pytest.raises(CcendpointError, match=f"process {os.getpid()}"), store.write_lock(timeout=0.2):
+        with pytest.raises(CcendpointError, match=f"process {os.getpid()}"), files.write_lock(timeout=0.2):
             pass
     finally:
         holder.__exit__(None, None, None)
 
 
 def test_lock_is_released_after_use() -> None:
-    with store.write_lock():
+    with files.write_lock():
         pass
-    with store.write_lock(timeout=0.2):
+    with files.write_lock(timeout=0.2):
         pass
 
 
@@ -234,7 +241,7 @@ def test_lock_makes_writers_take_turns() -> None:
     overlaps: list[bool] = []
 
     def writer(n: int) -> None:
-        with store.write_lock():
+        with files.write_lock():
             inside.append(n)
             overlaps.append(len(inside) > 1)
             threading.Event().wait(0.02)
@@ -255,13 +262,13 @@ def test_only_the_newest_ten_backups_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "f.json"
     for n in range(12):
         path.write_text(f"[{n}]")
-        store.make_backup(store.read_file(path))
-    backups = store.list_backups(str(path.resolve()))
-    assert len(backups) == store.KEEP_BACKUPS
-    assert [b.path.read_text() for b in backups] == [f"[{n}]" for n in range(11, 1, -1)]
-    assert all(mode_of(b.path) == 0o600 for b in backups)
-    assert mode_of(backups[0].path.parent) == 0o700
-    assert backups[0].path.is_relative_to(dirs.state_dir() / "backups")
+        backup_of(path)
+    kept = backups.list_backups(str(path.resolve()))
+    assert len(kept) == backups.KEEP_BACKUPS
+    assert [b.path.read_text() for b in kept] == [f"[{n}]" for n in range(11, 1, -1)]
+    assert all(mode_of(b.path) == 0o600 for b in kept)
+    assert mode_of(kept[0].path.parent) == 0o700
+    assert kept[0].path.is_relative_to(dirs.state_dir() / "backups")
 
 
 def test_backups_are_listed_per_file_and_found_by_id(tmp_path: Path) -> None:
@@ -269,25 +276,25 @@ def test_backups_are_listed_per_file_and_found_by_id(tmp_path: Path) -> None:
     for path in (a, b):
         path.parent.mkdir()
         path.write_text("[]")
-        store.make_backup(store.read_file(path))
-    assert {x.target for x in store.list_backups()} == {str(a), str(b)}
-    only_a = store.list_backups(str(a))
+        backup_of(path)
+    assert {x.target for x in backups.list_backups()} == {str(a), str(b)}
+    only_a = backups.list_backups(str(a))
     assert [x.target for x in only_a] == [str(a)]
-    assert store.find_backup(only_a[0].id) == only_a[0]
-    assert store.find_backup(only_a[0].path.name).path.read_text() == "[]"
+    assert backups.find_backup(only_a[0].id) == only_a[0]
+    assert backups.find_backup(only_a[0].path.name).path.read_text() == "[]"
     with pytest.raises(CcendpointError, match="No backup named") as raised:
-        store.find_backup("nope")
+        backups.find_backup("nope")
     assert raised.value.exit_code == 2
 
 
 def test_no_backup_for_a_file_that_did_not_exist(tmp_path: Path) -> None:
-    assert store.make_backup(store.read_file(tmp_path / "none.json")) is None
+    assert backup_of(tmp_path / "none.json") is None
 
 
 def test_restore_backs_up_the_current_file_first(tmp_path: Path) -> None:
     path = tmp_path / "f.json"
     path.write_text("[1]")
-    old = store.make_backup(store.read_file(path))
+    old = backup_of(path)
     assert old is not None
     path.write_text("[2]")
     result = store.restore_backup(old, path)
@@ -302,22 +309,22 @@ def test_restore_backs_up_the_current_file_first(tmp_path: Path) -> None:
 def test_records_round_trip_and_can_be_forgotten() -> None:
     record = GroupRecord("customendpoint", "Acme", "acme", {"m": ("h2", "h1")}, created=True)
     other = GroupRecord("customendpoint", "Other", "acme", {"n": ("h",)})
-    store.save_record("/f.json", "customendpoint", "Acme", record)
-    store.save_record("/f.json", "customendpoint", "Other", other)
-    store.save_record("/g.json", "customendpoint", "Other", other)
-    assert store.load_record("/f.json", "customendpoint", "Acme") == record
-    assert store.load_records("/f.json") == [record, other]
-    store.save_record("/f.json", "customendpoint", "Acme", None)
-    assert store.load_record("/f.json", "customendpoint", "Acme") is None
-    assert store.load_records("/g.json") == [other]
-    assert mode_of(store.records_path()) == 0o600
+    ownership.save_record("/f.json", "customendpoint", "Acme", record)
+    ownership.save_record("/f.json", "customendpoint", "Other", other)
+    ownership.save_record("/g.json", "customendpoint", "Other", other)
+    assert ownership.load_record("/f.json", "customendpoint", "Acme") == record
+    assert ownership.load_records("/f.json") == [record, other]
+    ownership.save_record("/f.json", "customendpoint", "Acme", None)
+    assert ownership.load_record("/f.json", "customendpoint", "Acme") is None
+    assert ownership.load_records("/g.json") == [other]
+    assert mode_of(ownership.records_path()) == 0o600
     with pytest.raises(ValueError, match="belongs to"):
-        store.save_record("/g.json", "customendpoint", "Acme", other)
+        ownership.save_record("/g.json", "customendpoint", "Acme", other)
 
 
 def test_unreadable_record_is_a_clear_error() -> None:
-    store.records_path().parent.mkdir(parents=True)
-    store.records_path().write_text("{broken")
+    ownership.records_path().parent.mkdir(parents=True)
+    ownership.records_path().write_text("{broken")
     with pytest.raises(CcendpointError, match="ownership record") as raised:
-        store.load_records("/f.json")
+        ownership.load_records("/f.json")
     assert "Delete it" in (raised.value.hint or "")

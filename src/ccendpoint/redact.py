@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ccendpoint.vscode.facts import SECRET_REFERENCE
+
 MASK = "<redacted>"
 
 #: Words that make a header or field name a credential.
@@ -41,9 +43,6 @@ SECRET_WORDS = frozenset(
     }
 )
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
-
-#: VS Code's reference to a key in its secret storage, e.g. ``${input:chat.lm.secret.-60b744f3}``.
-SECRET_REFERENCE = re.compile(r"\$\{input:[^}\"]*\}")
 
 #: Key prefixes many APIs share (``sk-…``, ``key_…``); each provider's own come from the catalog.
 COMMON_KEY_PREFIXES = ("sk", "pk", "rk", "ak", "api", "key")

@@ -30,6 +30,7 @@ from typing import Any
 
 from ccendpoint import dirs
 from ccendpoint.errors import CatalogError, CcendpointError, UsageError
+from ccendpoint.files import write_atomic, write_lock
 from ccendpoint.urls import hostname, is_loopback
 
 MANIFEST = "manifest.json"
@@ -260,8 +261,6 @@ def installed_sources(info: ActiveCatalog) -> list[tuple[str, bytes]]:
 
 def install(manifest: Manifest, files: Mapping[str, bytes], source: str, *, now: dt.datetime | None = None) -> Path:
     """Put a checked bundle in place; the switch is one atomic rename of the pointer file."""
-    from ccendpoint.vscode.store import write_atomic, write_lock
-
     check_files(manifest, files)
     check_catalog(files)
     moment = now or dt.datetime.now(dt.timezone.utc)
@@ -301,8 +300,6 @@ def _prune(base: Path, keep: set[str]) -> None:
 
 def reset() -> bool:
     """Back to the bundled catalog; True when an installed one was removed."""
-    from ccendpoint.vscode.store import write_lock
-
     base = root()
     if not (base / POINTER).exists() and not base.exists():
         return False

@@ -11,11 +11,12 @@ passed against the exact schema is remembered in the cache folder and not valida
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,14 +24,14 @@ from typing import Any
 
 import yaml
 
-from ccendpoint import __version__, dirs
+from ccendpoint import __version__, dirs, schema_errors
 from ccendpoint.catalog.build import minutes, provider_from_data
 from ccendpoint.catalog.model import (
     Catalog,
     Provider,
 )
-from ccendpoint.errors import CatalogError
-from ccendpoint.rules.actions import ACTIONS
+from ccendpoint.errors import CatalogError, CcendpointError
+from ccendpoint.files import write_atomic
 
 ENV_VAR = "CCENDPOINT_CATALOG"
 _PACKAGE = "ccendpoint.catalog"
@@ -284,13 +285,8 @@ class _Validator:
     def _remember(self, stamp: str) -> None:
         stamps = self._load_stamps()
         stamps.add(stamp)
-        try:
-            self._stamps_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._stamps_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(sorted(stamps)[-500:]), "utf-8")
-            os.replace(tmp, self._stamps_path)
-        except OSError:
-            pass  # a read-only cache only costs time
+        with contextlib.suppress(CcendpointError):  # a read-only cache only costs time
+            write_atomic(self._stamps_path, json.dumps(sorted(stamps)[-500:]).encode("utf-8"), None)
 
 
 def schema_problems(doc: Any, schema: bytes | None = None, *, partial: bool = False) -> Iterator[tuple[str, str]]:
@@ -302,60 +298,8 @@ def schema_problems(doc: Any, schema: bytes | None = None, *, partial: bool = Fa
         schema_doc["required"] = ["id"]
         schema_doc["$defs"]["model"]["required"] = ["id"]
     validator = jsonschema.Draft202012Validator(schema_doc)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
-    for error in errors:
-        yield _describe(error)
-
-
-def _path(parts: Iterable[Any]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-_TYPE_WORDS = {
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "boolean": "true or false",
-    "object": "a mapping",
-    "array": "a list",
-    "null": "null",
-}
-
-
-def _describe(error: Any) -> tuple[str, str]:
-    path = _path(error.absolute_path)
-    kind = error.validator
-    if kind == "required":
-        missing = [name for name in error.validator_value if name not in (error.instance or {})]
-        name = missing[0] if missing else "?"
-        return (f"{path}.{name}" if path else name), "is required"
-    if kind == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        known = ", ".join(sorted(error.schema.get("properties", {})))
-        return (path or "(top level)"), f"unknown key '{extra[0] if extra else '?'}' (known keys: {known})"
-    if kind == "type":
-        wanted = error.validator_value
-        words = " or ".join(_TYPE_WORDS.get(t, t) for t in ([wanted] if isinstance(wanted, str) else wanted))
-        return path, f"must be {words}"
-    if kind == "enum":
-        return path, "must be one of: " + ", ".join(str(v) for v in error.validator_value)
-    if kind == "pattern":
-        if "https?" in error.validator_value:
-            return path, f"must be an http(s) URL, not {error.instance!r}"
-        if "\\d{4}" in error.validator_value:
-            return path, f"must be a date written YYYY-MM-DD, not {error.instance!r}"
-        return path, f"{error.instance!r} does not match the pattern {error.validator_value}"
-    if kind in ("minimum", "maximum"):
-        word = "at least" if kind == "minimum" else "at most"
-        return path, f"must be {word} {error.validator_value}"
-    if kind == "anyOf" and path.split(".")[-1].startswith("rules"):
-        return path, "a rule needs at least one action: " + ", ".join(ACTIONS)
-    if kind in ("minItems", "minProperties", "minLength"):
-        return path, "must not be empty"
-    return path, error.message
+    for problem in schema_errors.problems(validator, doc, "catalog"):
+        yield schema_errors.dotted(problem.path), problem.message
 
 
 def semantic_problems(doc: Mapping[str, Any]) -> list[tuple[str, str]]:

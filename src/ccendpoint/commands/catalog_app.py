@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
+from urllib.parse import urlsplit
 
 import typer
+from rich.markup import escape
 
+from ccendpoint.catalog import bundle
+from ccendpoint.catalog.drift import Drift, DriftFailure, compare, fetch_served, models_url
+from ccendpoint.catalog.lookup import find_provider
+from ccendpoint.catalog.model import Provider
 from ccendpoint.commands import common
-
-if TYPE_CHECKING:
-    from ccendpoint.catalog.drift import Drift, DriftFailure
-    from ccendpoint.catalog.model import Provider
+from ccendpoint.commands.options import JsonOpt
+from ccendpoint.doctor.live import api_key
+from ccendpoint.errors import UsageError
 
 app = typer.Typer(
     help="Check the catalog against the providers, and install a newer catalog without a release.",
@@ -26,8 +31,6 @@ EXIT_UNCHECKED = 2
 
 
 def _fail(message: str, hint: str = "") -> typer.Exit:
-    from rich.markup import escape
-
     err = common.err_console()
     err.print(f"[bold red]error:[/bold red] {escape(message)}")
     if hint:
@@ -36,8 +39,6 @@ def _fail(message: str, hint: str = "") -> typer.Exit:
 
 
 def _check_base_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url.strip())
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -52,8 +53,6 @@ def _check_base_url(url: str) -> str:
 
 def _key_for(provider: Provider, key_env: str | None) -> tuple[str | None, str]:
     """(key, what to tell the user when there is none)."""
-    from ccendpoint.doctor.live import api_key
-
     if key_env:
         value = os.environ.get(key_env, "").strip()
         return (value or None), f"--key-env {key_env} names a variable that is not set or empty"
@@ -85,7 +84,7 @@ def drift(
         typer.Option("--region", help="Ask this region's endpoint (default: the catalog's default region)."),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each provider.", min=1)] = 30.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Compare the models each provider serves (GET /models, with your key) with the catalog.
 
@@ -101,10 +100,6 @@ def drift(
 
     Example: ccendpoint catalog drift --json
     """
-    from ccendpoint.catalog.drift import DriftFailure, fetch_served, models_url
-    from ccendpoint.catalog.lookup import find_provider
-    from ccendpoint.errors import UsageError
-
     cat = common.catalog(ctx)
     if base_url is not None and provider is None:
         raise _fail(
@@ -138,8 +133,6 @@ def drift(
             except DriftFailure as failure:
                 results[prov.id] = failure
                 continue
-        from ccendpoint.catalog.drift import compare
-
         results[prov.id] = compare(prov, served.ids)
 
     code = _exit_code(results)
@@ -151,16 +144,12 @@ def drift(
 
 
 def _exit_code(results: dict[str, Any]) -> int:
-    from ccendpoint.catalog.drift import DriftFailure
-
     if not results or any(isinstance(r, DriftFailure) for r in results.values()):
         return EXIT_UNCHECKED
     return EXIT_DRIFT if any(r.drifted for r in results.values()) else 0
 
 
 def _json(results: dict[str, Any], skipped: dict[str, str], urls: dict[str, str]) -> dict[str, Any]:
-    from ccendpoint.catalog.drift import Drift
-
     out: dict[str, Any] = {}
     for pid, result in results.items():
         if isinstance(result, Drift):
@@ -180,10 +169,6 @@ def _json(results: dict[str, Any], skipped: dict[str, str], urls: dict[str, str]
 
 
 def _print(results: dict[str, Any], skipped: dict[str, str], urls: dict[str, str]) -> None:
-    from rich.markup import escape
-
-    from ccendpoint.catalog.drift import Drift
-
     out = common.console()
     for pid, result in results.items():
         if not isinstance(result, Drift):
@@ -241,7 +226,7 @@ def update(
         ),
     ],
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds for the whole download.", min=1)] = 60.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Install a newer catalog bundle into your data folder, without a new ccendpoint release.
 
@@ -254,8 +239,6 @@ def update(
 
     Example: ccendpoint catalog update --from ./bundle/manifest.json
     """
-    from ccendpoint.catalog import bundle
-
     with _status("Fetching and checking the catalog bundle…", as_json):
         manifest, files, label = bundle.read_bundle(source, timeout=timeout)
         bundle.check_files(manifest, files)
@@ -276,14 +259,12 @@ def update(
 
 
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show which catalog is active (bundled or installed), its version, date and age.
 
     Example: ccendpoint catalog status
     """
-    from ccendpoint.catalog import bundle
-
     info = bundle.active()
     if as_json:
         common.print_json(_status_dict(info))
@@ -310,8 +291,6 @@ def reset() -> None:
 
     Example: ccendpoint catalog reset
     """
-    from ccendpoint.catalog import bundle
-
     removed = bundle.reset()
     version, date = bundle.bundled_info()
     out = common.console()
@@ -323,7 +302,7 @@ def reset() -> None:
         out.print(f"Nothing installed; the bundled catalog (version {version}, {date}) is active.", markup=False)
 
 
-def _status_dict(info: Any) -> dict[str, Any]:
+def _status_dict(info: bundle.ActiveCatalog) -> dict[str, Any]:
     return {
         "active": info.kind,
         "version": info.version,

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
+from rich.console import Console, RenderableType
+from rich.markup import escape
 
+from ccendpoint.catalog.cost import TYPICAL_SESSION, off_peak_session_cost, session_cost
+from ccendpoint.catalog.export import model_dict, provider_dict, proxy_env_names
+from ccendpoint.catalog.facts import fact_lines
+from ccendpoint.catalog.lookup import find_model, find_provider
+from ccendpoint.catalog.model import Model, Provider
 from ccendpoint.commands import common
+from ccendpoint.commands.layout import Column, Row, bullet, fit_table, indented
+from ccendpoint.commands.options import JsonOpt
 from ccendpoint.formatting import money, price_text, tokens_text
-
-if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
-
-    from ccendpoint.catalog.model import Model, Provider
+from ccendpoint.rules.pipeline import model_pipeline
+from ccendpoint.vscode.blocks import GroupOptions, default_mode, fallback_limits, render_group
+from ccendpoint.vscode.facts import MANAGE_MODELS, MODELS_FILE, UPDATE_API_KEY
 
 
 def proxy_text(provider: Provider) -> str:
@@ -30,8 +37,6 @@ def models_table(
     console: Console, rows: list[tuple[Provider, Model]], *, title: str | None = None, cost: bool = False
 ) -> RenderableType:
     """The models as a table that fits the console: less important columns move under the model id."""
-    from ccendpoint.commands.layout import Column, Row, fit_table
-
     columns = [
         Column("Model id"),
         Column("Provider", priority=6, label="", group=True),
@@ -73,8 +78,6 @@ def models_table(
 
 def _session_text(model: Model) -> str:
     """``$1.23``, or ``$1.23 (off-peak $0.62)`` for a provider that bills by time of day."""
-    from ccendpoint.catalog.cost import off_peak_session_cost, session_cost
-
     value = session_cost(model.pricing)
     if value is None or model.pricing is None:
         return "—"
@@ -90,7 +93,7 @@ def list_models(
     cost: Annotated[
         bool, typer.Option("--cost", help="Add the estimated cost of a typical agent session; cheapest first.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List the providers and models in the catalog.
 
@@ -98,10 +101,6 @@ def list_models(
 
     Example: ccendpoint list --cost
     """
-    from ccendpoint.catalog.cost import TYPICAL_SESSION, session_cost
-    from ccendpoint.catalog.export import model_dict
-    from ccendpoint.catalog.lookup import find_provider
-
     cat = common.catalog(ctx)
     common.warn_if_stale()
     providers = [find_provider(cat, provider)] if provider else list(cat.providers)
@@ -128,16 +127,12 @@ def show(
     ctx: typer.Context,
     provider: Annotated[str, typer.Argument(help="Provider id or alias, e.g. kimi.")],
     model: Annotated[Optional[str], typer.Argument(help="Only this model.")] = None,  # noqa: UP045
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show a provider in full: endpoints, key, proxy rules, troubleshooting, and the VS Code group.
 
     Example: ccendpoint show kimi kimi-k2.6
     """
-    from ccendpoint.catalog.export import model_dict, provider_dict
-    from ccendpoint.catalog.lookup import find_model, find_provider
-    from ccendpoint.vscode.blocks import GroupOptions, default_mode, render_group
-
     cat = common.catalog(ctx)
     common.warn_if_stale()
     prov = find_provider(cat, provider)
@@ -166,14 +161,6 @@ def show(
 
 
 def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object], note: str | None = None) -> None:
-    from rich.markup import escape
-
-    from ccendpoint.catalog.export import proxy_env_names
-    from ccendpoint.catalog.facts import fact_lines
-    from ccendpoint.commands.layout import Column, bullet, fit_table, indented
-    from ccendpoint.rules.pipeline import model_pipeline
-    from ccendpoint.vscode.blocks import default_mode, fallback_limits
-
     out = common.console()
     out.print(f"[bold]{escape(prov.name)}[/bold]  " + escape(f"(id: {prov.id}; group: {prov.group_name})"))
     if prov.aliases:
@@ -202,8 +189,8 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         out.print(indented(f"Get one: {prov.key_url}"))
     out.print(
         indented(
-            "In VS Code: Command Palette → Chat: Manage Language Models → right-click the "
-            f"{prov.group_name} group → Update API Key. ccendpoint never writes a key into the file."
+            f"In VS Code: Command Palette → {MANAGE_MODELS} → right-click the "
+            f"{prov.group_name} group → {UPDATE_API_KEY}. ccendpoint never writes a key into the file."
         )
     )
 
@@ -242,7 +229,7 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         columns = [Column("Symptom", wrap=True), Column("Cause", wrap=True), Column("Fix", wrap=True)]
         out.print(fit_table(out, columns, trouble, title="Troubleshooting"))
 
-    out.print(f"[bold]Group that `ccendpoint add {escape(prov.id)}` writes to chatLanguageModels.json[/bold]")
+    out.print(f"[bold]Group that `ccendpoint add {escape(prov.id)}` writes to {MODELS_FILE}[/bold]")
     if note:
         out.print(indented(note, 0))
     out.file.flush()

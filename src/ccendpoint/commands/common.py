@@ -1,43 +1,36 @@
-"""Helpers every command shares: the loaded catalog, consoles, JSON output."""
+"""What every command shares: the loaded catalog, the consoles, JSON output, warnings and questions."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from ccendpoint.catalog import bundle
+from ccendpoint.catalog.loader import load_catalog
+from ccendpoint.catalog.model import Catalog
 
-    from ccendpoint.catalog.model import Catalog
-
-
-@dataclass
-class State:
-    """Options given before the command name (``ccendpoint --catalog X list``)."""
-
-    catalog_paths: list[Path] = field(default_factory=list)
-    _catalog: Catalog | None = None
+_CATALOG = "ccendpoint.catalog"  # where the loaded catalog is kept for the rest of the run (ctx.meta)
 
 
-def state(ctx: typer.Context) -> State:
-    root = ctx.find_root()
-    if not isinstance(root.obj, State):
-        root.obj = State()
-    return root.obj
+def catalog_paths(ctx: typer.Context) -> list[Path]:
+    """The ``--catalog`` paths given before the command name (``ccendpoint --catalog X list``)."""
+    return list(ctx.find_root().params.get("catalog") or [])
 
 
 def catalog(ctx: typer.Context) -> Catalog:
-    from ccendpoint.catalog.loader import load_catalog
-
-    st = state(ctx)
-    if st._catalog is None:
-        st._catalog = load_catalog(st.catalog_paths)
-    return st._catalog
+    """The catalog with the ``--catalog`` overlays, loaded once per run."""
+    meta = ctx.find_root().meta
+    if _CATALOG not in meta:
+        meta[_CATALOG] = load_catalog(catalog_paths(ctx))
+    found: Catalog = meta[_CATALOG]
+    return found
 
 
 #: Width used when output goes to a file or a pipe, where rich would otherwise assume 80 columns.
@@ -47,8 +40,6 @@ PIPE_WIDTH = 160
 
 def _width(is_terminal: bool) -> int | None:
     """The width to force, if any: ``COLUMNS`` when set, else :data:`PIPE_WIDTH` off a terminal."""
-    import os
-
     columns = os.environ.get("COLUMNS", "").strip()
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
@@ -56,8 +47,6 @@ def _width(is_terminal: bool) -> int | None:
 
 
 def console() -> Console:
-    from rich.console import Console
-
     out = Console(highlight=False)
     width = _width(out.is_terminal)
     if width is not None and width != out.width:
@@ -66,8 +55,6 @@ def console() -> Console:
 
 
 def err_console() -> Console:
-    from rich.console import Console
-
     err = Console(stderr=True, highlight=False)
     width = _width(err.is_terminal)
     if width is not None and width != err.width:
@@ -80,10 +67,27 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def warn(message: str) -> None:
+    """A warning on stderr, never read as markup."""
+    err_console().print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+
+
 def warn_if_stale() -> None:
     """A warning on stderr when the active catalog is older than the freshness limit."""
-    from ccendpoint.catalog.bundle import active
-
-    warning = active().stale_warning()
+    warning = bundle.active().stale_warning()
     if warning:
         err_console().print(f"warning: {warning}", markup=False)
+
+
+def interactive() -> bool:
+    """A person can answer a question: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+def ask(question: str, yes: bool) -> bool:
+    """Yes when ``yes`` (--yes) was given, or the person says so; no when nobody can be asked."""
+    if yes:
+        return True
+    if not interactive():
+        return False
+    return typer.confirm(question, default=False, err=True)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ccendpoint.commands import common
-from ccendpoint.commands.config_cmds import EditionOpt, FileOpt, ProfileOpt, UserDataOpt
-
-if TYPE_CHECKING:
-    from ccendpoint.doctor.findings import Finding
+from ccendpoint.commands.layout import bullet, progress
+from ccendpoint.commands.options import EditionOpt, FileOpt, ProfileOpt, UserDataOpt, file_request
+from ccendpoint.doctor.drift_checks import check_drift
+from ccendpoint.doctor.findings import Finding, exit_code, warning
+from ccendpoint.doctor.live import run_live
+from ccendpoint.doctor.machine import Gathered, gather
+from ccendpoint.doctor.report import bundle, render
+from ccendpoint.errors import CcendpointError
 
 ICONS = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "error": ("✗", "red")}
 
@@ -55,24 +59,15 @@ def doctor(
 
     Example: ccendpoint doctor --report report.md
     """
-    from ccendpoint.commands.config_cmds import file_request
-    from ccendpoint.commands.layout import progress
-    from ccendpoint.doctor.findings import exit_code
-    from ccendpoint.doctor.machine import gather
-
     cat = common.catalog(ctx)
     request = file_request(edition, profile, user_data_dir, file)
     with progress("Checking VS Code's files, the proxies, settings and logs…"):
         found = gather(request, cat)
     findings = list(found.findings)
     if live:
-        from ccendpoint.doctor.live import run_live
-
         if found.document is None:
             findings.append(_no_live())
         else:
-            from ccendpoint.doctor.drift_checks import check_drift
-
             only = [part.strip() for part in (models or "").split(",") if part.strip()]
             with progress("Sending live requests to each model (up to three per model)…"):
                 findings += run_live(found.document, cat, only=only, timeout=timeout)
@@ -95,17 +90,10 @@ def doctor(
 
 
 def _no_live() -> Finding:
-    from ccendpoint.doctor.findings import warning
-
     return warning("live.none", "Live check skipped: no readable config file.", "", "Fix the file first.")
 
 
-def _write_report(path: Path, findings: list[Finding], found: object) -> None:
-    from ccendpoint.doctor.machine import Gathered
-    from ccendpoint.doctor.report import bundle, render
-    from ccendpoint.errors import CcendpointError
-
-    assert isinstance(found, Gathered)
+def _write_report(path: Path, findings: list[Finding], found: Gathered) -> None:
     data = bundle(
         findings,
         config_path=found.location.path if found.location else None,
@@ -123,8 +111,6 @@ def _write_report(path: Path, findings: list[Finding], found: object) -> None:
 
 
 def _print(findings: list[Finding], verbose: bool) -> None:
-    from ccendpoint.commands.layout import bullet
-
     out = common.console()
     shown = [f for f in findings if verbose or f.level != "ok"]
     counts = {level: sum(1 for f in findings if f.level == level) for level in ("ok", "warning", "error")}

@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderableType
-    from rich.measure import Measurement
-    from rich.segment import Segment
-    from rich.table import Table
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.table import Table
+from rich.text import Text
+
+from ccendpoint.commands import common
 
 Justify = Literal["left", "right", "center"]
 
@@ -113,10 +116,6 @@ def _table(
     *,
     light: bool = False,
 ) -> Table:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
     if light:  # no outer frame, one space of padding between columns: room for one more column
         table = Table(
             title=title,
@@ -187,9 +186,6 @@ def _fits(console: Console, table: Table, columns: Sequence[Column], rows: Seque
 
 
 def _cards(columns: Sequence[Column], rows: Sequence[Row], dropped: set[int], title: str | None) -> RenderableType:
-    from rich.console import Group
-    from rich.text import Text
-
     parts: list[RenderableType] = []
     if title:
         parts.append(Text(title, style="italic"))
@@ -212,9 +208,6 @@ class _Hanging:
         self.marker_style = marker_style
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
-        from rich.segment import Segment
-        from rich.text import Text
-
         lead = self.indent + len(self.marker)
         width = max(1, options.max_width - lead)
         lines = Text(self.text, style=self.style).wrap(console, width, overflow="fold")
@@ -229,8 +222,6 @@ class _Hanging:
             yield Segment.line()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        from rich.measure import Measurement
-
         lead = self.indent + len(self.marker)
         longest = max((len(word) for word in self.text.split()), default=0)
         return Measurement(lead + longest, lead + len(self.text)).clamp(max_width=options.max_width)
@@ -249,8 +240,6 @@ def bullet(text: str, indent: int = 4, marker: str = "- ", *, marker_style: str 
 @contextlib.contextmanager
 def progress(message: str, console: Console | None = None) -> Iterator[None]:
     """A spinner with ``message`` on stderr while the block runs, on a terminal only."""
-    from ccendpoint.commands import common
-
     err = console or common.err_console()
     if not err.is_terminal:
         yield

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
+from ccendpoint.catalog.lookup import find_provider
+from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.commands import common
 from ccendpoint.errors import UsageError
-
-if TYPE_CHECKING:
-    from ccendpoint.catalog.model import Catalog, Provider
-    from ccendpoint.proxy.settings import ListenerSettings
+from ccendpoint.proxy.settings import (
+    ListenerSettings,
+    ProxyOptions,
+    handoff_document,
+    open_log_files,
+    resolve,
+    resolve_all,
+)
 
 #: The serving process: ``python -m ccendpoint.proxy --settings FILE``.
 SERVING_MODULE = "ccendpoint.proxy"
@@ -111,9 +120,6 @@ def proxy(
 
     Example: ccendpoint proxy kimi qwen --region kimi=china
     """
-    from ccendpoint.catalog.lookup import find_provider
-    from ccendpoint.proxy.settings import ProxyOptions, open_log_files, resolve, resolve_all
-
     names = list(dict.fromkeys(providers or []))
     if all_providers and names:
         shown = " ".join(names)
@@ -173,8 +179,6 @@ def proxy(
 
 def split_regions(values: list[str], catalog: Catalog) -> tuple[str | None, dict[str, str]]:
     """``--region`` values: at most one plain REGION, and PROVIDER=REGION pairs keyed by provider id."""
-    from ccendpoint.catalog.lookup import find_provider
-
     plain: list[str] = []
     pairs: dict[str, str] = {}
     for value in values:
@@ -204,12 +208,6 @@ def launch(listeners: list[ListenerSettings]) -> int:
     never returns; otherwise (Windows, or the command run inside another program such as a test)
     the same entry point runs here.
     """
-    import contextlib
-    import json
-    import tempfile
-
-    from ccendpoint.proxy.settings import handoff_document
-
     fd, name = tempfile.mkstemp(prefix="ccendpoint-proxy-", suffix=".json")  # readable by the user only
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(handoff_document(listeners), handle, default=str)
@@ -219,7 +217,7 @@ def launch(listeners: list[ListenerSettings]) -> int:
         sys.stderr.flush()
         with contextlib.suppress(OSError):  # when exec fails, this process serves instead
             os.execv(sys.executable, [sys.executable, "-m", SERVING_MODULE, *argv])
-    from ccendpoint.proxy.process import main
+    from ccendpoint.proxy.process import main  # aiohttp: only when this process serves (see above)
 
     return main(argv)
 

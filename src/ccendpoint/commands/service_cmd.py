@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
+from rich.text import Text
 
+from ccendpoint.catalog.lookup import find_provider
+from ccendpoint.catalog.model import Catalog
 from ccendpoint.commands import common
+from ccendpoint.commands.layout import bullet, indented, progress
+from ccendpoint.commands.options import JsonOpt
+from ccendpoint.commands.proxy_cmd import split_regions
 from ccendpoint.errors import CcendpointError, UsageError
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ccendpoint.catalog.model import Catalog
-    from ccendpoint.service.manage import Change, Machine, Status
-    from ccendpoint.service.spec import Served
+from ccendpoint.redact import scrub
+from ccendpoint.service import manage
+from ccendpoint.service.manage import Change, Machine, Status, load_served, log_tail
+from ccendpoint.service.spec import Served
 
 app = typer.Typer(
     help="The proxy as a login service: it starts when you log in and keeps running.\n\n"
@@ -35,12 +42,9 @@ ProvidersArg = Annotated[
     Optional[list[str]],  # noqa: UP045
     typer.Argument(help="Provider ids or aliases, e.g. kimi qwen.", metavar="[PROVIDER]...", show_default=False),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
 def machine() -> Machine:
-    from ccendpoint.service.manage import Machine
-
     return Machine.current()
 
 
@@ -74,8 +78,6 @@ def install(
 
     Example: ccendpoint service install qwen --region qwen=us
     """
-    from ccendpoint.service.manage import load_served
-
     cat = common.catalog(ctx)
     box = machine()
     served = requested(cat, load_served(box), providers or [], all_providers, region or [], ctx)
@@ -97,9 +99,6 @@ def requested(
     ctx: typer.Context,
 ) -> Served:
     """The providers the service is to serve: those it serves plus the ones named (checked)."""
-    from ccendpoint.catalog.lookup import find_provider
-    from ccendpoint.commands.proxy_cmd import split_regions
-
     if every and names:
         raise UsageError(
             "Name providers or use --all, not both.",
@@ -134,15 +133,12 @@ def requested(
             "Which providers should the service serve?",
             hint="Name them (ccendpoint service install kimi), or use --all.",
         )
-    overlays = [str(Path(p).expanduser().resolve()) for p in common.state(ctx).catalog_paths]
+    overlays = [str(Path(p).expanduser().resolve()) for p in common.catalog_paths(ctx)]
     return current.merged(chosen, every=every, regions=by_provider, catalogs=overlays)
 
 
 def install_and_wait(box: Machine, catalog: Catalog, served: Served, *, quiet: bool = False) -> tuple[Status, Change]:
     """Install, then wait (with a spinner on a terminal) until every port answers or the service failed."""
-    from ccendpoint.commands.layout import progress
-    from ccendpoint.service import manage
-
     with progress("Installing the proxy service…"):
         change = manage.install(box, served)
     with progress("Starting the proxy and checking /healthz on each port…"):
@@ -151,8 +147,6 @@ def install_and_wait(box: Machine, catalog: Catalog, served: Served, *, quiet: b
 
 
 def report_install(out: Console, status: Status, change: Change) -> None:
-    from ccendpoint.commands.layout import indented
-
     for path in change.removed:
         out.print(indented(f"Removed {path}: the {change.system} takes its place.", 0))
     if change.changed:
@@ -186,9 +180,6 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     Example: ccendpoint service status
     """
-    from ccendpoint.commands.layout import progress
-    from ccendpoint.service import manage
-
     cat = common.catalog(ctx)
     with progress("Checking the proxy service…"):
         found = manage.status(machine(), cat)
@@ -198,7 +189,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         out = common.console()
         print_status(out, found)
         if not found.installed:
-            out.print(indented_text("Install it with: ccendpoint service install PROVIDER…"))
+            out.print(indented("Install it with: ccendpoint service install PROVIDER…", 0))
         elif not found.healthy or found.stale or found.other_program:
             explain_trouble(out, found)
     raise typer.Exit(status_code(found))
@@ -212,12 +203,6 @@ def status_code(found: Status) -> int:
     return 0
 
 
-def indented_text(text: str, indent: int = 0) -> object:
-    from ccendpoint.commands.layout import indented
-
-    return indented(text, indent)
-
-
 STATE_STYLES = {"running": "green", "stopped": "yellow", "failed": "red", "not installed": "yellow"}
 LISTENER_WORDS = {
     "ccendpoint": "answers /healthz",
@@ -229,10 +214,6 @@ LISTENER_WORDS = {
 
 
 def print_status(out: Console, found: Status) -> None:
-    from rich.text import Text
-
-    from ccendpoint.commands.layout import bullet, indented
-
     line = Text("Proxy service: ")
     line.append(found.state, style=f"bold {STATE_STYLES.get(found.state, '')}")
     if found.detail:
@@ -254,9 +235,6 @@ def print_status(out: Console, found: Status) -> None:
 
 def explain_trouble(out: Console, found: Status) -> None:
     """What is wrong with an installed service, and the command that fixes it."""
-    from ccendpoint.commands.layout import indented
-    from ccendpoint.service.manage import log_tail
-
     hints: list[str] = []
     if found.stale:
         hints.append(
@@ -303,9 +281,6 @@ def uninstall(ctx: typer.Context, providers: ProvidersArg = None) -> None:
 
     Example: ccendpoint service uninstall qwen
     """
-    from ccendpoint.catalog.lookup import find_provider
-    from ccendpoint.service import manage
-
     names = providers or []
     ids = [find_provider(common.catalog(ctx), name).id for name in names] if names else []
     box = machine()
@@ -315,10 +290,10 @@ def uninstall(ctx: typer.Context, providers: ProvidersArg = None) -> None:
         out.print("The proxy service is not installed; nothing to remove.")
         return
     if ids and manage.status(box, None, probe=False).installed:
-        out.print(indented_text(f"The proxy service no longer serves {', '.join(ids)}; it was updated and restarted."))
+        out.print(indented(f"The proxy service no longer serves {', '.join(ids)}; it was updated and restarted.", 0))
         return
-    out.print(indented_text(f"Removed the proxy service ({change.system}: {change.path})."))
-    out.print(indented_text("Models that use the local proxy need `ccendpoint proxy PROVIDER` in a terminal now."))
+    out.print(indented(f"Removed the proxy service ({change.system}: {change.path}).", 0))
+    out.print(indented("Models that use the local proxy need `ccendpoint proxy PROVIDER` in a terminal now.", 0))
 
 
 # -- logs -------------------------------------------------------------------------------------------------
@@ -335,11 +310,6 @@ def logs(
 
     Example: ccendpoint service logs -n 100
     """
-    import time
-
-    from ccendpoint.redact import scrub
-    from ccendpoint.service.manage import log_tail
-
     path = machine().log_file
     if not path.exists():
         raise CcendpointError(
@@ -366,11 +336,6 @@ def logs(
 
 def _log_printer() -> Callable[[str], None]:
     """Log lines wrapped at the terminal's width (or COLUMNS); exactly as written when piped."""
-    import os
-    import sys
-
-    from rich.text import Text
-
     out = common.console()
     if out.is_terminal or os.environ.get("COLUMNS"):
         return lambda line: out.print(Text(line, overflow="fold"))

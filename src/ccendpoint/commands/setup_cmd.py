@@ -8,37 +8,65 @@ utility models, and say the one step left (the API key). A second run changes no
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.text import Text
 
-from ccendpoint.commands import common
-from ccendpoint.commands.config_cmds import EditionOpt, FileOpt, ProfileOpt, UserDataOpt
+from ccendpoint.catalog.lookup import find_model, find_provider
+from ccendpoint.catalog.model import Catalog, Model, Provider
+from ccendpoint.commands import common, service_cmd
+from ccendpoint.commands.add_remove import add_group, overlays
+from ccendpoint.commands.layout import bullet, indented
+from ccendpoint.commands.options import (
+    EditionOpt,
+    FileOpt,
+    ProfileOpt,
+    ProviderArg,
+    UserDataOpt,
+    file_request,
+    yes_option,
+)
+from ccendpoint.doctor.config_checks import custom_groups, models_of
 from ccendpoint.errors import UsageError
+from ccendpoint.service.manage import load_served
+from ccendpoint.vscode import store
+from ccendpoint.vscode.blocks import GroupOptions
+from ccendpoint.vscode.document import DocumentError
+from ccendpoint.vscode.facts import (
+    MANAGE_MODELS,
+    OPEN_SETTINGS_JSON,
+    RELOAD_WINDOW,
+    SETTINGS_FILE,
+    UPDATE_API_KEY,
+    UTILITY_SETTINGS,
+)
+from ccendpoint.vscode.paths import Location
+from ccendpoint.vscode.plan import Plan
+from ccendpoint.vscode.settings import (
+    choose_utility_model,
+    model_reference,
+    parse_settings,
+    utility_changes,
+    utility_settings_edit,
+)
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ccendpoint.catalog.model import Catalog, Model, Provider
-    from ccendpoint.vscode.paths import Location
-    from ccendpoint.vscode.plan import Plan
-
-KEY_PATH = 'Command Palette → Chat: Manage Language Models → right-click the group "{group}" → Update API Key'
-RELOAD = "If the models do not show in the chat's model picker: Command Palette → Developer: Reload Window."
+KEY_PATH = f'Command Palette → {MANAGE_MODELS} → right-click the group "{{group}}" → {UPDATE_API_KEY}'
+RELOAD = f"If the models do not show in the chat's model picker: Command Palette → {RELOAD_WINDOW}."
 
 
 def setup(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="Provider id or alias, e.g. kimi.")],
+    provider: ProviderArg,
     region: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
             "--region", help="Endpoint region (default: the catalog's; asked on a terminal).", metavar="REGION"
         ),
     ] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Take every default without asking; replace conflicting entries.")
-    ] = False,
+    yes: Annotated[bool, yes_option("Take every default without asking; replace conflicting entries.")] = False,
     no_service: Annotated[
         bool,
         typer.Option("--no-service", help="Do not install the proxy as a login service (run `ccendpoint proxy`)."),
@@ -70,18 +98,25 @@ def setup(
 
     Example: ccendpoint setup qwen --region us --yes
     """
-    from ccendpoint.catalog.lookup import find_provider
-
     if utility_model and no_utility_model:
         raise UsageError("--utility-model and --no-utility-model contradict each other.", hint="Keep one of them.")
     cat = common.catalog(ctx)
     prov = find_provider(cat, provider)
-    ask = not yes and _interactive()
+    ask = not yes and common.interactive()
     out = common.console()
-    out.print(f"[bold]Setting up {_text(prov.name)}[/bold]")
+    out.print(f"[bold]Setting up {escape(prov.name)}[/bold]")
 
     chosen = choose_region(out, prov, region, ask)
-    plan, changed, mode, location = _vscode_step(ctx, prov, chosen, yes, edition, profile, user_data_dir, file)
+    out.print(_section("VS Code"))
+    added = add_group(  # the same plan, checks, backup and write as `add`
+        prov,
+        GroupOptions(region=chosen),
+        file_request(edition, profile, user_data_dir, file),
+        overlays=overlays(ctx, prov),
+        yes=yes,
+        with_steps=False,
+    )
+    plan, changed, mode = added.plan, added.written, added.mode
     healthy = True
     if mode == "proxy":
         service_changed, healthy = _proxy_step(out, ctx, cat, prov, chosen, ask, no_service)
@@ -93,7 +128,7 @@ def setup(
         out.print(_section("Utility models"))
         out.print(_para("Left as they are (--no-utility-model)."))
     else:
-        changed = _utility_step(out, prov, plan, location, utility_model, ask) or changed
+        changed = _utility_step(out, prov, plan, added.location, utility_model, ask) or changed
     _closing(out, prov, plan, changed, mode)
     if not healthy:
         raise typer.Exit(1)
@@ -131,8 +166,6 @@ def default_note(provider: Provider) -> str:
 
 
 def choose_region(out: Console, provider: Provider, given: str | None, ask: bool) -> str:
-    from ccendpoint.commands.layout import bullet
-
     out.print(_section("Region"))
     if given is not None:
         if given not in provider.endpoints:
@@ -158,49 +191,6 @@ def choose_region(out: Console, provider: Provider, given: str | None, ask: bool
         common.err_console().print(f"Pick one of: {', '.join(names)} (or its number).", markup=False)
 
 
-# -- VS Code ---------------------------------------------------------------------------------------------
-
-
-def _vscode_step(
-    ctx: typer.Context,
-    prov: Provider,
-    region: str,
-    yes: bool,
-    edition: Any,
-    profile: str | None,
-    user_data_dir: Path | None,
-    file: Path | None,
-) -> tuple[Plan, bool, str, Location]:
-    """The group, planned and written by ``add``'s own code path."""
-    from ccendpoint.commands import config_cmds
-    from ccendpoint.vscode.blocks import GroupOptions, direct_mode_warning, render_group, resolve_mode
-
-    common.console().print(_section("VS Code"))
-    options = GroupOptions(region=region)
-    mode = resolve_mode(prov, options)
-    desired = render_group(prov, options)
-    location = config_cmds.locate(edition, profile, user_data_dir, file)
-    warnings = list(location.warnings)
-    if mode == "direct" and (note := direct_mode_warning(prov)):
-        warnings.append(note)
-    overlays = common.state(ctx).catalog_paths if prov.origin != "bundled" else []
-    plan, result = config_cmds._run_add(  # the same plan, checks, backup and write as `add`
-        prov,
-        desired,
-        mode,
-        options,
-        location,
-        warnings,
-        force=False,
-        yes=yes,
-        dry_run=False,
-        as_json=False,
-        overlays=overlays,
-        with_steps=False,
-    )
-    return plan, bool(result and result.written), mode, location
-
-
 # -- proxy service ------------------------------------------------------------------------------------------
 
 
@@ -208,9 +198,6 @@ def _proxy_step(
     out: Console, ctx: typer.Context, catalog: Catalog, prov: Provider, region: str, ask: bool, no_service: bool
 ) -> tuple[bool, bool]:
     """Install and start the login service: (something changed, every port answers)."""
-    from ccendpoint.commands import service_cmd
-    from ccendpoint.service.manage import load_served
-
     out.print(_section("Proxy"))
     start = f"ccendpoint proxy {prov.id}" + (f" --region {region}" if region != prov.default_region else "")
     box = service_cmd.machine()
@@ -225,7 +212,7 @@ def _proxy_step(
         out.print(_para(f"Not installed as a login service{reason}. Start it and keep it running while you chat:"))
         out.print(_para(start, 4))
         return False, True
-    overlays = [str(Path(p).expanduser().resolve()) for p in common.state(ctx).catalog_paths]
+    overlays = [str(Path(p).expanduser().resolve()) for p in common.catalog_paths(ctx)]
     served = current.merged([prov.id], regions={prov.id: region}, catalogs=overlays if prov.origin != "bundled" else [])
     status, change = service_cmd.install_and_wait(box, catalog, served)
     service_cmd.report_install(out, status, change)
@@ -237,24 +224,14 @@ def _proxy_step(
 
 def _utility_step(out: Console, prov: Provider, plan: Plan, location: Location, given: str | None, ask: bool) -> bool:
     """Offer VS Code's utility models; True when settings.json was written."""
-    from ccendpoint.vscode import store
-    from ccendpoint.vscode.document import DocumentError
-    from ccendpoint.vscode.settings import (
-        UTILITY_SETTINGS,
-        model_reference,
-        parse_settings,
-        utility_changes,
-        utility_settings_edit,
-    )
-
     out.print(_section("Utility models"))
-    written = _model_ids(plan)
+    written = plan.model_ids
     model = _utility_model(prov, given, written)
     if model is None:
         out.print(_para(f"No model of {prov.group_name} in the group suits utility tasks; left as they are."))
         return False
     reference = model_reference(model.id)
-    shared = _all_model_ids(plan.new_text).count(model.id)
+    shared = [str(m.get("id")) for g in custom_groups(plan.after) for m in models_of(g)].count(model.id)
     if shared > 1:
         out.print(
             _para(
@@ -264,12 +241,12 @@ def _utility_step(out: Console, prov: Provider, plan: Plan, location: Location, 
             )
         )
         return False
-    path = Path(location.path).parent / "settings.json"
+    path = Path(location.path).parent / SETTINGS_FILE
     state = store.read_file(path)
     try:
         current = parse_settings(state.text, str(path)).root.value
     except DocumentError as exc:
-        fix = "Fix settings.json in VS Code (Preferences: Open User Settings (JSON))."
+        fix = f"Fix settings.json in VS Code ({OPEN_SETTINGS_JSON})."
         out.print(_para(f"Not set: {exc.message} {fix}", style="yellow"))
         return False
     to_set, kept = utility_changes(current, reference, replace=given is not None)
@@ -293,9 +270,6 @@ def _utility_step(out: Console, prov: Provider, plan: Plan, location: Location, 
 
 
 def _utility_model(prov: Provider, given: str | None, written: list[str]) -> Model | None:
-    from ccendpoint.catalog.lookup import find_model
-    from ccendpoint.vscode.settings import choose_utility_model
-
     if given is None:
         return choose_utility_model(prov, written)
     model = find_model(prov, given)
@@ -307,35 +281,14 @@ def _utility_model(prov: Provider, given: str | None, written: list[str]) -> Mod
     return model
 
 
-def _model_ids(plan: Plan) -> list[str]:
-    from ccendpoint.vscode.document import parse
-    from ccendpoint.vscode.plan import find_group
-
-    found = find_group(parse(plan.new_text), plan.vendor, plan.group)
-    if found is None:
-        return []
-    models = found[1].value.value.get("models")
-    return [str(m.get("id")) for m in models if isinstance(m, dict)] if isinstance(models, list) else []
-
-
-def _all_model_ids(text: str) -> list[str]:
-    """Every Custom Endpoint model id in the file (an id twice when two groups have it)."""
-    from ccendpoint.doctor.config_checks import custom_groups, models_of
-    from ccendpoint.vscode.document import parse
-
-    return [str(m.get("id")) for g in custom_groups(parse(text).value) for m in models_of(g)]
-
-
 # -- the end --------------------------------------------------------------------------------------------
 
 
 def _closing(out: Console, prov: Provider, plan: Plan, changed: bool, mode: str) -> None:
-    from ccendpoint.commands.config_cmds import has_api_key
-
     out.print()
     if not changed:
         out.print("[bold green]Everything is in place; nothing changed.[/bold green]")
-    if has_api_key(plan):
+    if plan.has_api_key:
         out.print(_para(f"Ready: pick a {prov.group_name} model in the chat's model picker."))
         if changed:
             out.print(_para(RELOAD))
@@ -348,25 +301,9 @@ def _closing(out: Console, prov: Provider, plan: Plan, changed: bool, mode: str)
     out.print(_para(RELOAD))
 
 
-def _interactive() -> bool:
-    from ccendpoint.commands.config_cmds import interactive
-
-    return interactive()
-
-
-def _section(title: str) -> Any:
-    from rich.text import Text
-
+def _section(title: str) -> Text:
     return Text(title, style="bold")
 
 
-def _para(text: str, indent: int = 2, *, style: str = "") -> Any:
-    from ccendpoint.commands.layout import indented
-
+def _para(text: str, indent: int = 2, *, style: str = "") -> RenderableType:
     return indented(text, indent, style=style)
-
-
-def _text(value: str) -> str:
-    from rich.markup import escape
-
-    return escape(value)

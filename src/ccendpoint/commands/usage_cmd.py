@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
+from ccendpoint import dirs
+from ccendpoint.catalog.lookup import find_provider
 from ccendpoint.commands import common
+from ccendpoint.commands.layout import Column, Row, fit_table, progress
+from ccendpoint.commands.options import JsonOpt
+from ccendpoint.formatting import money
+from ccendpoint.proxy.logfiles import log_files, read_records
+from ccendpoint.usage import Report, aggregate, bar, parse_since
+from ccendpoint.usage import Row as UsageRow
 
 
 def usage(
@@ -19,7 +29,7 @@ def usage(
         Optional[Path],  # noqa: UP045
         typer.Option("--log", help="A proxy log file or folder (default: the proxy's log folder)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show token usage and cost per day and model, read from the proxy's request logs.
 
@@ -29,14 +39,6 @@ def usage(
 
     Example: ccendpoint usage --since 30d --provider kimi
     """
-    from datetime import datetime, timezone
-
-    from ccendpoint import dirs
-    from ccendpoint.catalog.lookup import find_provider
-    from ccendpoint.commands.layout import progress
-    from ccendpoint.proxy.logfiles import log_files, read_records
-    from ccendpoint.usage import aggregate, parse_since
-
     cat = common.catalog(ctx)
     provider_id = find_provider(cat, provider).id if provider else None
     start = parse_since(since, datetime.now(timezone.utc))
@@ -58,15 +60,7 @@ def usage(
     _print(report, files, location)
 
 
-def _print(report: object, files: list[Path], location: Path) -> None:
-    from rich.markup import escape
-
-    from ccendpoint.commands.layout import Column, Row, fit_table
-    from ccendpoint.formatting import money
-    from ccendpoint.usage import Report, bar
-    from ccendpoint.usage import Row as UsageRow
-
-    assert isinstance(report, Report)
+def _print(report: Report, files: list[Path], location: Path) -> None:
     out = common.console()
     if not files:
         out.print(

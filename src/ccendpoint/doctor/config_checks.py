@@ -12,9 +12,10 @@ from ccendpoint.catalog.model import Catalog, Model, Provider
 from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.redact import hint, is_secret_name, is_secret_reference
 from ccendpoint.urls import hostname, is_loopback, port_of
-from ccendpoint.vscode.blocks import VENDOR, render_model
+from ccendpoint.vscode.blocks import render_model
+from ccendpoint.vscode.facts import MANAGE_MODELS, OPEN_MODELS_JSON, UPDATE_API_KEY, VENDOR
 
-SET_KEY = "Command Palette → Chat: Manage Language Models → right-click the group → Update API Key"
+SET_KEY = f"Command Palette → {MANAGE_MODELS} → right-click the group → {UPDATE_API_KEY}"
 
 
 def groups_of(document: Any) -> list[dict[str, Any]]:
@@ -39,7 +40,7 @@ def _label(group: Mapping[str, Any]) -> str:
 
 def check_structure(document: Any) -> list[Finding]:
     """The schema and the rules it cannot express (duplicates, built-in ids), plus what VS Code ignores."""
-    from ccendpoint.vscode.plan import validate
+    from ccendpoint.vscode.validate import validate
 
     if not isinstance(document, list):
         return [
@@ -55,7 +56,7 @@ def check_structure(document: Any) -> list[Finding]:
             "file.schema",
             str(problem),
             "VS Code skips or misreads entries that break its schema (models missing, 502 errors).",
-            "Fix it in VS Code (Command Palette → Chat: Open Language Models (JSON)), or re-run "
+            f"Fix it in VS Code (Command Palette → {OPEN_MODELS_JSON}), or re-run "
             "`ccendpoint add PROVIDER --force` for a group ccendpoint wrote.",
         )
         for problem in validate(document)

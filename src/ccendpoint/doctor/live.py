@@ -30,6 +30,7 @@ from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.doctor.proxy_checks import Probe, http_probe
 from ccendpoint.provider_errors import AUTH_STATUSES, message_of_text
 from ccendpoint.urls import hostname, is_loopback, port_of
+from ccendpoint.vscode.facts import MANAGE_MODELS, UPDATE_API_KEY
 from ccendpoint.vscode.requests import body_fields, chosen_effort
 
 TOOL = {
@@ -229,7 +230,7 @@ def _fix(target: Target, outcomes: Sequence[Outcome]) -> str:
     if statuses & set(AUTH_STATUSES):
         return (
             f"Check the key and the account of {target.provider.group_name} (region, balance, plan); set the same key "
-            "in VS Code with Chat: Manage Language Models → Update API Key."
+            f"in VS Code with {MANAGE_MODELS} → {UPDATE_API_KEY}."
         )
     if 400 in statuses and not is_loopback(target.url):
         pid = target.provider.id

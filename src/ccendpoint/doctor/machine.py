@@ -19,9 +19,16 @@ from ccendpoint.doctor.proxy_checks import Probe, check_proxies, check_service, 
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.errors import CcendpointError
 from ccendpoint.proxy.logfiles import tail_records
-from ccendpoint.vscode.paths import (
-    FILE_NAME,
+from ccendpoint.vscode.facts import (
+    EDITION_COMMANDS,
+    MODELS_FILE,
+    OPEN_MODELS_JSON,
+    OPEN_SETTINGS_JSON,
     PRODUCT_FOLDER,
+    PROFILES_FOLDER,
+    SETTINGS_FILE,
+)
+from ccendpoint.vscode.paths import (
     FileRequest,
     Location,
     locate,
@@ -35,7 +42,6 @@ from ccendpoint.vscode.paths import (
 if TYPE_CHECKING:
     from ccendpoint.service.manage import Status
 
-EDITION_COMMANDS = {"stable": "code", "insiders": "code-insiders", "vscodium": "codium"}
 LOG_TAIL = 2000  # log lines read per provider log
 
 
@@ -60,7 +66,7 @@ def installations(
         user = Path(user_folder(platform, data_dir))
         if not user.is_dir():
             continue
-        files = [("default", user / FILE_NAME)]
+        files = [("default", user / MODELS_FILE)]
         problem = None
         try:
             storage = read_storage(storage_file(platform, data_dir))
@@ -69,7 +75,7 @@ def installations(
             profiles, problem = [], exc.message
         for profile in profiles:
             if not profile.uses_default_models:
-                files.append((profile.name, user / "profiles" / profile.id / FILE_NAME))
+                files.append((profile.name, user / PROFILES_FOLDER / profile.id / MODELS_FILE))
         yield edition, user, files, problem
 
 
@@ -89,7 +95,7 @@ def check_installations(platform: str, environ: Mapping[str, str], chosen: Locat
     for edition, user, files, problem in found:
         with_file = [f"{name}" for name, path in files if path.exists()]
         listing = ", ".join(with_file) if with_file else "none yet"
-        findings.append(ok("vscode.installations", f"{edition}: {user} — profiles with {FILE_NAME}: {listing}."))
+        findings.append(ok("vscode.installations", f"{edition}: {user} — profiles with {MODELS_FILE}: {listing}."))
         if problem:
             findings.append(
                 warning(
@@ -139,7 +145,7 @@ def read_document(location: Location) -> tuple[str | None, Any, list[Finding]]:
                     "file.parse",
                     exc.message,
                     "VS Code ignores what it cannot parse, so none of the groups in it work.",
-                    "Fix the file at that line (Command Palette → Chat: Open Language Models (JSON)), "
+                    f"Fix the file at that line (Command Palette → {OPEN_MODELS_JSON}), "
                     "or restore a backup with `ccendpoint restore`.",
                 )
             ],
@@ -151,9 +157,9 @@ def read_settings(location: Location) -> tuple[dict[str, Any] | None, list[Findi
     """settings.json beside the checked file (tolerant of comments); None when absent."""
     from ccendpoint.vscode.document import DocumentError, parse_value
 
-    path = Path(location.path).with_name("settings.json")
+    path = Path(location.path).with_name(SETTINGS_FILE)
     if location.profile_id:
-        path = Path(location.path).parent / "settings.json"
+        path = Path(location.path).parent / SETTINGS_FILE
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
@@ -178,7 +184,7 @@ def read_settings(location: Location) -> tuple[dict[str, Any] | None, list[Findi
                 "settings.parse",
                 exc.message,
                 "VS Code ignores a settings.json it cannot parse; settings checks are skipped.",
-                "Fix the file in VS Code (Preferences: Open User Settings (JSON)).",
+                f"Fix the file in VS Code ({OPEN_SETTINGS_JSON}).",
             )
         ]
     return (value if isinstance(value, dict) else {}), []

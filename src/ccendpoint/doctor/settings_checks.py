@@ -8,12 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ccendpoint.doctor.findings import Finding, ok, warning
-from ccendpoint.vscode.blocks import VENDOR
-from ccendpoint.vscode.settings import BYOK_UTILITY_DEFAULT, UTILITY_SETTINGS, banner_shows
-
-#: From this release on, Custom Endpoint models need a setting to show in the Agent Host picker.
-AGENT_HOST_SINCE = (1, 132)
-AGENT_HOST_SETTING = "chat.agentHost.byokModels.enabled"
+from ccendpoint.vscode.facts import (
+    AGENT_HOST_SETTING,
+    AGENT_HOST_SINCE,
+    BYOK_UTILITY_DEFAULT,
+    UTILITY_SETTINGS,
+    VENDOR,
+)
+from ccendpoint.vscode.settings import banner_shows
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:

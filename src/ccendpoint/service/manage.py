@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccendpoint.errors import CcendpointError, UsageError
+from ccendpoint.files import write_atomic
 from ccendpoint.service import runner as runners
 from ccendpoint.service.runner import Runner
 from ccendpoint.service.spec import LOG_FILE_NAME, Served, ServiceSpec, find_program
@@ -174,8 +175,6 @@ def load_served(machine: Machine) -> Served:
 
 
 def save_served(machine: Machine, served: Served) -> None:
-    from ccendpoint.vscode.store import write_atomic
-
     text = json.dumps(served.as_dict(), indent=2, sort_keys=True) + "\n"
     write_atomic(machine.record_path, text.encode("utf-8"), None)
 
@@ -283,8 +282,6 @@ class Change:
 
 def install(machine: Machine, served: Served) -> Change:
     """Write the definition for ``served``, enable and start it; nothing changes when it is in place."""
-    from ccendpoint.vscode.store import write_atomic
-
     if served.empty:
         raise UsageError(
             "No provider for the service to serve.",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from ccendpoint.errors import CcendpointError
+from ccendpoint.files import write_atomic
 from ccendpoint.service import render
 from ccendpoint.service.runner import Completed, Runner
 from ccendpoint.service.spec import LAUNCHD_LABEL, SERVICE_NAME, ServiceSpec
@@ -328,8 +329,6 @@ class Autostart(System):
             time.sleep(0.05)
 
     def activate(self, spec: ServiceSpec, changed: bool) -> None:
-        from ccendpoint.vscode.store import write_atomic
-
         pid = self.pid()
         if pid is not None and changed:
             self._stop(pid)

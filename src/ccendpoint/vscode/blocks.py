@@ -18,9 +18,8 @@ from ccendpoint.catalog.lookup import find_model
 from ccendpoint.catalog.model import Model, Provider
 from ccendpoint.errors import UsageError
 from ccendpoint.urls import proxy_url as local_proxy_url
+from ccendpoint.vscode.facts import API_TYPE, EFFORT_FORMAT, FALLBACK_MAX_INPUT, FALLBACK_MAX_OUTPUT, VENDOR
 
-VENDOR = "customendpoint"
-API_TYPE = "chat-completions"
 Mode = Literal["proxy", "direct"]
 
 #: Every field of a model entry that ccendpoint writes. When ``add`` replaces an entry, these are
@@ -44,13 +43,7 @@ MANAGED_KEYS = frozenset(
         "requestBody",
     }
 )
-#: How VS Code sends the chosen Thinking Effort on the chat-completions API: a top-level field.
-EFFORT_FORMAT = "chat-completions"
 PORT_RANGE = range(1, 65536)
-
-#: What VS Code's own "Add Models" wizard writes when the limits are unknown.
-FALLBACK_MAX_INPUT = 128000
-FALLBACK_MAX_OUTPUT = 16000
 
 
 @dataclass(frozen=True)

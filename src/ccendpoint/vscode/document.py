@@ -1,27 +1,24 @@
-"""Tolerant JSONC reading and minimal text edits for ``chatLanguageModels.json`` (pure, no I/O).
+"""Tolerant JSONC reading of VS Code's files, with the position of every value (pure, no I/O).
 
-VS Code reads the file leniently: ``//`` and ``/* */`` comments and trailing commas are fine. This
-reader accepts the same, and keeps the position of every value and object member so that an edit
-touches only the text of what it changes. Every other character of the file, comments and
-formatting included, stays exactly as it was.
+VS Code reads its files leniently: ``//`` and ``/* */`` comments and trailing commas are fine. This
+reader accepts the same, and keeps the position of every value and object member, and how the file
+is formatted, so that :mod:`ccendpoint.vscode.edits` can change one value and leave every other
+character of the file, comments and formatting included, exactly as it was.
 
 Positions are offsets into the decoded text (characters, after a leading BOM is removed).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ccendpoint.errors import CcendpointError
+from ccendpoint.vscode.facts import MODELS_FILE_INDENT
 
 BOM = "\ufeff"
-#: How VS Code writes the file: ``JSON.stringify(groups, undefined, '\t')``.
-DEFAULT_INDENT = "\t"
 
 _WHITESPACE = re.compile(r"[ \t\r\n]+")
 _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\.)*"', re.DOTALL)
@@ -88,7 +85,7 @@ class Document:
     root: Node
     bom: bool = False
     newline: str = "\n"
-    indent: str = DEFAULT_INDENT
+    indent: str = MODELS_FILE_INDENT
 
     @property
     def value(self) -> list[Any]:
@@ -236,7 +233,7 @@ def parse(raw: str, source: str = "") -> Document:
     text = raw[1:] if bom else raw
     if not text.strip():
         root = Node("array", 0, 0, [])
-        return Document(text, root, bom, newline_style(text), DEFAULT_INDENT)
+        return Document(text, root, bom, newline_style(text), MODELS_FILE_INDENT)
     root = parse_value(text, source)
     if root.kind != "array":
         line, column = line_column(text, root.start)
@@ -270,7 +267,7 @@ def indent_unit(text: str) -> str:
                 steps[step] = steps.get(step, 0) + 1
         previous = lead
     if not steps:
-        return DEFAULT_INDENT
+        return MODELS_FILE_INDENT
     return max(steps, key=lambda s: (steps[s], -len(s)))
 
 
@@ -292,161 +289,11 @@ def starts_line(text: str, offset: int) -> bool:
     return _BLOCK_COMMENT.sub("", text[start:offset]).strip(" \t") == ""
 
 
-# --- rendering ---------------------------------------------------------------------------------
+def canonical(value: Any) -> str:
+    """One text per JSON value: key order does not matter, ``true`` and ``1`` differ."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def render(value: Any, indent: str, base: str = "", newline: str = "\n") -> str:
-    """``value`` as JSON in the file's style; lines after the first start with ``base``."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
-    return text.replace("\n", newline + base)
-
-
-def render_new_file(groups: Sequence[Any]) -> str:
-    """A new file exactly as VS Code writes one."""
-    return json.dumps(list(groups), indent=DEFAULT_INDENT, ensure_ascii=False)
-
-
-# --- edits ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace ``text[start:end]`` with ``new``."""
-
-    start: int
-    end: int
-    new: str
-
-
-def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """Apply non-overlapping edits (any order)."""
-    ordered = sorted(edits, key=lambda e: (e.start, e.end))
-    for before, after in itertools.pairwise(ordered):
-        if after.start < before.end:
-            raise ValueError("overlapping edits")
-    pieces: list[str] = []
-    cursor = 0
-    for edit in ordered:
-        pieces.append(text[cursor : edit.start])
-        pieces.append(edit.new)
-        cursor = edit.end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
-
-
-def member_text(key: str | None, value: Any, doc: Document, base: str) -> str:
-    rendered = render(value, doc.indent, base, doc.newline)
-    return rendered if key is None else f"{json.dumps(key, ensure_ascii=False)}: {rendered}"
-
-
-def replace_value(doc: Document, node: Node, value: Any) -> Edit:
-    """Replace one value in place, indented like the line it is on."""
-    return Edit(node.start, node.end, render(value, doc.indent, line_indent(doc.text, node.start), doc.newline))
-
-
-def append_member(doc: Document, container: Node, value: Any, key: str | None = None) -> Edit:
-    """Add a member after the last one of an array or object (``key`` for objects)."""
-    text = doc.text
-    if not container.members:
-        return _append_to_empty(doc, container, value, key)
-    last = container.members[-1]
-    base = line_indent(text, last.start)
-    separator = ("," + doc.newline + base) if starts_line(text, last.start) else ", "
-    return Edit(last.end, last.end, separator + member_text(key, value, doc, base))
-
-
-def _append_to_empty(doc: Document, container: Node, value: Any, key: str | None) -> Edit:
-    text = doc.text
-    outer = line_indent(text, container.start)
-    inner = outer + doc.indent
-    body = member_text(key, value, doc, inner)
-    interior_start, interior_end = container.start + 1, container.end - 1
-    interior = text[interior_start:interior_end]
-    if not interior.strip():
-        return Edit(interior_start, interior_end, doc.newline + inner + body + doc.newline + outer)
-    # comments inside the empty container stay: the member goes after the last one
-    anchor = interior_start + len(interior.rstrip(" \t\r\n"))
-    closing = "" if "\n" in text[anchor:interior_end] else doc.newline + outer
-    return Edit(anchor, anchor, doc.newline + inner + body + closing)
-
-
-def remove_member(doc: Document, container: Node, index: int) -> list[Edit]:
-    """Edits that delete member ``index`` and one comma, leaving the neighbours' text as it was.
-
-    Candidates are tried from the tidiest to the plainest; the first one whose result still parses
-    to the container without that member wins.
-    """
-    expected = _without(container, index)
-    for edits in _removal_candidates(doc, container, index):
-        if _check(doc, container, edits, expected):
-            return edits
-    raise CcendpointError(
-        "could not remove an entry without disturbing the text around it",
-        hint="Remove it by hand in VS Code: Chat: Open Language Models (JSON).",
-    )
-
-
-def _without(container: Node, index: int) -> Any:
-    if container.kind == "array":
-        return [m.value.value for i, m in enumerate(container.members) if i != index]
-    return {m.key: m.value.value for i, m in enumerate(container.members) if i != index}
-
-
-def _check(doc: Document, container: Node, edits: list[Edit], expected: Any) -> bool:
-    new_text = apply_edits(doc.text, edits)
-    end = container.end + sum(len(e.new) - (e.end - e.start) for e in edits)
-    try:
-        node = parse_value(new_text[container.start : end])
-    except DocumentError:
-        return False
-    return _same(node.value, expected)
-
-
-def _same(a: Any, b: Any) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def _removal_candidates(doc: Document, container: Node, index: int) -> Iterator[list[Edit]]:
-    text = doc.text
-    members = container.members
-    member = members[index]
-    lead = _whitespace_before(text, member.start)
-    if index == len(members) - 1 and index > 0:
-        # the last one: drop the comma before it and the line it sits on; a trailing comma stays
-        comma = members[index - 1].comma
-        assert comma is not None
-        yield [Edit(comma, comma + 1, ""), Edit(lead, member.end, "")]
-        yield [Edit(comma, comma + 1, ""), Edit(member.start, member.end, "")]
-    elif member.comma is not None:
-        # one of several, or the only one with a trailing comma: drop it, its comma and the space after
-        after = _whitespace_after(text, member.comma + 1)
-        if index == 0 and len(members) == 1 and _only_space_around(doc, container, member):
-            yield [Edit(container.start + 1, container.end - 1, "")]
-        yield [Edit(member.start, after, "")]
-        yield [Edit(member.start, member.end, ""), Edit(member.comma, member.comma + 1, "")]
-    else:  # the only member
-        if _only_space_around(doc, container, member):
-            yield [Edit(container.start + 1, container.end - 1, "")]
-        yield [Edit(lead, member.end, "")]
-        yield [Edit(member.start, member.end, "")]
-
-
-def _only_space_around(doc: Document, container: Node, member: Member) -> bool:
-    """Nothing but whitespace (and the member's own comma) inside the container besides the member."""
-    before = doc.text[container.start + 1 : member.start]
-    after = doc.text[member.end : container.end - 1].replace(",", "", 1)
-    return not (before + after).strip()
-
-
-def _whitespace_before(text: str, offset: int) -> int:
-    start = offset
-    while start > 0 and text[start - 1] in " \t\r\n":
-        start -= 1
-    return start
-
-
-def _whitespace_after(text: str, offset: int) -> int:
-    end = offset
-    while end < len(text) and text[end] in " \t\r\n":
-        end += 1
-    return end
+def same(a: Any, b: Any) -> bool:
+    """The two JSON values are equal (as JSON, not as Python: ``True`` is not ``1``)."""
+    return canonical(a) == canonical(b)

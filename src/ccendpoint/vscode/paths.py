@@ -20,26 +20,21 @@ import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ccendpoint.errors import CcendpointError, UsageError
-
-FILE_NAME = "chatLanguageModels.json"
-Edition = Literal["stable", "insiders", "vscodium"]
-EDITIONS: tuple[Edition, ...] = ("stable", "insiders", "vscodium")
-
-#: The product folder name (``nameShort``) of each edition.
-PRODUCT_FOLDER: Mapping[Edition, str] = {
-    "stable": "Code",
-    "insiders": "Code - Insiders",
-    "vscodium": "VSCodium",
-}
-DEFAULT_PROFILE_NAMES = ("default",)
-
-VSCODIUM_WARNING = (
-    "VSCodium ships without GitHub Copilot Chat, so no Custom Endpoint provider reads this file "
-    "there; the groups only work in VS Code (Stable or Insiders)."
+from ccendpoint.vscode.facts import (
+    MODELS_FILE,
+    PORTABLE_USER_DATA,
+    PRODUCT_FOLDER,
+    PROFILES_FOLDER,
+    STORAGE_FILE,
+    USER_FOLDER,
+    VSCODIUM_WARNING,
+    Edition,
 )
+
+DEFAULT_PROFILE_NAMES = ("default",)
 
 
 @dataclass(frozen=True)
@@ -114,7 +109,7 @@ def user_data_dir(
         return explicit, "--user-data-dir"
     portable = environ.get("VSCODE_PORTABLE")
     if portable:
-        return _join(platform, portable, "user-data"), "portable"
+        return _join(platform, portable, PORTABLE_USER_DATA), "portable"
     appdata = environ.get("VSCODE_APPDATA")
     if appdata:
         return _join(platform, appdata, PRODUCT_FOLDER[edition]), "VSCODE_APPDATA"
@@ -122,12 +117,12 @@ def user_data_dir(
 
 
 def user_folder(platform: str, data_dir: str) -> str:
-    return _join(platform, data_dir, "User")
+    return _join(platform, data_dir, USER_FOLDER)
 
 
 def storage_file(platform: str, data_dir: str) -> str:
     """VS Code's global state file that lists the profiles."""
-    return _join(platform, user_folder(platform, data_dir), "globalStorage", "storage.json")
+    return _join(platform, user_folder(platform, data_dir), *STORAGE_FILE)
 
 
 def parse_profiles(text: str) -> list[Profile]:
@@ -200,7 +195,7 @@ def locate(
     user = user_folder(platform, data_dir)
     warnings = _edition_warnings(edition)
     if not request.profile or request.profile.lower() in DEFAULT_PROFILE_NAMES:
-        return Location(_join(platform, user, FILE_NAME), edition, how, warnings=warnings)
+        return Location(_join(platform, user, MODELS_FILE), edition, how, warnings=warnings)
     storage = storage_file(platform, data_dir)
     text = read_text(storage) if read_text else None
     profiles = parse_profiles(text) if text else []
@@ -208,9 +203,9 @@ def locate(
     if profile is None:
         raise unknown_profile(request.profile, profiles, storage)
     if profile.uses_default_models:
-        path = _join(platform, user, FILE_NAME)
+        path = _join(platform, user, MODELS_FILE)
     else:
-        path = _join(platform, user, "profiles", profile.id, FILE_NAME)
+        path = _join(platform, user, PROFILES_FOLDER, profile.id, MODELS_FILE)
     return Location(path, edition, how, profile.name, profile.id, warnings)
 
 

@@ -15,28 +15,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ccendpoint.catalog.model import Model, Provider
-from ccendpoint.vscode.blocks import VENDOR
 from ccendpoint.vscode.document import (
     BOM,
     Document,
     DocumentError,
-    append_member,
-    apply_edits,
     indent_unit,
     line_column,
     newline_style,
     parse_value,
-    replace_value,
 )
-
-UTILITY_MODEL = "chat.utilityModel"
-UTILITY_SMALL_MODEL = "chat.utilitySmallModel"
-#: "copilot" (the default), "mainAgent" (utility tasks use the chat's model) or "none".
-BYOK_UTILITY_DEFAULT = "chat.byokUtilityModelDefault"
-MAIN_AGENT = "mainAgent"
-UTILITY_SETTINGS = (UTILITY_MODEL, UTILITY_SMALL_MODEL)
-#: How VS Code's settings editor indents a new settings.json.
-NEW_FILE_INDENT = "    "
+from ccendpoint.vscode.edits import append_member, apply_edits, replace_value
+from ccendpoint.vscode.facts import BYOK_UTILITY_DEFAULT, MAIN_AGENT, SETTINGS_FILE_INDENT, UTILITY_SETTINGS, VENDOR
 
 
 def model_reference(model_id: str) -> str:
@@ -98,12 +87,12 @@ def parse_settings(text: str | None, source: str = "") -> Document:
     body = raw[1:] if bom else raw
     if not body.strip():
         body = "{}"
-        return Document(body, parse_value(body), bom, newline_style(raw), NEW_FILE_INDENT)
+        return Document(body, parse_value(body), bom, newline_style(raw), SETTINGS_FILE_INDENT)
     root = parse_value(body, source)
     if root.kind != "object":
         line, column = line_column(body, root.start)
         raise DocumentError("the top level is not an object ({ ... }), as VS Code expects", line, column, source=source)
-    indent = indent_unit(body) if "\n" in body.strip() else NEW_FILE_INDENT  # one line: nothing to go by
+    indent = indent_unit(body) if "\n" in body.strip() else SETTINGS_FILE_INDENT  # one line: nothing to go by
     return Document(body, root, bom, newline_style(body), indent)
 
 

@@ -1,41 +1,28 @@
 """Reading and writing VS Code's files (``chatLanguageModels.json``, ``settings.json``) safely.
 
 - The file is read as bytes and decoded as UTF-8, so line endings and a BOM survive untouched.
-- Before a write the previous file is copied to ``<state dir>/backups/`` (the newest 10 per file).
-- Writes are atomic: a temporary file in the same folder, fsync, rename. A symlinked file is written
-  through to its target, so the link stays. The file keeps its mode; new files are created 0600.
-- One lock file makes ccendpoint processes take turns, and the file is re-read under the lock: if it
+- Before a write the previous file is copied aside (:mod:`ccendpoint.vscode.backups`).
+- Writes are atomic (:mod:`ccendpoint.files`). A symlinked file is written through to its target,
+  so the link stays. The file keeps its mode; new files are created 0600.
+- One lock makes ccendpoint processes take turns, and the file is re-read under the lock: if it
   changed since the plan was made (VS Code saved it, say), nothing is written.
-- The ownership record (what ccendpoint wrote, as hashes per file, group and model) is updated only
-  after the file was written.
+- The ownership record (:mod:`ccendpoint.vscode.ownership`) is updated only after the file was
+  written.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import errno
-import hashlib
-import json
 import os
-import re
 import stat
-import sys
-import tempfile
-import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
-from ccendpoint import dirs
 from ccendpoint.errors import CcendpointError
-from ccendpoint.vscode.plan import GroupRecord, Plan
-
-KEEP_BACKUPS = 10
-NEW_FILE_MODE = 0o600
-LOCK_TIMEOUT = 10.0
-RECORD_VERSION = 1
+from ccendpoint.files import write_atomic, write_lock
+from ccendpoint.vscode.backups import Backup, make_backup, read_backup
+from ccendpoint.vscode.ownership import save_record
+from ccendpoint.vscode.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -59,24 +46,6 @@ class FileState:
     def key(self) -> str:
         """How records and backups name this file: its real path."""
         return str(self.target)
-
-
-@dataclass(frozen=True)
-class Backup:
-    id: str  # "<folder>/<stamp>.json", what `restore` takes
-    path: Path
-    target: str  # the file it is a copy of
-    created: dt.datetime
-    size: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "file": self.target,
-            "created": self.created.isoformat(timespec="seconds"),
-            "size": self.size,
-            "path": str(self.path),
-        }
 
 
 @dataclass(frozen=True)
@@ -132,16 +101,6 @@ def _read_error(path: Path, exc: OSError) -> CcendpointError:
     )
 
 
-def _state_error(path: Path, exc: OSError) -> CcendpointError:
-    """ccendpoint's own state folder (lock, backups, records) cannot be used."""
-    return CcendpointError(
-        f"Cannot use ccendpoint's state folder: {exc.strerror or exc}: {exc.filename or path}.",
-        hint=f"Make sure {dirs.state_dir()} is a folder you may write in (ls -ld), then run again"
-        + (" (XDG_STATE_HOME moves it)" if sys.platform.startswith("linux") else "")
-        + ". Nothing was written.",
-    )
-
-
 # --- writing --------------------------------------------------------------------------------------
 
 
@@ -152,58 +111,6 @@ def check_writable(state: FileState) -> None:
             f"{state.path} is read-only, so ccendpoint leaves it alone.",
             hint=f"Make it writable first (chmod u+w '{state.target}'), or use --dry-run to see the change.",
         )
-
-
-def write_atomic(target: Path, data: bytes, mode: int | None) -> None:
-    """Write ``data`` to ``target`` through a temporary file in the same folder, then rename."""
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise _write_error(target, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, NEW_FILE_MODE if mode is None else mode)
-        _keep_owner(temp, target)
-        os.replace(temp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise _write_error(target, exc) from None
-    _fsync_folder(folder)
-
-
-def _keep_owner(temp: str, target: Path) -> None:
-    """When run as root on someone's file, the new file keeps that someone as owner."""
-    if sys.platform == "win32" or os.geteuid() != 0:
-        return
-    with contextlib.suppress(OSError):
-        info = target.stat()
-        os.chown(temp, info.st_uid, info.st_gid)
-
-
-def _fsync_folder(folder: Path) -> None:
-    if sys.platform == "win32":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_error(target: Path, exc: OSError) -> CcendpointError:
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return CcendpointError(
-            f"Cannot write {target}: {exc.strerror}.",
-            hint=f"Check that you may write in {target.parent} (ls -ld), then run again. Nothing was changed.",
-        )
-    return CcendpointError(f"Cannot write {target}: {exc.strerror or exc}.", hint="Nothing was changed.")
 
 
 def _unchanged_since(path: Path, before: FileState) -> FileState:
@@ -225,7 +132,7 @@ def apply_text(path: Path, new_text: str, before: FileState) -> WriteResult:
         if now.raw == data:
             return WriteResult(False)
         check_writable(now)
-        backup = make_backup(now)
+        backup = make_backup(now.key, now.raw)
         write_atomic(now.target, data, now.mode)
     return WriteResult(True, backup)
 
@@ -237,192 +144,10 @@ def apply_plan(path: Path, plan: Plan, before: FileState) -> WriteResult:
         backup = None
         if plan.changed:
             check_writable(now)
-            backup = make_backup(now)
+            backup = make_backup(now.key, now.raw)
             write_atomic(now.target, plan.new_text.encode("utf-8"), now.mode)
         save_record(now.key, plan.vendor, plan.group, plan.record)
     return WriteResult(plan.changed, backup)
-
-
-# --- lock -----------------------------------------------------------------------------------------
-
-
-def lock_path() -> Path:
-    return dirs.state_dir() / "write.lock"
-
-
-@contextlib.contextmanager
-def write_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Only one ccendpoint process writes at a time. The OS drops the lock if a process dies."""
-    path = lock_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
-    except OSError as exc:
-        raise _state_error(path, exc) from None
-    try:
-        _acquire(handle, path, timeout)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()).encode())
-        handle.flush()
-        try:
-            yield
-        finally:
-            _release(handle)
-    finally:
-        handle.close()
-
-
-def _acquire(handle: IO[bytes], path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not _try_lock(handle):
-        if time.monotonic() >= deadline:
-            handle.seek(0)
-            holder = handle.read().decode(errors="replace").strip() or "unknown"
-            raise CcendpointError(
-                f"Another ccendpoint command is writing VS Code's file (process {holder}).",
-                hint=f"Wait for it to finish and run again. The lock is {path}.",
-            )
-        time.sleep(0.05)
-
-
-def _try_lock(handle: IO[bytes]) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        handle.seek(0)
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _release(handle: IO[bytes]) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        handle.seek(0)
-        with contextlib.suppress(OSError):
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        return
-    import fcntl
-
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-# --- backups --------------------------------------------------------------------------------------
-
-
-def backups_dir() -> Path:
-    return dirs.state_dir() / "backups"
-
-
-def _folder_for(key: str) -> Path:
-    """One folder per file: readable names from the path, plus a hash so names never collide."""
-    parts = [p for p in re.split(r"[\\/]", key) if p][-3:-1]
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts)) or "file"
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
-    return backups_dir() / f"{readable}-{digest}"
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.strftime("%Y%m%dT%H%M%S.%fZ")
-
-
-def make_backup(state: FileState, keep: int = KEEP_BACKUPS) -> Backup | None:
-    """Copy the file's current bytes aside; None when there is no file yet."""
-    if state.raw is None:
-        return None
-    folder = _folder_for(state.key)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(folder, 0o700)
-        (folder / "file.txt").write_text(state.key + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise _state_error(folder, exc) from None
-    moment = dt.datetime.now(dt.timezone.utc)
-    path = folder / f"{_stamp(moment)}.json"
-    while path.exists():
-        moment += dt.timedelta(microseconds=1)
-        path = folder / f"{_stamp(moment)}.json"
-    write_atomic(path, state.raw, NEW_FILE_MODE)
-    _prune(folder, keep)
-    return _backup_at(path, state.key)
-
-
-def _prune(folder: Path, keep: int) -> None:
-    copies = sorted(folder.glob("*.json"))
-    for old in copies[: max(0, len(copies) - keep)]:
-        with contextlib.suppress(OSError):
-            old.unlink()
-
-
-def _parse_stamp(name: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.strptime(name, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        return None
-
-
-def _backup_at(path: Path, target: str) -> Backup | None:
-    created = _parse_stamp(path.stem)
-    if created is None:
-        return None
-    return Backup(f"{path.parent.name}/{path.name}", path, target, created, path.stat().st_size)
-
-
-def list_backups(key: str | None = None) -> list[Backup]:
-    """Backups, newest first; only those of one file when ``key`` is given."""
-    root = backups_dir()
-    if not root.is_dir():
-        return []
-    found: list[Backup] = []
-    for folder in root.iterdir():
-        marker = folder / "file.txt"
-        if not marker.is_file():
-            continue
-        target = marker.read_text(encoding="utf-8").strip()
-        if key is not None and target != key:
-            continue
-        for path in folder.glob("*.json"):
-            backup = _backup_at(path, target)
-            if backup is not None:
-                found.append(backup)
-    return sorted(found, key=lambda b: b.created, reverse=True)
-
-
-def find_backup(name: str) -> Backup:
-    """A backup by its id, its file name, or its path."""
-    every = list_backups()
-    candidate = Path(name)
-    for backup in every:
-        if name in (backup.id, backup.path.name) or (candidate.is_absolute() and candidate == backup.path):
-            return backup
-    shown = ", ".join(b.id for b in every[:3])
-    raise CcendpointError(
-        f"No backup named '{name}'.",
-        hint=f"`ccendpoint backups` lists them{' (newest: ' + shown + ')' if shown else ''}.",
-        exit_code=2,
-    )
-
-
-def read_backup(backup: Backup) -> bytes:
-    try:
-        return backup.path.read_bytes()
-    except OSError as exc:
-        raise CcendpointError(
-            f"Cannot read backup {backup.id}: {exc.strerror or exc}.",
-            hint="`ccendpoint backups` lists the backups that are there; pick another one.",
-        ) from None
 
 
 def restore_backup(backup: Backup, path: Path) -> WriteResult:
@@ -433,90 +158,6 @@ def restore_backup(backup: Backup, path: Path) -> WriteResult:
         check_writable(now)
         if now.raw == data:
             return WriteResult(False)
-        saved = make_backup(now)
+        saved = make_backup(now.key, now.raw)
         write_atomic(now.target, data, now.mode)
     return WriteResult(True, saved)
-
-
-# --- ownership records ----------------------------------------------------------------------------
-
-
-def records_path() -> Path:
-    return dirs.state_dir() / "ownership.json"
-
-
-def _load_all() -> dict[str, Any]:
-    path = records_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {"version": RECORD_VERSION, "files": {}}
-    except (NotADirectoryError, PermissionError) as exc:
-        raise _state_error(path, exc) from None
-    except (OSError, ValueError):
-        raise CcendpointError(
-            f"ccendpoint's ownership record {path} cannot be read.",
-            hint="Delete it; ccendpoint then treats entries it wrote earlier as conflicts and asks before "
-            "replacing them.",
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-        return {"version": RECORD_VERSION, "files": {}}
-    return data
-
-
-def load_records(key: str) -> list[GroupRecord]:
-    """Every group ccendpoint remembers writing to this file."""
-    groups = _load_all()["files"].get(key, {}).get("groups", [])
-    return [record for item in groups if (record := _record_from(item)) is not None]
-
-
-def load_record(key: str, vendor: str, name: str) -> GroupRecord | None:
-    for record in load_records(key):
-        if (record.vendor, record.name) == (vendor, name):
-            return record
-    return None
-
-
-def _record_from(item: Any) -> GroupRecord | None:
-    if not isinstance(item, dict):
-        return None
-    models = item.get("models")
-    if not isinstance(models, dict):
-        return None
-    clean = {str(k): tuple(str(h) for h in v) for k, v in models.items() if isinstance(v, list)}
-    return GroupRecord(
-        str(item.get("vendor", "")),
-        str(item.get("name", "")),
-        str(item.get("provider", "")),
-        clean,
-        created=item.get("created") is True,
-    )
-
-
-def _record_data(record: GroupRecord) -> Mapping[str, Any]:
-    return {
-        "vendor": record.vendor,
-        "name": record.name,
-        "provider": record.provider,
-        "models": {k: list(v) for k, v in record.models.items()},
-        "created": record.created,
-    }
-
-
-def save_record(key: str, vendor: str, name: str, record: GroupRecord | None) -> None:
-    """Remember (or forget, with None) what ccendpoint wrote to one group of one file."""
-    if record is not None and (record.vendor, record.name) != (vendor, name):
-        raise ValueError(f"the record belongs to group {record.name!r}, not {name!r}")
-    data = _load_all()
-    entry = data["files"].setdefault(key, {"groups": []})
-    groups = [g for g in entry.get("groups", []) if (g.get("vendor"), g.get("name")) != (vendor, name)]
-    if record is not None and record.models:
-        groups.append(_record_data(record))
-    if groups:
-        entry["groups"] = groups
-    else:
-        data["files"].pop(key, None)
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    if records_path().exists() and records_path().read_text(encoding="utf-8") == text:
-        return
-    write_atomic(records_path(), text.encode("utf-8"), NEW_FILE_MODE)
