@@ -404,6 +404,48 @@ def test_backups_table_and_empty_list(models_file: Path) -> None:
     assert code == 0 and "Code-User-" in out and "restore BACKUP" in out
 
 
+@pytest.mark.parametrize("broken", [b'[{"name": "caf\xe9"}]', b"[{,,, half a save"])
+def test_restore_works_when_the_file_is_broken(home: Path, models_file: Path, broken: bytes) -> None:
+    existing(models_file, "[]")
+    assert run("add", "acme")[0] == 0
+    good = models_file.read_bytes()
+    models_file.write_bytes(broken)
+    code, out, err = run("add", "acme")
+    assert code != 0 and "restore" in err  # add refuses the broken file and points here
+    code, out, err = run("restore", "--yes")
+    assert code == 0, err
+    assert models_file.read_bytes() == b"[]"  # the newest backup: the file before the add
+    assert "Restored" in out
+    listed = json.loads(run("backups", "--json")[1])
+    assert any(Path(b["path"]).read_bytes() == broken for b in listed), "the broken bytes are kept too"
+    assert good != broken
+
+
+def test_backups_mark_the_first_copy(models_file: Path) -> None:
+    existing(models_file, "[]")
+    run("add", "acme", "--models", "acme-large")
+    run("add", "acme")
+    listed = json.loads(run("backups", "--json")[1])
+    assert [b["first"] for b in listed] == [False, True]
+    code, out, _ = run("backups")
+    assert code == 0 and out.count("(first)") == 1
+
+
+def test_remove_warns_about_the_users_fields_it_takes(models_file: Path) -> None:
+    existing(models_file, "[]")
+    run("add", "acme")
+    mine = '"id": "acme-small",\n"requestHeaders": {"X-Mine": "1"},'
+    models_file.write_text(models_file.read_text().replace('"id": "acme-small",', mine))
+    code, out, err = run("remove", "acme", "--json")
+    assert code == 0
+    warnings = json.loads(out)["warnings"]
+    assert len(warnings) == 1 and "requestHeaders" in warnings[0]
+    code, out, err = run("add", "acme")
+    models_file.write_text(models_file.read_text().replace('"id": "acme-small",', '"id": "acme-small",\n"x": 1,'))
+    code, out, err = run("remove", "acme")
+    assert code == 0 and "(x)" in " ".join(err.split())
+
+
 def test_restore_unknown_backup() -> None:
     code, _, err = run("restore", "nope.json", "--yes")
     assert code == 2 and "No backup named" in err

@@ -227,6 +227,44 @@ def test_updates_keep_the_users_own_fields_and_drop_the_catalogs() -> None:
     assert parse(removed.new_text).value == []
 
 
+def test_remove_names_the_fields_of_the_users_that_go_with_an_entry() -> None:
+    first = add(None)
+    with_headers = _with_headers(first.new_text)
+    removed = remove(with_headers, first.record)
+    assert parse(removed.new_text).value == []
+    assert len(removed.warnings) == 1
+    assert "acme-small" in removed.warnings[0] and "(requestHeaders)" in removed.warnings[0]
+    assert "acme-large" not in removed.warnings[0]
+    some = remove(with_headers, first.record, model_ids=["acme-large"])
+    assert some.warnings == (), "nothing of the user's goes"
+
+
+def test_a_forced_remove_says_it_took_the_users_edits_and_entries() -> None:
+    first = add(None)
+    edited = first.new_text.replace('"name": "Acme Small"', '"name": "Mine"')
+    assert remove(edited, first.record).warnings == (), "kept, so nothing to say"
+    forced = remove(edited, first.record, force=True)
+    assert [w for w in forced.warnings if "--force" in w] == [
+        "--force removed your edits to acme-small in 'Acme'; the backup keeps it."
+    ]
+    unrecorded = remove(first.new_text, None, force=True)
+    assert sorted(unrecorded.warnings) == [
+        f"--force removed your own entry for {model_id} in 'Acme'; the backup keeps it."
+        for model_id in ("acme-large", "acme-small")
+    ]
+
+
+def test_a_forced_add_names_the_users_values_it_replaces() -> None:
+    first = add(None)
+    edited = _with_headers(first.new_text, name="Small, my way")
+    assert add(edited, first.record).warnings == ()
+    forced = add(edited, first.record, force=True)
+    assert forced.warnings == (
+        "Replaced your edits to acme-small in 'Acme' (name); the backup keeps them (`ccendpoint restore`).",
+    )
+    assert "requestHeaders" not in forced.warnings[0], "carried over, not replaced"
+
+
 def test_a_managed_field_the_user_adds_is_an_edit() -> None:
     first = add(None)
     edited = first.new_text.replace('"name": "Acme Small",', '"name": "Acme Small",\n"requestBody": {"x": 1},')

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ccendpoint import dirs, files
+from ccendpoint import dirs, file_swap, files
 from ccendpoint.errors import CcendpointError
 from ccendpoint.vscode import backups, ownership, store
 from ccendpoint.vscode.ownership import GroupRecord
@@ -258,14 +262,15 @@ def test_lock_makes_writers_take_turns() -> None:
 # --- backups --------------------------------------------------------------------------------------
 
 
-def test_only_the_newest_ten_backups_are_kept(tmp_path: Path) -> None:
+def test_the_first_and_the_newest_ten_backups_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "f.json"
-    for n in range(12):
+    for n in range(14):
         path.write_text(f"[{n}]")
         backup_of(path)
     kept = backups.list_backups(str(path.resolve()))
-    assert len(kept) == backups.KEEP_BACKUPS
-    assert [b.path.read_text() for b in kept] == [f"[{n}]" for n in range(11, 1, -1)]
+    assert len(kept) == backups.KEEP_BACKUPS + 1
+    assert [b.path.read_text() for b in kept] == [f"[{n}]" for n in range(13, 3, -1)] + ["[0]"]
+    assert [b.first for b in kept] == [False] * backups.KEEP_BACKUPS + [True]
     assert all(mode_of(b.path) == 0o600 for b in kept)
     assert mode_of(kept[0].path.parent) == 0o700
     assert kept[0].path.is_relative_to(dirs.state_dir() / "backups")
@@ -328,3 +333,169 @@ def test_unreadable_record_is_a_clear_error() -> None:
     with pytest.raises(CcendpointError, match="ownership record") as raised:
         ownership.load_records("/f.json")
     assert "Delete it" in (raised.value.hint or "")
+
+
+def test_a_backup_folder_from_before_the_first_was_noted_keeps_its_oldest(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[0]")
+    first = backup_of(path)
+    assert first is not None
+    (first.path.parent / "first.txt").unlink()  # as an older ccendpoint left the folder
+    for n in range(1, 13):
+        path.write_text(f"[{n}]")
+        backup_of(path)
+    kept = backups.list_backups(str(path.resolve()))
+    assert kept[-1].path.read_text() == "[0]" and kept[-1].first
+
+
+# --- a save of VS Code's racing ccendpoint's write ------------------------------------------------
+
+
+def _planned(path: Path) -> tuple[store.FileState, Any]:
+    state = store.read_file(path)
+    return state, plan_add(state.text, acme_group(), None, "acme")
+
+
+SAVED = b'[{"name": "saved by VS Code", "vendor": "x"}]'
+
+
+def test_a_save_while_the_new_file_is_written_stops_the_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The save lands after the locked re-read, while the new bytes go to disk: nothing is replaced."""
+    path = tmp_path / "vscode" / "f.json"
+    path.parent.mkdir()
+    path.write_text("[]")
+    state, plan = _planned(path)
+    real_write_temp = files._write_temp
+
+    def save_meanwhile(target: Path, data: bytes, mode: int | None) -> str:
+        temp = real_write_temp(target, data, mode)
+        target.write_bytes(SAVED)  # VS Code writes in place
+        return temp
+
+    monkeypatch.setattr(files, "_write_temp", save_meanwhile)
+    with pytest.raises(CcendpointError, match="changed while ccendpoint was writing"):
+        store.apply_plan(path, plan, state)
+    assert path.read_bytes() == SAVED
+    assert [p.name for p in path.parent.iterdir()] == ["f.json"], "no temporary file is left"
+
+
+@pytest.mark.parametrize("how", ["in place", "by rename"])
+@pytest.mark.skipif(not file_swap.can_swap(), reason="this system cannot swap two files in one step")
+def test_a_save_in_the_last_instant_is_kept_in_a_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The save lands after the last check, right before the rename: its exact bytes stay recoverable."""
+    path = tmp_path / "vscode" / "f.json"
+    path.parent.mkdir()
+    path.write_text("[]")
+    state, plan = _planned(path)
+    real_swap = file_swap.swap
+
+    def save_then_swap(first: str, second: str) -> bool:
+        if how == "in place":
+            with open(second, "r+b") as handle:
+                handle.write(SAVED)
+        else:
+            other = tmp_path / "vscode-save.tmp"
+            other.write_bytes(SAVED)
+            os.replace(other, second)
+        return real_swap(first, second)
+
+    monkeypatch.setattr(file_swap, "swap", save_then_swap)
+    result = store.apply_plan(path, plan, state)
+    assert path.read_text() == plan.new_text
+    assert result.backup is not None and result.backup.path.read_bytes() == b"[]"
+    assert result.overtaken is not None and result.overtaken.path.read_bytes() == SAVED
+    warning = result.warning(path)
+    assert warning is not None and f"ccendpoint restore {result.overtaken.id}" in warning
+    assert [p.name for p in path.parent.iterdir()] == ["f.json"]
+
+
+def test_a_file_system_that_cannot_swap_still_gets_the_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "vscode" / "f.json"
+    path.parent.mkdir()
+    path.write_text("[]")
+    state, plan = _planned(path)
+    monkeypatch.setattr(file_swap, "swap", lambda first, second: False)
+    result = store.apply_plan(path, plan, state)
+    assert result.written and result.overtaken is None
+    assert path.read_text() == plan.new_text
+    assert [p.name for p in path.parent.iterdir()] == ["f.json"]
+
+
+def test_a_file_created_at_the_last_instant_is_not_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ccendpoint makes a new file only where there is none, up to the very rename."""
+    path = tmp_path / "vscode" / "f.json"
+    path.parent.mkdir()
+    state, plan = _planned(path)
+    real_bytes_of = files._bytes_of
+
+    def created_after_the_check(target: Path) -> bytes | None:
+        found = real_bytes_of(target)
+        target.write_bytes(SAVED)
+        return found
+
+    monkeypatch.setattr(files, "_bytes_of", created_after_the_check)
+    with pytest.raises(CcendpointError, match="changed while ccendpoint was writing"):
+        store.apply_plan(path, plan, state)
+    assert path.read_bytes() == SAVED
+    assert [p.name for p in path.parent.iterdir()] == ["f.json"]
+
+
+# --- restore when the file is broken --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("broken", [b'["caf\xe9"]', b"{not json at all", b"\x00\xff\xfe"])
+def test_restore_puts_a_backup_over_a_broken_file(tmp_path: Path, broken: bytes) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("[1]")
+    good = backup_of(path)
+    assert good is not None
+    path.write_bytes(broken)
+    result = store.restore_backup(good, path)
+    assert path.read_text() == "[1]"
+    assert result.backup is not None and result.backup.path.read_bytes() == broken
+
+
+# --- who may write --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def acting_as(uid: int, gid: int) -> Iterator[None]:
+    """Run the block with another user's effective ids (root only)."""
+    os.setegid(gid)
+    os.seteuid(uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+NOBODY = 65534
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="making another user's file needs root")
+@pytest.mark.parametrize(
+    ("owner", "mode", "writable"),
+    [
+        ((0, 0), 0o644, False),  # someone else's file: its owner's write bit is not ours
+        ((0, NOBODY), 0o464, True),  # our group may write, though its owner may not
+        ((NOBODY, 0), 0o464, False),  # ours, and we made it read-only
+        ((0, 0), 0o646, True),  # anyone may write
+    ],
+)
+def test_read_only_means_what_the_system_allows_the_user(owner: tuple[int, int], mode: int, writable: bool) -> None:
+    with tempfile.TemporaryDirectory() as shared:  # a folder the other user can reach
+        os.chmod(shared, 0o777)
+        path = Path(shared) / "f.json"
+        path.write_text("[]")
+        os.chown(path, *owner)
+        path.chmod(mode)
+        state = store.read_file(path)
+        with acting_as(NOBODY, NOBODY):
+            if writable:
+                store.check_writable(state)
+            else:
+                with pytest.raises(CcendpointError, match="read-only for you"):
+                    store.check_writable(state)

@@ -2,7 +2,8 @@
 
 Every file ccendpoint writes (VS Code's files, backups, records, the installed catalog, service
 definitions, caches) goes through :func:`write_atomic`: a temporary file in the same folder, fsync,
-rename, so a crash leaves the old file or the new one, never half of each. :func:`write_lock` makes
+rename, so a crash leaves the old file or the new one, never half of each. VS Code's own files go
+through :func:`replace_checked`, which also makes sure no save of VS Code's is lost on the way. :func:`write_lock` makes
 ccendpoint processes take turns; the OS drops the lock when a process dies.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from ccendpoint import dirs
+from ccendpoint import dirs, file_swap
 from ccendpoint.errors import CcendpointError
 
 if sys.platform == "win32":
@@ -37,6 +38,55 @@ def write_atomic(target: Path, data: bytes, mode: int | None) -> None:
     ``mode``: the new file's permissions (None: :data:`NEW_FILE_MODE`). Run as root on someone
     else's file, the file keeps its owner.
     """
+    temp = _write_temp(target, data, mode)
+    try:
+        os.replace(temp, target)
+    except OSError as exc:
+        _drop(temp)
+        raise _write_error(target, exc) from None
+    _fsync_folder(target.parent)
+
+
+def replace_checked(target: Path, data: bytes, mode: int | None, expected: bytes | None) -> bytes | None:
+    """Like :func:`write_atomic`, for a file another program may save at any moment (VS Code's).
+
+    ``target`` is replaced only if it still holds ``expected`` (None: it does not exist), checked
+    once the new bytes are on disk, right before the rename; otherwise nothing is written and a
+    :class:`CcendpointError` says so. Where the system can swap files (:mod:`ccendpoint.file_swap`)
+    the replaced file is swapped out rather than dropped: if a save slipped in after the check, its
+    bytes are returned so the caller can keep them. Returns None when what was replaced was
+    ``expected``.
+    """
+    temp = _write_temp(target, data, mode)
+    try:
+        if _bytes_of(target) != expected:
+            raise _changed_error(target)
+        if expected is None:
+            _create(temp, target)
+            return None
+        if not file_swap.swap(temp, str(target)):
+            os.replace(temp, target)
+            return None
+    except OSError as exc:
+        _drop(temp)
+        raise _write_error(target, exc) from None
+    except CcendpointError:
+        _drop(temp)
+        raise
+    _fsync_folder(target.parent)
+    try:  # ``temp`` now names the file that was replaced
+        replaced = Path(temp).read_bytes()
+    except OSError as exc:
+        raise CcendpointError(
+            f"Wrote {target}, but cannot read the file it replaced: {exc.strerror or exc}.",
+            hint=f"That file is kept as {temp}; copy it somewhere safe if you need it.",
+        ) from None
+    _drop(temp)
+    return None if replaced == expected else replaced
+
+
+def _write_temp(target: Path, data: bytes, mode: int | None) -> str:
+    """The new bytes in a temporary file next to ``target``, flushed to disk, with their final mode."""
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -50,12 +100,41 @@ def write_atomic(target: Path, data: bytes, mode: int | None) -> None:
             os.fsync(handle.fileno())
         os.chmod(temp, NEW_FILE_MODE if mode is None else mode)
         _keep_owner(temp, target)
-        os.replace(temp, target)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        _drop(temp)
         raise _write_error(target, exc) from None
-    _fsync_folder(folder)
+    return temp
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _create(temp: str, target: Path) -> None:
+    """Put ``temp`` at ``target`` only if nothing is there (a hard link fails when it is)."""
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise _changed_error(target) from None
+    except OSError:  # a file system without hard links: the check just before has to do
+        os.replace(temp, target)
+        return
+    _drop(temp)
+
+
+def _drop(temp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(temp)
+
+
+def _changed_error(target: Path) -> CcendpointError:
+    return CcendpointError(
+        f"{target} changed while ccendpoint was writing it (VS Code may have saved it).",
+        hint="Run the command again; nothing was written.",
+    )
 
 
 def _keep_owner(temp: str, target: Path) -> None:

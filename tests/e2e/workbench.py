@@ -208,9 +208,18 @@ class Workbench:
     def set_api_key(self, model_name: str, group: str, key: str) -> None:
         """Chat: Manage Language Models → right-click the model's group → Update API Key."""
         before = self.server.models_file.read_text("utf-8")
-        self.command("Chat: Manage Language Models")
+        rows = self.page.locator(".monaco-list-row[aria-label*=' from ']").first
+        for attempt in range(3):  # on a busy machine the view can miss its first opening
+            self.command("Chat: Manage Language Models")
+            try:
+                rows.wait_for(timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    self.screenshot("manage-language-models")
+                    raise
+                self.page.keyboard.press("Escape")
         # the list is virtual: filter it (the search box has the focus) so the row is on screen
-        self.page.locator(".monaco-list-row[aria-label*=' from ']").first.wait_for()
         self.page.keyboard.type(model_name)
         row = self.page.locator(f".monaco-list-row[aria-label^='{model_name} from {group}']").first
         try:

@@ -44,9 +44,12 @@ def show_backups(as_json: JsonOpt = False) -> None:
     rows = []
     for backup in found:
         created = backup.created.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        if backup.first:
+            created += " (first)"
         rows.append((backup.id, created, f"{backup.size:,} B", backup.target))
     columns = [Column("Backup"), Column("Created", priority=1), Column("Size", "right", priority=2), Column("Copy of")]
-    out.print(fit_table(out, columns, rows, title=f"Backups (newest {backups.KEEP_BACKUPS} per file are kept)"))
+    title = f"Backups (per file: the first, and the newest {backups.KEEP_BACKUPS})"
+    out.print(fit_table(out, columns, rows, title=title))
     out.print("Restore one with: ccendpoint restore BACKUP", markup=False)
 
 
@@ -70,7 +73,7 @@ def restore(
     Example: ccendpoint restore --yes
     """
     chosen, path = _pick_backup(backup, edition, profile, user_data_dir, file)
-    state = store.read_file(path)
+    state = store.read_raw(path)  # a file that is not UTF-8 or not JSON is when a restore matters most
     data = backups.read_backup(chosen)
     out = common.console()
     out.print(f"Backup {chosen.id} of {chosen.target}", markup=False)
@@ -79,7 +82,14 @@ def restore(
     if state.raw == data:
         out.print("The file already holds exactly this backup; nothing to do.")
         return
-    print_diff(unified_diff(state.text or "", data.decode("utf-8", errors="replace"), path.name))
+    current = _as_text(state.raw)
+    if current is None:
+        out.print(
+            f"The file now holds {len(state.raw or b''):,} bytes that are not UTF-8 text; they are backed up "
+            "before the restore.",
+            markup=False,
+        )
+    print_diff(unified_diff(current or "", data.decode("utf-8", errors="replace"), path.name))
     if dry_run:
         out.print("Dry run: nothing was written.")
         return
@@ -91,6 +101,17 @@ def restore(
     result = store.restore_backup(chosen, path)
     saved = f" The file as it was is in backup {result.backup.id}." if result.backup else ""
     out.print(f"Restored {path} from {chosen.id}.{saved}", markup=False)
+    late = result.warning(path)
+    if late:
+        common.warn(late)
+
+
+def _as_text(raw: bytes | None) -> str | None:
+    """The file's text for the diff; None when its bytes are not UTF-8."""
+    try:
+        return (raw or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _pick_backup(
@@ -109,7 +130,7 @@ def _pick_backup(
         common.warn(message)
     if chosen is not None:
         return chosen, Path(location.path)
-    state = store.read_file(Path(location.path))
+    state = store.read_raw(Path(location.path))
     found = backups.list_backups(state.key)
     if not found:
         raise CcendpointError(

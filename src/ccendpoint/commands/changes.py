@@ -106,6 +106,9 @@ def report(
     as_json: bool,
 ) -> None:
     """What happened, and the steps left (``mode`` None: a removal)."""
+    late = result.warning(state.path) if result else None
+    if late:
+        warnings = [*warnings, late]
     if as_json:
         extra = {
             "mode": mode,
@@ -129,6 +132,8 @@ def report(
         )
     else:
         out.print(written_line(state, result), markup=False)
+        if late:
+            common.warn(late)
     if steps:
         out.print("[bold]Next steps[/bold]")
         for number, step in enumerate(steps, 1):

@@ -266,6 +266,9 @@ def _utility_step(out: Console, prov: Provider, plan: Plan, location: Location, 
     result = store.apply_text(path, new_text, state)
     saved = f" (previous version saved as backup {result.backup.id})" if result.backup else ""
     out.print(_para(f"Set {names} to {reference} in {path}{saved}."))
+    late = result.warning(path)
+    if late:
+        common.warn(late)
     return result.written
 
 

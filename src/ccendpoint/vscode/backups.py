@@ -3,6 +3,9 @@
 Every write of ccendpoint to a file of VS Code's copies the file as it was to
 ``<state dir>/backups/<folder>/<UTC time>.json`` first; ``ccendpoint backups`` lists the copies and
 ``ccendpoint restore`` puts one back. A folder's ``file.txt`` says which file its copies are of.
+
+The newest :data:`KEEP_BACKUPS` copies are kept, and always the first one: the file as it was before
+ccendpoint ever changed it. ``first.txt`` names that copy.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from ccendpoint import dirs
 from ccendpoint.errors import CcendpointError
 from ccendpoint.files import NEW_FILE_MODE, state_error, write_atomic
 
-#: Copies kept per file; the oldest go first.
+#: Copies kept per file besides the first one; the oldest others go first.
 KEEP_BACKUPS = 10
+_FILE_MARKER = "file.txt"
+_FIRST_MARKER = "first.txt"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Backup:
     target: str  # the file it is a copy of
     created: dt.datetime
     size: int
+    first: bool = False  # the file as it was before ccendpoint first changed it; never rotated away
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +44,7 @@ class Backup:
             "file": self.target,
             "created": self.created.isoformat(timespec="seconds"),
             "size": self.size,
+            "first": self.first,
             "path": str(self.path),
         }
 
@@ -67,7 +74,7 @@ def make_backup(key: str, data: bytes | None, keep: int = KEEP_BACKUPS) -> Backu
         folder.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(folder, 0o700)
-        (folder / "file.txt").write_text(key + "\n", encoding="utf-8")
+        (folder / _FILE_MARKER).write_text(key + "\n", encoding="utf-8")
     except OSError as exc:
         raise state_error(folder, exc) from None
     moment = dt.datetime.now(dt.timezone.utc)
@@ -76,12 +83,29 @@ def make_backup(key: str, data: bytes | None, keep: int = KEEP_BACKUPS) -> Backu
         moment += dt.timedelta(microseconds=1)
         path = folder / f"{_stamp(moment)}.json"
     write_atomic(path, data, NEW_FILE_MODE)
-    _prune(folder, keep)
-    return _backup_at(path, key)
+    first = _first_copy(folder)
+    _prune(folder, keep, first)
+    return _backup_at(path, key, first)
 
 
-def _prune(folder: Path, keep: int) -> None:
+def _first_copy(folder: Path) -> str:
+    """The name of the folder's first copy, noted the first time a copy is made.
+
+    A folder from before the note existed gets its oldest copy noted: the earliest left.
+    """
+    marker = folder / _FIRST_MARKER
+    with contextlib.suppress(OSError):
+        name = marker.read_text(encoding="utf-8").strip()
+        if name:
+            return name
     copies = sorted(folder.glob("*.json"))
+    name = copies[0].name if copies else ""
+    write_atomic(marker, (name + "\n").encode("utf-8"), NEW_FILE_MODE)
+    return name
+
+
+def _prune(folder: Path, keep: int, first: str) -> None:
+    copies = [path for path in sorted(folder.glob("*.json")) if path.name != first]
     for old in copies[: max(0, len(copies) - keep)]:
         with contextlib.suppress(OSError):
             old.unlink()
@@ -94,11 +118,19 @@ def _parse_stamp(name: str) -> dt.datetime | None:
         return None
 
 
-def _backup_at(path: Path, target: str) -> Backup | None:
+def _backup_at(path: Path, target: str, first: str) -> Backup | None:
     created = _parse_stamp(path.stem)
     if created is None:
         return None
-    return Backup(f"{path.parent.name}/{path.name}", path, target, created, path.stat().st_size)
+    size = path.stat().st_size
+    return Backup(f"{path.parent.name}/{path.name}", path, target, created, size, path.name == first)
+
+
+def _first_noted(folder: Path) -> str:
+    try:
+        return (folder / _FIRST_MARKER).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
 
 
 def list_backups(key: str | None = None) -> list[Backup]:
@@ -108,14 +140,15 @@ def list_backups(key: str | None = None) -> list[Backup]:
         return []
     found: list[Backup] = []
     for folder in root.iterdir():
-        marker = folder / "file.txt"
+        marker = folder / _FILE_MARKER
         if not marker.is_file():
             continue
         target = marker.read_text(encoding="utf-8").strip()
         if key is not None and target != key:
             continue
+        first = _first_noted(folder)
         for path in folder.glob("*.json"):
-            backup = _backup_at(path, target)
+            backup = _backup_at(path, target, first)
             if backup is not None:
                 found.append(backup)
     return sorted(found, key=lambda b: b.created, reverse=True)

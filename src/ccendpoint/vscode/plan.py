@@ -208,12 +208,15 @@ def _plan_merge(
     expected = copy.deepcopy(editing.group.value)
     new_record = dataclasses.replace(record, provider=provider) if record else GroupRecord(vendor, name, provider, {})
     changes: list[Change] = []
+    warnings: list[str] = []
     original_models = editing.models
     for model in desired["models"]:
         entry = editing.entry(model["id"])
         action = decide(entry.value if entry else None, model, record, force=force, confirm=confirm)
         owned = record is not None and record.remembers(model["id"])
         changes.append(Change(action, name, model["id"], _detail(action, model["id"], owned)))
+        if action == "replace" and entry is not None:
+            warnings.append(_replaced_warning(entry.value, model, name, owned))
         if action in ("add", "update", "replace", "unchanged"):
             new_record = new_record.with_entry(model["id"], model)
         if action == "add":
@@ -227,7 +230,17 @@ def _plan_merge(
                 expected["models"][position] = target
     changes.extend(_not_covered(expected, desired, record, name))
     check_merged(doc, editing.doc, index, expected)
-    return Plan(vendor, name, current, editing.doc.full_text(), tuple(changes), new_record, after=editing.doc.value)
+    text = editing.doc.full_text()
+    return Plan(vendor, name, current, text, tuple(changes), new_record, tuple(warnings), after=editing.doc.value)
+
+
+def _replaced_warning(current: Any, desired: Mapping[str, Any], name: str, owned: bool) -> str:
+    """Name the values of the user's that a replaced entry loses (its other fields are carried over)."""
+    mine = managed(current) if isinstance(current, Mapping) else {}
+    keys = sorted(k for k in {*mine, *desired} if k in mine and (k not in desired or not same(mine[k], desired[k])))
+    whose = "your edits to" if owned else "the entry ccendpoint did not write for"
+    what = f" ({', '.join(keys)})" if keys else ""
+    return f"Replaced {whose} {desired['id']} in '{name}'{what}; the backup keeps them (`ccendpoint restore`)."
 
 
 def _not_covered(

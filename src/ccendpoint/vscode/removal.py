@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from ccendpoint.redact import is_secret_reference
+from ccendpoint.vscode.blocks import MANAGED_KEYS
 from ccendpoint.vscode.document import BOM, Document, Member, parse
 from ccendpoint.vscode.edits import apply_edits, remove_member
 from ccendpoint.vscode.facts import UPDATE_API_KEY
@@ -56,9 +57,10 @@ def plan_remove(
     entries = [m.value.value for m in models.members] if models is not None else []
     changes = _removal_changes(entries, record, catalog_ids, model_ids, force, name)
     removed = [c.model for c in changes if c.action == "remove" and c.model is not None]
+    warnings = dropped_content(entries, removed, record, name)
     ours = force or (record is not None and record.created)
     if ours and _group_goes(member.value.value, entries, set(removed)):
-        return _plan_remove_group(doc, current, index, member, changes, name)
+        return _plan_remove_group(doc, current, index, member, changes, name, warnings)
     editing = Editing(doc, index, name)
     for model_id in removed:
         models_now = editing.models
@@ -73,7 +75,27 @@ def plan_remove(
     new_record = record.without(removed) if record else None
     if new_record is not None and not new_record.models:
         new_record = None
-    return Plan(vendor, name, current, editing.doc.full_text(), tuple(changes), new_record, after=editing.doc.value)
+    text = editing.doc.full_text()
+    return Plan(vendor, name, current, text, tuple(changes), new_record, tuple(warnings), after=editing.doc.value)
+
+
+def dropped_content(entries: list[Any], removed: Collection[str], record: GroupRecord | None, name: str) -> list[str]:
+    """Say what of the user's goes with the removed entries: their own fields, their edits, their entries."""
+    warnings = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("id") not in removed:
+            continue
+        model_id = entry["id"]
+        own = sorted(key for key in entry if key not in MANAGED_KEYS)
+        if own:
+            warnings.append(
+                f"{model_id} in '{name}' held fields you added ({', '.join(own)}); they are removed with it. "
+                "The backup keeps them (`ccendpoint restore`)."
+            )
+        if record is None or not record.wrote(model_id, entry):
+            whose = "your edits to" if record is not None and record.remembers(model_id) else "your own entry for"
+            warnings.append(f"--force removed {whose} {model_id} in '{name}'; the backup keeps it.")
+    return warnings
 
 
 def _no_group_hint(doc: Document, vendor: str, name: str) -> str:
@@ -162,10 +184,10 @@ def settings_text(settings: Any) -> str:
 
 
 def _plan_remove_group(
-    doc: Document, current: str, index: int, member: Member, changes: list[Change], name: str
+    doc: Document, current: str, index: int, member: Member, changes: list[Change], name: str, dropped: list[str]
 ) -> Plan:
     group = member.value.value
-    warnings: list[str] = []
+    warnings = list(dropped)
     api_key = group.get("apiKey")
     if isinstance(api_key, str) and is_secret_reference(api_key):
         warnings.append(
