@@ -8,7 +8,7 @@ from pathlib import Path
 
 from catalog_helpers import fixture_catalog
 from ccendpoint import __version__
-from ccendpoint.doctor.proxy_checks import Probe
+from ccendpoint.proxy.probe import Probe
 from ccendpoint.service.runner import Completed
 from ccendpoint.service.spec import Program, Served, ServiceSpec
 

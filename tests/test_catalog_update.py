@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ccendpoint.catalog import bundle, load_catalog
-from ccendpoint.catalog.bundle import ActiveCatalog, manifest_for
+from ccendpoint.catalog import installed, load_catalog
+from ccendpoint.catalog.installed import ActiveCatalog, manifest_for
 from ccendpoint.catalog.loader import bundled_sources
 from ccendpoint.cli import app
 from fake_catalog_servers import FakeServer, Route, fake_server
@@ -70,7 +70,7 @@ def test_a_good_bundle_over_http_is_installed_used_and_reset(tmp_path: Path) -> 
     assert code == 0 and "Removed the installed catalog" in out
     assert active()["active"] == "bundled"
     assert cli("list", "clockwork")[0] == 2
-    assert not bundle.root().exists()
+    assert not installed.root().exists()
 
 
 def test_a_bundle_folder_or_manifest_path_works_too(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_a_bundle_folder_or_manifest_path_works_too(tmp_path: Path) -> None:
     assert cli("catalog", "update", "--from", str(folder))[0] == 0
     assert cli("catalog", "update", "--from", str(folder / "manifest.json"), "--json")[0] == 0
     assert active()["active"] == "installed"
-    kept = [p for p in bundle.root().iterdir() if p.is_dir()]
+    kept = [p for p in installed.root().iterdir() if p.is_dir()]
     assert len(kept) == 2  # the active one and the one before it
 
 
@@ -89,7 +89,7 @@ def _install_good_one(tmp_path: Path) -> None:
 
 def _unchanged(before: dict[str, object]) -> None:
     assert active() == before
-    assert not any(p.name.startswith(".incoming-") for p in bundle.root().iterdir())
+    assert not any(p.name.startswith(".incoming-") for p in installed.root().iterdir())
 
 
 def test_a_tampered_file_changes_nothing(tmp_path: Path) -> None:
@@ -210,14 +210,14 @@ def test_an_installed_file_changed_later_is_reported_with_the_fix(tmp_path: Path
 
 def test_list_and_show_warn_when_the_catalog_is_older_than_60_days(monkeypatch: pytest.MonkeyPatch) -> None:
     old = (dt.date.today() - dt.timedelta(days=61)).isoformat()
-    monkeypatch.setattr(bundle, "bundled_info", lambda: ("old", old))
+    monkeypatch.setattr(installed, "bundled_info", lambda: ("old", old))
     for command in (("list",), ("show", "kimi"), ("list", "--json")):
         code, out, err = cli(*command)
         assert code == 0
         assert "61 days ago" in " ".join(err.split()), command
         assert "days ago" not in out
     fresh = (dt.date.today() - dt.timedelta(days=60)).isoformat()
-    monkeypatch.setattr(bundle, "bundled_info", lambda: ("fresh", fresh))
+    monkeypatch.setattr(installed, "bundled_info", lambda: ("fresh", fresh))
     assert "days ago" not in cli("list")[2]
     assert active()["stale"] is False
 
@@ -230,7 +230,7 @@ def test_stale_warning_counts_days_from_the_catalog_date() -> None:
 
 
 def test_the_bundled_catalog_date_is_not_older_than_its_facts() -> None:
-    _, date = bundle.bundled_info()
+    _, date = installed.bundled_info()
     catalog = load_catalog(use_overlays=False)
     dates = [m.facts_date for p in catalog.providers for m in p.models]
     dates += [m.pricing.date for p in catalog.providers for m in p.models if m.pricing]

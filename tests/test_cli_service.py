@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from catalog_helpers import CATALOG_ARGS, FOLDER
 from ccendpoint import __version__, dirs
 from ccendpoint.cli import app
-from ccendpoint.doctor.proxy_checks import Probe
+from ccendpoint.proxy.probe import Probe
 from fake_upstreams import free_port
 from service_helpers import Recorder, set_probe
 

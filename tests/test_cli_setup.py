@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.cli import app
 from ccendpoint.commands import common
-from ccendpoint.doctor.proxy_checks import Probe
+from ccendpoint.proxy.probe import Probe
 from ccendpoint.vscode.document import parse
 from service_helpers import Recorder, set_probe
 

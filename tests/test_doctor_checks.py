@@ -13,8 +13,9 @@ import pytest
 from catalog_helpers import fixture_catalog, fixture_provider
 from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure
 from ccendpoint.doctor.findings import Finding, exit_code
-from ccendpoint.doctor.proxy_checks import Probe, check_proxies, http_probe
+from ccendpoint.doctor.proxy_checks import check_proxies
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
+from ccendpoint.proxy.probe import Probe, http_probe
 from ccendpoint.redact import hint
 from ccendpoint.vscode.blocks import GroupOptions, render_group
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from catalog_helpers import fixture_catalog
-from ccendpoint.doctor.proxy_checks import Probe
 from ccendpoint.errors import CcendpointError, UsageError
+from ccendpoint.proxy.probe import Probe
 from ccendpoint.service import manage
 from ccendpoint.service.manage import Machine
 from ccendpoint.service.spec import Served

@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ccendpoint.catalog.bundle import MANIFEST, bundled_info, check_catalog, manifest_for, parse_manifest
+from ccendpoint.catalog.bundle import check_catalog
+from ccendpoint.catalog.installed import MANIFEST, bundled_info, manifest_for, parse_manifest
 from ccendpoint.catalog.loader import bundled_sources
 from ccendpoint.errors import CcendpointError
 

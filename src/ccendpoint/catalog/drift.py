@@ -126,7 +126,7 @@ def compare(provider: Provider, served: Iterable[str]) -> Drift:
 
 
 async def _get(url: str, key: str, timeout: float) -> tuple[int, bytes, str]:
-    import aiohttp
+    import aiohttp  # start-up: loaded only when a check goes to the network
 
     client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, timeout))
     headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
@@ -140,7 +140,7 @@ async def _get(url: str, key: str, timeout: float) -> tuple[int, bytes, str]:
 
 def fetch_served(url: str, key: str, *, timeout: float = 30.0) -> Served:
     """Ask ``url`` for its model list with ``key``; :class:`DriftFailure` says why it could not."""
-    import aiohttp
+    import aiohttp  # start-up: loaded only when a check goes to the network
 
     host = hostname(url) or url
     try:

@@ -26,6 +26,7 @@ import yaml
 
 from ccendpoint import __version__, dirs, schema_errors
 from ccendpoint.catalog.build import minutes, provider_from_data
+from ccendpoint.catalog.installed import active, installed_sources
 from ccendpoint.catalog.model import (
     Catalog,
     Provider,
@@ -108,13 +109,11 @@ def overlay_paths(cli_paths: Sequence[Path] = (), environ: Mapping[str, str] | N
 
 def base_sources() -> tuple[list[Source], str]:
     """The catalog the user's overlays apply to, and its kind: an installed update when one is
-    active (see :mod:`ccendpoint.catalog.bundle`), else the files this release bundles."""
-    from ccendpoint.catalog import bundle
-
-    info = bundle.active()
+    active (see :mod:`ccendpoint.catalog.installed`), else the files this release bundles."""
+    info = active()
     if info.kind != "installed" or info.folder is None:
         return bundled_sources(), "bundled"
-    return [Source(str(info.folder / name), data) for name, data in bundle.installed_sources(info)], "installed"
+    return [Source(str(info.folder / name), data) for name, data in installed_sources(info)], "installed"
 
 
 def build_catalog(sources: Sequence[Source]) -> Catalog:

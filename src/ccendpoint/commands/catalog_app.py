@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.markup import escape
 
-from ccendpoint.catalog import bundle
+from ccendpoint.catalog import bundle, installed
 from ccendpoint.catalog.drift import Drift, DriftFailure, compare, fetch_served, models_url
 from ccendpoint.catalog.lookup import find_provider
 from ccendpoint.catalog.model import Provider
@@ -241,10 +241,10 @@ def update(
     """
     with _status("Fetching and checking the catalog bundle…", as_json):
         manifest, files, label = bundle.read_bundle(source, timeout=timeout)
-        bundle.check_files(manifest, files)
+        installed.check_files(manifest, files)
         providers = bundle.check_catalog(files)
         folder = bundle.install(manifest, files, label)
-    info = bundle.active()
+    info = installed.active()
     if as_json:
         common.print_json(_status_dict(info) | {"installed": str(folder), "providers": providers})
         return
@@ -265,7 +265,7 @@ def status(
 
     Example: ccendpoint catalog status
     """
-    info = bundle.active()
+    info = installed.active()
     if as_json:
         common.print_json(_status_dict(info))
         return
@@ -292,7 +292,7 @@ def reset() -> None:
     Example: ccendpoint catalog reset
     """
     removed = bundle.reset()
-    version, date = bundle.bundled_info()
+    version, date = installed.bundled_info()
     out = common.console()
     if removed:
         out.print(
@@ -302,7 +302,7 @@ def reset() -> None:
         out.print(f"Nothing installed; the bundled catalog (version {version}, {date}) is active.", markup=False)
 
 
-def _status_dict(info: bundle.ActiveCatalog) -> dict[str, Any]:
+def _status_dict(info: installed.ActiveCatalog) -> dict[str, Any]:
     return {
         "active": info.kind,
         "version": info.version,

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ccendpoint.catalog import bundle
+from ccendpoint.catalog import installed
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.catalog.model import Catalog
 
@@ -74,7 +74,7 @@ def warn(message: str) -> None:
 
 def warn_if_stale() -> None:
     """A warning on stderr when the active catalog is older than the freshness limit."""
-    warning = bundle.active().stale_warning()
+    warning = installed.active().stale_warning()
     if warning:
         err_console().print(f"warning: {warning}", markup=False)
 

@@ -14,6 +14,7 @@ from ccendpoint.redact import hint, is_secret_name, is_secret_reference
 from ccendpoint.urls import hostname, is_loopback, port_of
 from ccendpoint.vscode.blocks import render_model
 from ccendpoint.vscode.facts import MANAGE_MODELS, OPEN_MODELS_JSON, UPDATE_API_KEY, VENDOR
+from ccendpoint.vscode.validate import validate
 
 SET_KEY = f"Command Palette → {MANAGE_MODELS} → right-click the group → {UPDATE_API_KEY}"
 
@@ -40,8 +41,6 @@ def _label(group: Mapping[str, Any]) -> str:
 
 def check_structure(document: Any) -> list[Finding]:
     """The schema and the rules it cannot express (duplicates, built-in ids), plus what VS Code ignores."""
-    from ccendpoint.vscode.validate import validate
-
     if not isinstance(document, list):
         return [
             error(

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.doctor.config_checks import custom_groups, match_model, models_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
-from ccendpoint.doctor.proxy_checks import Probe, http_probe
 from ccendpoint.provider_errors import AUTH_STATUSES, message_of_text
+from ccendpoint.proxy.probe import Probe, http_probe
 from ccendpoint.urls import hostname, is_loopback, port_of
 from ccendpoint.vscode.facts import MANAGE_MODELS, UPDATE_API_KEY
 from ccendpoint.vscode.requests import body_fields, chosen_effort
@@ -207,7 +207,7 @@ async def tool_round_trip(session: Any, target: Target, headers: Mapping[str, st
 
 
 async def check_target(target: Target, key: str, timeout: float) -> list[Outcome]:
-    import aiohttp
+    import aiohttp  # start-up: loaded only when a check goes to the network
 
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, timeout))

@@ -9,16 +9,20 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ccendpoint import dirs
 from ccendpoint.catalog.model import Catalog
 from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure, custom_groups, models_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
 from ccendpoint.doctor.log_checks import check_log
-from ccendpoint.doctor.proxy_checks import Probe, check_proxies, check_service, http_probe
+from ccendpoint.doctor.proxy_checks import check_proxies, check_service
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
 from ccendpoint.errors import CcendpointError
 from ccendpoint.proxy.logfiles import tail_records
+from ccendpoint.proxy.probe import Probe, http_probe
+from ccendpoint.service.manage import Machine, Status, status
+from ccendpoint.vscode.document import DocumentError, parse, parse_value
 from ccendpoint.vscode.facts import (
     EDITION_COMMANDS,
     MODELS_FILE,
@@ -38,9 +42,7 @@ from ccendpoint.vscode.paths import (
     user_data_dir,
     user_folder,
 )
-
-if TYPE_CHECKING:
-    from ccendpoint.service.manage import Status
+from ccendpoint.vscode.store import read_file
 
 LOG_TAIL = 2000  # log lines read per provider log
 
@@ -109,9 +111,6 @@ def check_installations(platform: str, environ: Mapping[str, str], chosen: Locat
 
 
 def read_document(location: Location) -> tuple[str | None, Any, list[Finding]]:
-    from ccendpoint.vscode.document import DocumentError, parse
-    from ccendpoint.vscode.store import read_file
-
     path = Path(location.path)
     try:
         state = read_file(path)
@@ -155,8 +154,6 @@ def read_document(location: Location) -> tuple[str | None, Any, list[Finding]]:
 
 def read_settings(location: Location) -> tuple[dict[str, Any] | None, list[Finding]]:
     """settings.json beside the checked file (tolerant of comments); None when absent."""
-    from ccendpoint.vscode.document import DocumentError, parse_value
-
     path = Path(location.path).with_name(SETTINGS_FILE)
     if location.profile_id:
         path = Path(location.path).parent / SETTINGS_FILE
@@ -214,8 +211,6 @@ def read_log_records(folder: Path, tail: int = LOG_TAIL) -> tuple[list[dict[str,
 
 def _service_status(catalog: Catalog) -> Status | None:
     """The proxy's login service as installed, its ports probed (nothing runs when none is installed)."""
-    from ccendpoint.service.manage import Machine, status
-
     try:
         return status(Machine.current(), catalog)
     except CcendpointError:
@@ -233,8 +228,6 @@ def gather(
     log_folder: Path | None = None,
     service: Callable[[Catalog], Status | None] | None = None,
 ) -> Gathered:
-    from ccendpoint import dirs
-
     env = os.environ if environ is None else environ
     result = Gathered()
     try:

@@ -12,15 +12,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ccendpoint.rules.replay import Replay
 from ccendpoint.rules.request import RequestFacts
 from ccendpoint.rules.ruleset import RuleSet
 from ccendpoint.rules.steps import AddBodyFields, ApplyRule, Change, Lookup, ReplayReasoning, Step, Work, changes_of
 
-if TYPE_CHECKING:
-    from ccendpoint.catalog.model import Model, Provider
+
+class ModelRules(Protocol):
+    """What a pipeline needs of a catalog model (:class:`ccendpoint.catalog.model.Model` has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def rules(self) -> RuleSet: ...
+    @property
+    def request_body(self) -> Mapping[str, Any]: ...
+
+
+class ProviderRules(Protocol):
+    """What a rule book needs of a catalog provider (:class:`ccendpoint.catalog.model.Provider` has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def default_rules(self) -> RuleSet: ...
+    @property
+    def models(self) -> Sequence[ModelRules]: ...
 
 
 @dataclass(frozen=True)
@@ -82,14 +101,14 @@ class Pipeline:
         return "; ".join(step.short() for step in self.steps) or "pass-through"
 
 
-def model_pipeline(provider_id: str, model: Model) -> Pipeline:
+def model_pipeline(provider_id: str, model: ModelRules) -> Pipeline:
     return Pipeline.build(provider_id, model.rules, model.request_body)
 
 
 class RuleBook:
     """A provider's pipelines, looked up by model id. Built once per listener (or gateway worker)."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: ProviderRules) -> None:
         self.provider_id = provider.id
         self.default = Pipeline.build(provider.id, provider.default_rules, known=False)
         self._by_model = {model.id: model_pipeline(provider.id, model) for model in provider.models}

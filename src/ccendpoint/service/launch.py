@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(stream.fileno(), 2)
     else:
         sys.stdout = sys.stderr = stream
-    from ccendpoint.cli import main as cli_main
+    from ccendpoint.cli import main as cli_main  # after the streams point at the log: import errors land there
 
     # named as the command itself, so `proxy` replaces this process with its lean serving process
     sys.argv = ["ccendpoint", *rest]

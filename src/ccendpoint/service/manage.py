@@ -13,18 +13,21 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import platformdirs
+
+from ccendpoint import dirs
+from ccendpoint.catalog.model import Catalog
 from ccendpoint.errors import CcendpointError, UsageError
 from ccendpoint.files import write_atomic
+from ccendpoint.proxy.probe import Probe, http_probe
+from ccendpoint.proxy.settings import ProxyOptions, env_layers, resolve
+from ccendpoint.redact import scrub
 from ccendpoint.service import runner as runners
 from ccendpoint.service.runner import Runner
 from ccendpoint.service.spec import LOG_FILE_NAME, Served, ServiceSpec, find_program
-from ccendpoint.service.systems import Places, Report, State, System, installable, installed
-
-if TYPE_CHECKING:
-    from ccendpoint.catalog.model import Catalog
-    from ccendpoint.doctor.proxy_checks import Probe
+from ccendpoint.service.systems import Places, Report, State, System, candidates, installable, installed
 
 RECORD_FILE = "service.json"
 #: How long ``install`` waits for every port to answer /healthz.
@@ -47,10 +50,6 @@ class Machine:
 
     @classmethod
     def current(cls, runner: Runner | None = None) -> Machine:
-        import platformdirs
-
-        from ccendpoint import dirs
-
         domain, name = os.environ.get("USERDOMAIN", ""), os.environ.get("USERNAME", "")
         places = Places(
             home=Path.home(),
@@ -86,8 +85,6 @@ class Machine:
         )
 
     def check(self, port: int) -> Probe:
-        from ccendpoint.doctor.proxy_checks import http_probe
-
         return (self.probe or http_probe)(port)
 
 
@@ -187,8 +184,6 @@ def served_ports(machine: Machine, served: Served, catalog: Catalog) -> list[tup
 
     The service sees no shell environment: only the catalog and ``.env`` in the config folder.
     """
-    from ccendpoint.proxy.settings import ProxyOptions, env_layers, resolve
-
     if served.all:
         providers = [p for p in catalog.providers if p.proxy_port is not None]
         missing: list[str] = []
@@ -309,8 +304,6 @@ def install(machine: Machine, served: Served) -> Change:
 
 
 def _remove_others(machine: Machine, keep: System) -> Iterable[str]:
-    from ccendpoint.service.systems import candidates
-
     for other in candidates(machine.platform, machine.runner, machine.places):
         if other.kind != keep.kind and other.path.exists():
             _take_down(other)
@@ -334,8 +327,6 @@ def uninstall(machine: Machine, providers: Sequence[str] = ()) -> Change | None:
 
     None when nothing was installed.
     """
-    from ccendpoint.service.systems import candidates
-
     served = load_served(machine)
     if providers:
         if served.all:
@@ -376,8 +367,6 @@ def wait_until_answering(
 
 def log_tail(lines: int, path: Path) -> list[str]:
     """The last ``lines`` lines of the service log, any secret in them masked; [] without a log."""
-    from ccendpoint.redact import scrub
-
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
