@@ -20,6 +20,7 @@ from ccendpoint.commands import (
     common,
     config_cmds,
     doctor_cmd,
+    export_cmd,
     proxy_cmd,
     service_cmd,
     setup_cmd,
@@ -123,6 +124,7 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("proxy")(proxy_cmd.proxy)
 app.add_typer(catalog_app.app, name="catalog")
 app.add_typer(service_cmd.app, name="service")
+app.add_typer(export_cmd.app, name="export")
 
 
 def main() -> None:
