@@ -8,13 +8,17 @@ also sent to the same gateway without the callback, where the fakes refuse it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from ccendpoint.cli import app
 from ccendpoint.vscode.blocks import GroupOptions, render_group
+from ccendpoint.vscode.gateway import render_gateway_group
 from fake_upstreams import Behaviour, Received
 from gateway_helpers import MASTER_KEY, Fleet, Gateway
 from proxy_helpers import bundled_catalog, provider, running_proxy
@@ -175,3 +179,17 @@ async def test_the_upstream_gets_what_the_local_proxy_sends(
         status, raw = await post(proxy.url, body)
     assert status == 200, raw[:1000]
     assert through_gateway == fake.last.body
+
+
+def test_doctor_finds_the_gateway_up_and_serving_the_group(
+    gateway: Gateway, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = render_gateway_group(provider("kimi"), None, gateway.base)
+    target = isolated_home / "chatLanguageModels.json"
+    target.write_text(json.dumps([group]), "utf-8")
+    monkeypatch.setenv("CCENDPOINT_GATEWAY_KEY", MASTER_KEY)
+    result = CliRunner().invoke(app, ["doctor", "--json", "--file", str(target)])
+    found = {f["check"]: f["level"] for f in json.loads(result.stdout)["findings"]}
+    assert found["gateway.health"] == "ok"
+    assert found["gateway.models"] == "ok"
+    assert "catalog.proxy-required" not in found
