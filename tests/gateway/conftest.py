@@ -5,6 +5,7 @@ See :mod:`gateway_helpers`. The suite needs the ``litellm`` extra and is run wit
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
@@ -26,6 +27,8 @@ def fleet() -> Iterator[Fleet]:
 @pytest.fixture(scope="session")
 def gateways(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Gateway]]:
     """``with`` and ``without`` the callback, started side by side (each takes a few seconds)."""
+    if importlib.util.find_spec("litellm") is None:
+        pytest.fail("the gateway suite needs LiteLLM: pip install -e '.[litellm]'", pytrace=False)
     started: dict[str, Gateway] = {}
     try:
         for name in ("with", "without"):
