@@ -11,6 +11,7 @@ from service_helpers import SYSTEMD, Recorder, answering, probes, set_probe
 
 #: The end-to-end suite (a real VS Code) needs the ``e2e`` extra; without it, it is not collected.
 collect_ignore = [] if importlib.util.find_spec("playwright") else ["e2e"]
+collect_ignore += [] if importlib.util.find_spec("litellm") else ["gateway"]
 
 
 @pytest.fixture(autouse=True)

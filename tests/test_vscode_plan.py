@@ -556,14 +556,6 @@ def test_diff_masks_secrets_on_both_sides() -> None:
     assert "sk-or-secret" not in diff and MASK in diff
 
 
-def test_plan_has_one_masker() -> None:
-    import ccendpoint.vscode.plan as plan_module
-    import ccendpoint.vscode.validate as validate_module
-
-    assert not hasattr(plan_module, "mask_secrets") and not hasattr(plan_module, "CUSTOM_ENDPOINT")
-    assert validate_module.VENDOR == VENDOR
-
-
 # --- properties over generated documents ----------------------------------------------------------
 
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8)

@@ -39,6 +39,7 @@ Typical use:
   ccendpoint catalog drift kimi  # does the catalog match what Kimi serves?
   ccendpoint service status      # the proxy's login service and its ports
   ccendpoint doctor              # what is wrong, and the fix for each one
+  ccendpoint export litellm kimi # a team gateway's config (LiteLLM)
 """
 
 
@@ -107,6 +108,11 @@ COMMANDS: dict[str, Entry] = {
         "ccendpoint.commands.service_cmd",
         "app",
         "The proxy as a login service: it starts when you log in and keeps running.",
+    ),
+    "export": Entry(
+        "ccendpoint.commands.export_cmd",
+        "app",
+        "Write the catalog in another tool's format (a LiteLLM gateway's config).",
     ),
 }
 

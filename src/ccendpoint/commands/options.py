@@ -1,4 +1,4 @@
-"""Options that several commands share, spelled once: which VS Code file, --json, --dry-run, --yes.
+"""Options that several commands share, spelled once: which VS Code file, --region, --json, --dry-run, --yes.
 
 The file-location options (--edition, --profile, --user-data-dir, --file) go together: every command
 that reads or writes VS Code's files takes all four, and :func:`locate` turns them into the file.
@@ -14,6 +14,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ccendpoint.catalog.lookup import find_provider
+from ccendpoint.catalog.model import Catalog
+from ccendpoint.errors import UsageError
 from ccendpoint.vscode import paths
 from ccendpoint.vscode.facts import EDITION_NAMES
 from ccendpoint.vscode.paths import FileRequest, Location
@@ -76,3 +79,26 @@ def describe(location: Location) -> str:
     profile = f'profile "{location.profile}"' if location.profile else "default profile"
     how = "" if location.how == "default" else f", {location.how}"
     return f"{location.path} ({edition}, {profile}{how})"
+
+
+def split_regions(values: list[str], catalog: Catalog) -> tuple[str | None, dict[str, str]]:
+    """``--region`` values: at most one plain REGION, and PROVIDER=REGION pairs keyed by provider id."""
+    plain: list[str] = []
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, chosen = value.partition("=")
+        if not sep:
+            plain.append(value)
+            continue
+        if not name.strip() or not chosen.strip():
+            raise UsageError(
+                f"--region {value}: expected PROVIDER=REGION.",
+                hint="Example: --region kimi=china (`ccendpoint show PROVIDER` lists the regions).",
+            )
+        pairs[find_provider(catalog, name.strip()).id] = chosen.strip()
+    if len(plain) > 1:
+        raise UsageError(
+            f"--region given {len(plain)} times without a provider ({', '.join(plain)}).",
+            hint="Give one region, or name each provider: --region kimi=china --region qwen=intl.",
+        )
+    return (plain[0] if plain else None), pairs

@@ -13,8 +13,9 @@ from typing import Annotated, Optional
 import typer
 
 from ccendpoint.catalog.lookup import find_provider
-from ccendpoint.catalog.model import Catalog, Provider
+from ccendpoint.catalog.model import Provider
 from ccendpoint.commands import common
+from ccendpoint.commands.options import split_regions
 from ccendpoint.errors import UsageError
 from ccendpoint.proxy.settings import (
     ListenerSettings,
@@ -175,29 +176,6 @@ def proxy(
     code = launch(listeners)
     if code:
         raise typer.Exit(code)
-
-
-def split_regions(values: list[str], catalog: Catalog) -> tuple[str | None, dict[str, str]]:
-    """``--region`` values: at most one plain REGION, and PROVIDER=REGION pairs keyed by provider id."""
-    plain: list[str] = []
-    pairs: dict[str, str] = {}
-    for value in values:
-        name, sep, chosen = value.partition("=")
-        if not sep:
-            plain.append(value)
-            continue
-        if not name.strip() or not chosen.strip():
-            raise UsageError(
-                f"--region {value}: expected PROVIDER=REGION.",
-                hint="Example: --region kimi=china (`ccendpoint show PROVIDER` lists the regions).",
-            )
-        pairs[find_provider(catalog, name.strip()).id] = chosen.strip()
-    if len(plain) > 1:
-        raise UsageError(
-            f"--region given {len(plain)} times without a provider ({', '.join(plain)}).",
-            hint="Give one region, or name each provider: --region kimi=china --region qwen=intl.",
-        )
-    return (plain[0] if plain else None), pairs
 
 
 def launch(listeners: list[ListenerSettings]) -> int:

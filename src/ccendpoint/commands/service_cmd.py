@@ -17,8 +17,7 @@ from ccendpoint.catalog.lookup import find_provider
 from ccendpoint.catalog.model import Catalog
 from ccendpoint.commands import common
 from ccendpoint.commands.layout import bullet, indented, progress
-from ccendpoint.commands.options import JsonOpt
-from ccendpoint.commands.proxy_cmd import split_regions
+from ccendpoint.commands.options import JsonOpt, split_regions
 from ccendpoint.errors import CcendpointError, UsageError
 from ccendpoint.redact import scrub
 from ccendpoint.service import manage

@@ -15,6 +15,7 @@ from ccendpoint import dirs
 from ccendpoint.catalog.model import Catalog
 from ccendpoint.doctor.config_checks import check_catalog, check_keys, check_structure, custom_groups, models_of
 from ccendpoint.doctor.findings import Finding, error, ok, warning
+from ccendpoint.doctor.gateway_checks import check_gateways, without_gateways
 from ccendpoint.doctor.log_checks import check_log
 from ccendpoint.doctor.proxy_checks import check_proxies, check_service
 from ccendpoint.doctor.settings_checks import check_settings, parse_version
@@ -250,8 +251,9 @@ def gather(
     if document is not None:
         result.findings += check_structure(document)
         result.findings += check_keys(document)
-        result.findings += check_catalog(document, catalog)
-        result.findings += check_proxies(document, catalog, probe, found_service)
+        result.findings += check_catalog(without_gateways(document, catalog), catalog)
+        result.findings += check_proxies(without_gateways(document, catalog), catalog, probe, found_service)
+        result.findings += check_gateways(document, catalog)
     settings, settings_findings = read_settings(location)
     result.findings += settings_findings
     output = vscode_version(location.edition, version_runner)
