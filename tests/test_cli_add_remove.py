@@ -697,3 +697,80 @@ def test_next_step_repeats_the_catalog_overlay_that_defines_the_provider(tmp_pat
     assert f"ccendpoint --catalog '{overlay}' proxy acme2" in result.stdout
     bundled = CliRunner().invoke(app, ["--catalog", str(overlay), "add", "kimi", "--file", str(target), "--json"])
     assert "ccendpoint proxy kimi" in bundled.stdout and "--catalog" not in bundled.stdout
+
+
+# --- a team gateway -------------------------------------------------------------------------------
+
+GATEWAY = "https://llm.example.com"
+
+
+def test_add_points_the_group_at_a_team_gateway(models_file: Path) -> None:
+    existing(models_file, "[]")
+    code, out, err = run("add", "acme", "--gateway", GATEWAY, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["mode"] == "gateway" and data["written"]
+    assert any("the key your gateway gave you" in step for step in data["next_steps"])
+    assert not any("ccendpoint proxy" in step for step in data["next_steps"])
+    (group,) = groups(models_file)
+    assert "apiKey" not in group
+    for model in group["models"]:
+        assert model["url"] == f"{GATEWAY}/v1/chat/completions"
+        assert model["requestHeaders"] == {"Authorization": "Bearer ${apiKey}"}
+    before = models_file.read_bytes()
+    code, out, _ = run("add", "acme", "--gateway", GATEWAY)
+    assert code == 0 and "Already up to date" in out
+    assert models_file.read_bytes() == before
+
+
+def test_an_edited_gateway_header_is_the_users_edit(models_file: Path) -> None:
+    existing(models_file, "[]")
+    run("add", "acme", "--gateway", GATEWAY)
+    edited = models_file.read_text().replace('"Bearer ${apiKey}"', '"Bearer ${apiKey}", "x-team": "mine"', 1)
+    models_file.write_text(edited)
+    code, out, _ = run("add", "acme", "--gateway", GATEWAY, "--json")
+    assert code == 0
+    actions = {c["model"]: c["action"] for c in json.loads(out)["changes"]}
+    assert "kept" in actions.values()
+    assert models_file.read_text() == edited
+
+
+def test_back_from_the_gateway_to_the_proxy_drops_the_headers_ccendpoint_wrote(models_file: Path) -> None:
+    existing(models_file, "[]")
+    run("add", "acme", "--gateway", GATEWAY, "--gateway-header", "x-team=platform")
+    assert groups(models_file)[0]["models"][0]["requestHeaders"]["x-team"] == "platform"
+    code, out, err = run("add", "acme", "--json")
+    assert code == 0, err
+    assert {c["action"] for c in json.loads(out)["changes"] if c["model"]} == {"update"}
+    for model in groups(models_file)[0]["models"]:
+        assert "requestHeaders" not in model and model["url"].startswith("http://127.0.0.1:")
+    code, out, _ = run("remove", "acme", "--json")
+    assert code == 0 and json.loads(out)["warnings"] == []
+
+
+def test_removing_a_gateway_group_does_not_call_its_headers_the_users(models_file: Path) -> None:
+    existing(models_file, "[]")
+    run("add", "acme", "--gateway", GATEWAY)
+    code, out, _ = run("remove", "acme", "--json")
+    assert code == 0 and json.loads(out)["warnings"] == []
+    assert groups(models_file) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gateway-header", "x-team=a"], "needs --gateway"),
+        (["--gateway", GATEWAY, "--port", "4100"], "--port does not apply"),
+        (["--gateway", "http://llm.example.com"], "plain http"),
+        (["--gateway", GATEWAY, "--gateway-header", "Authorization=Bearer sk-live"], "plain text"),
+        (["--gateway", GATEWAY, "--gateway-header", "novalue"], "NAME=VALUE"),
+        (["--gateway", GATEWAY, "--discover"], "--discover does not go with --gateway"),
+    ],
+)
+def test_bad_gateway_options_are_refused_and_nothing_is_written(
+    models_file: Path, args: list[str], message: str
+) -> None:
+    existing(models_file, "[]")
+    code, _, err = run("add", "acme", *args)
+    assert code == 2 and message in " ".join(err.split())
+    assert models_file.read_text() == "[]"

@@ -101,3 +101,11 @@ def test_redact_json_and_json_text() -> None:
     out = redact_json_text(text)
     assert KEY not in out and "x1" not in out
     assert out.startswith("[\n\t// mine\n\t{") and '"maxOutputTokens": 5' in out
+
+
+def test_vscodes_key_placeholder_is_shown_as_it_is() -> None:
+    """``Bearer ${apiKey}`` in a gateway group's header is no key: diffs and --json show it."""
+    text = '{"requestHeaders": {"Authorization": "Bearer ${apiKey}", "api-key": "${apiKey}"}}'
+    assert redact_json_text(text) == text
+    assert redact({"Authorization": "Bearer ${apiKey}"}) == {"Authorization": "Bearer ${apiKey}"}
+    assert "sk-" not in redact_json_text('{"Authorization": "Bearer sk-1234567890abcdef1234"}')

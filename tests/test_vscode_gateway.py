@@ -110,3 +110,8 @@ def test_header_arguments() -> None:
     assert parse_header("x-team = a=b") == ("x-team", "a=b")
     with pytest.raises(UsageError, match="expected NAME=VALUE"):
         parse_header("Authorization")
+
+
+def test_a_gateway_header_without_the_key_keeps_the_key_header() -> None:
+    group = render_gateway_group(fixture_provider("orbit"), None, "https://llm.example.com", {"x-team": "platform"})
+    assert group["models"][0]["requestHeaders"] == {"Authorization": "Bearer ${apiKey}", "x-team": "platform"}

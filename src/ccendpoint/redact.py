@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ccendpoint.vscode.facts import SECRET_REFERENCE
+from ccendpoint.vscode.facts import API_KEY_PLACEHOLDER, SECRET_REFERENCE
 
 MASK = "<redacted>"
 
@@ -116,8 +116,13 @@ def scrub(text: str) -> str:
 
 
 def mask_value(value: str) -> str:
-    """A credential's value: the scheme word (``Bearer``) stays, the rest is masked."""
-    scheme, sep, _rest = value.strip().partition(" ")
+    """A credential's value: the scheme word (``Bearer``) stays, the rest is masked.
+
+    VS Code's placeholder for the group's key (``Bearer ${apiKey}``) is no secret and stays.
+    """
+    scheme, sep, rest = value.strip().partition(" ")
+    if API_KEY_PLACEHOLDER in (value.strip(), rest.strip()):
+        return value
     if sep and scheme.isalpha() and len(scheme) <= 12:
         return f"{scheme} {MASK}"
     return MASK

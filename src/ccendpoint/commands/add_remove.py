@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -39,6 +39,7 @@ from ccendpoint.errors import CcendpointError, UsageError
 from ccendpoint.vscode import ownership, store
 from ccendpoint.vscode.blocks import GroupOptions, Mode, direct_mode_warning, render_group, resolve_mode
 from ccendpoint.vscode.facts import MANAGE_MODELS, RELOAD_WINDOW, UPDATE_API_KEY, VENDOR
+from ccendpoint.vscode.gateway import parse_header, render_gateway_group
 from ccendpoint.vscode.paths import FileRequest, Location
 from ccendpoint.vscode.plan import Plan, plan_add
 from ccendpoint.vscode.removal import plan_remove
@@ -121,6 +122,25 @@ def add(
             "does not know yet, with conservative settings: no vision, no tools, VS Code's default limits.",
         ),
     ] = False,
+    gateway: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--gateway",
+            help="Your team's LiteLLM gateway (its https address): the models call it instead of the provider "
+            "or a local proxy, by their catalog ids (see `ccendpoint export litellm`). Set the gateway's key "
+            "in VS Code afterwards.",
+            metavar="URL",
+        ),
+    ] = None,
+    gateway_header: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--gateway-header",
+            help="With --gateway: a header the models send, NAME=VALUE (repeatable; default "
+            "'Authorization=Bearer ${apiKey}'). VS Code puts the key where ${apiKey} stands.",
+            metavar="NAME=VALUE",
+        ),
+    ] = None,
 ) -> None:
     """Add a provider's models to VS Code's chatLanguageModels.json, keeping everything else in it.
 
@@ -128,9 +148,12 @@ def add(
     group's API key reference stay exactly as they are. No API key is ever written.
 
     Example: ccendpoint add kimi --models kimi-k2.6 --dry-run
+
+    Example: ccendpoint add kimi --gateway https://llm.example.com
     """
     if models and all_models:
         raise UsageError("--models and --all do not go together.", hint="Use one of them.")
+    target = gateway_target(gateway, gateway_header, discover)
     prov = find_provider(common.catalog(ctx), provider)
     if discover:
         prov = with_discovered(prov, region)
@@ -151,7 +174,30 @@ def add(
         yes=yes,
         dry_run=dry_run,
         as_json=as_json,
+        gateway=target,
     )
+
+
+@dataclass(frozen=True)
+class GatewayTarget:
+    """Where ``add --gateway`` points the models, and the headers they send (None: the default)."""
+
+    url: str
+    headers: dict[str, str] | None = None
+
+
+def gateway_target(url: str | None, headers: Sequence[str] | None, discover: bool) -> GatewayTarget | None:
+    if url is None:
+        if headers:
+            raise UsageError("--gateway-header needs --gateway URL.", hint="Add --gateway with your gateway's address.")
+        return None
+    if discover:
+        raise UsageError(
+            "--discover does not go with --gateway: the gateway serves the models its config lists.",
+            hint="Export the catalog's models to the gateway (ccendpoint export litellm) and leave --discover out.",
+        )
+    parsed = dict(parse_header(text) for text in headers) if headers else None
+    return GatewayTarget(url, parsed)
 
 
 def overlays(ctx: typer.Context, prov: Provider) -> list[Path]:
@@ -165,7 +211,7 @@ class Added:
 
     plan: Plan
     result: WriteResult | None  # None: a dry run
-    mode: Mode
+    mode: Mode | Literal["gateway"]
     location: Location
 
     @property
@@ -183,14 +229,21 @@ def add_group(
     dry_run: bool = False,
     as_json: bool = False,
     with_steps: bool = True,
+    gateway: GatewayTarget | None = None,
 ) -> Added:
     """Render the provider's group, plan it into the file, show the plan and write it.
 
     ``options.force`` replaces entries the user edited or ccendpoint did not write; ``yes`` replaces
     conflicting ones without asking. ``with_steps``: end with the next steps (``setup`` says its own).
+    ``gateway``: the models call that team gateway instead (``add --gateway``).
     """
-    desired = render_group(prov, options)
-    mode = resolve_mode(prov, options)
+    mode: Mode | Literal["gateway"]
+    if gateway is not None:
+        desired = render_gateway_group(prov, options, gateway.url, gateway.headers)
+        mode = "gateway"
+    else:
+        desired = render_group(prov, options)
+        mode = resolve_mode(prov, options)
     location = locate(request)
     warnings = list(location.warnings)
     if mode == "direct" and (note := direct_mode_warning(prov)):
@@ -244,7 +297,10 @@ def next_steps(
 ) -> list[str]:
     steps = []
     if not plan.has_api_key:
-        steps.append(key_step(plan.group))
+        step = key_step(plan.group)
+        if mode == "gateway":
+            step += " Use the key your gateway gave you, not the provider's."
+        steps.append(step)
     if mode == "proxy":
         step = PROXY_STEP.format(command=proxy_command(prov, options, overlays))
         if options.port is None:  # the service listens on the catalog's port

@@ -23,7 +23,8 @@ from ccendpoint.vscode.facts import API_TYPE, EFFORT_FORMAT, FALLBACK_MAX_INPUT,
 Mode = Literal["proxy", "direct"]
 
 #: Every field of a model entry that ccendpoint writes. When ``add`` replaces an entry, these are
-#: replaced; any other field in it (``requestHeaders``, say) is the user's and carried over.
+#: replaced; any other field in it is the user's and carried over (``requestHeaders`` too, except in a
+#: group written for a team gateway: :mod:`ccendpoint.vscode.ownership`).
 MANAGED_KEYS = frozenset(
     {
         "id",

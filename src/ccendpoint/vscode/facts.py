@@ -54,6 +54,8 @@ BUILTIN_MODEL_IDS = frozenset(
 
 #: VS Code's reference to a key in its secret storage, e.g. ``${input:chat.lm.secret.-60b744f3}``.
 SECRET_REFERENCE = re.compile(r"\$\{input:[^}\"]*\}")
+#: What VS Code replaces with the group's key inside a model's ``requestHeaders`` value.
+API_KEY_PLACEHOLDER = "${apiKey}"
 
 # --- files and folders ---------------------------------------------------------------------------
 

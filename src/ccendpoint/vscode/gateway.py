@@ -21,10 +21,9 @@ from ccendpoint.errors import UsageError
 from ccendpoint.redact import is_secret_name
 from ccendpoint.urls import CHAT_PATH, is_loopback_host, safe_url
 from ccendpoint.vscode.blocks import GroupOptions, check_options, render_model, select_models
-from ccendpoint.vscode.facts import API_TYPE, VENDOR
+from ccendpoint.vscode.facts import API_KEY_PLACEHOLDER, API_TYPE, VENDOR
 
-#: What VS Code replaces with the group's secret inside a header value.
-KEY_TOKEN = "${apiKey}"
+KEY_TOKEN = API_KEY_PLACEHOLDER
 #: The header LiteLLM reads its keys from, carrying the group's secret.
 DEFAULT_HEADERS: Mapping[str, str] = {"Authorization": f"Bearer {KEY_TOKEN}"}
 #: VS Code sends at most this many of a model's requestHeaders.
@@ -149,7 +148,7 @@ def render_gateway_group(
             )
     check_options(provider, options)
     url = gateway_chat_url(gateway_url, allow_plain_http=allow_plain_http)
-    sent = check_headers(DEFAULT_HEADERS if headers is None else headers)
+    sent = check_headers(with_key(headers))
     models = []
     for model in select_models(provider, options):
         entry = render_model(model, url)
@@ -162,6 +161,16 @@ def render_gateway_group(
         "apiType": API_TYPE,
         "models": models,
     }
+
+
+def with_key(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers to send: the default key header, unless one of ``headers`` carries the key itself."""
+    if headers is None:
+        return dict(DEFAULT_HEADERS)
+    if any(KEY_TOKEN in value for value in headers.values()):
+        return dict(headers)
+    taken = {name.lower() for name in headers}
+    return {**{k: v for k, v in DEFAULT_HEADERS.items() if k.lower() not in taken}, **headers}
 
 
 def parse_header(text: str) -> tuple[str, str]:

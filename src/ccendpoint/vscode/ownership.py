@@ -3,9 +3,10 @@
 ccendpoint owns only the model entries it wrote. It remembers them per file, group and model as
 hashes of the fields it manages (``blocks.MANAGED_KEYS``), the newest first, so that ``add`` can
 tell an entry it wrote (brought up to date freely) from one the user edited since (kept) or never
-wrote (a conflict). A user's own field in an entry (``requestHeaders``, say) is not hashed, so
-adding one is not an edit. The record is kept in ``<state dir>/ownership.json`` and is updated only
-after the file was written.
+wrote (a conflict). A user's own field in an entry is not hashed, so adding one is not an edit.
+``requestHeaders`` is ccendpoint's only in a group it wrote for a team gateway (``add --gateway``):
+there it is hashed with the rest, and elsewhere it is the user's. The record is kept in
+``<state dir>/ownership.json`` and is updated only after the file was written.
 """
 
 from __future__ import annotations
@@ -41,13 +42,22 @@ class GroupRecord:
     created: bool = False  # ccendpoint added the group itself, so `remove` may take the group out
 
     def wrote(self, model_id: str, entry: Any) -> bool:
-        return entry_hash(entry) in self.models.get(model_id, ())
+        return self.written_keys(model_id, entry) is not None
+
+    def written_keys(self, model_id: str, entry: Any) -> frozenset[str] | None:
+        """The fields of ``entry`` ccendpoint wrote, when it wrote the entry as it is; else None."""
+        hashes = self.models.get(model_id, ())
+        wide = keys_of(entry)
+        if wide != MANAGED_KEYS and entry_hash(entry, wide) in hashes:
+            return wide
+        return MANAGED_KEYS if entry_hash(entry) in hashes else None
 
     def remembers(self, model_id: str) -> bool:
         return bool(self.models.get(model_id))
 
     def with_entry(self, model_id: str, entry: Any) -> GroupRecord:
-        digest = entry_hash(entry)
+        """Remember ``entry`` as ccendpoint renders it (every field in it is ccendpoint's)."""
+        digest = entry_hash(entry, keys_of(entry))
         earlier = tuple(h for h in self.models.get(model_id, ()) if h != digest)
         return dataclasses.replace(self, models={**self.models, model_id: (digest, *earlier)[:HISTORY]})
 
@@ -59,23 +69,34 @@ class GroupRecord:
 # --- what is hashed -------------------------------------------------------------------------------
 
 
-def entry_hash(entry: Any) -> str:
+#: Fields ccendpoint writes in some groups only: a gateway group's ``requestHeaders``.
+SOMETIMES_MANAGED = frozenset({"requestHeaders"})
+
+
+def keys_of(entry: Any) -> frozenset[str]:
+    """The fields ccendpoint manages in ``entry`` if ccendpoint rendered it."""
+    if not isinstance(entry, Mapping):
+        return MANAGED_KEYS
+    return MANAGED_KEYS | (frozenset(entry) & SOMETIMES_MANAGED)
+
+
+def entry_hash(entry: Any, keys: frozenset[str] = MANAGED_KEYS) -> str:
     """The hash the record keeps: of the fields ccendpoint manages (for an entry it wrote, all of them)."""
-    return hashlib.sha256(canonical(managed(entry)).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical(managed(entry, keys)).encode("utf-8")).hexdigest()
 
 
-def managed(entry: Any) -> Any:
+def managed(entry: Any, keys: frozenset[str] = MANAGED_KEYS) -> Any:
     """The part of a model entry that ccendpoint writes; other values are returned as they are."""
     if not isinstance(entry, Mapping):
         return entry
-    return {key: value for key, value in entry.items() if key in MANAGED_KEYS}
+    return {key: value for key, value in entry.items() if key in keys}
 
 
-def carried_over(current: Any, desired: Mapping[str, Any]) -> dict[str, Any]:
-    """``desired`` plus the fields of ``current`` that ccendpoint does not manage (the user's own)."""
+def carried_over(current: Any, desired: Mapping[str, Any], ours: frozenset[str] = MANAGED_KEYS) -> dict[str, Any]:
+    """``desired`` plus the fields of ``current`` that are not ccendpoint's (``ours``): the user's own."""
     own = {}
     if isinstance(current, Mapping):
-        own = {key: value for key, value in current.items() if key not in MANAGED_KEYS and key not in desired}
+        own = {key: value for key, value in current.items() if key not in ours and key not in desired}
     return {**copy.deepcopy(dict(desired)), **copy.deepcopy(own)}
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ccendpoint.redact import redact_json_text
+from ccendpoint.vscode.blocks import MANAGED_KEYS
 from ccendpoint.vscode.document import BOM, Document, parse, same
 from ccendpoint.vscode.edits import append_member, apply_edits, render_new_file, replace_value
 from ccendpoint.vscode.groups import (
@@ -40,7 +41,7 @@ from ccendpoint.vscode.groups import (
     find_group,
     model_index,
 )
-from ccendpoint.vscode.ownership import GroupRecord, carried_over, managed
+from ccendpoint.vscode.ownership import GroupRecord, carried_over, keys_of, managed
 
 Action = Literal["add", "update", "unchanged", "kept", "conflict", "replace", "remove", "skip"]
 
@@ -118,7 +119,7 @@ def decide(
     model_id = desired["id"]
     if current is None:
         return "add"
-    if same(managed(current), desired):
+    if same(managed(current, keys_of(desired)), desired):
         return "unchanged"
     if record is not None and record.wrote(model_id, current):
         return "update"
@@ -224,7 +225,8 @@ def _plan_merge(
             expected.setdefault("models", []).append(copy.deepcopy(dict(model)))
         elif action in ("update", "replace") and entry is not None:
             position = model_index(original_models, model["id"]) if original_models is not None else None
-            target = carried_over(entry.value, model)
+            ours = (record.written_keys(model["id"], entry.value) if record else None) or MANAGED_KEYS
+            target = carried_over(entry.value, model, ours)
             _update_entry(editing, target)
             if position is not None:
                 expected["models"][position] = target
@@ -236,7 +238,7 @@ def _plan_merge(
 
 def _replaced_warning(current: Any, desired: Mapping[str, Any], name: str, owned: bool) -> str:
     """Name the values of the user's that a replaced entry loses (its other fields are carried over)."""
-    mine = managed(current) if isinstance(current, Mapping) else {}
+    mine = managed(current, keys_of(desired)) if isinstance(current, Mapping) else {}
     keys = sorted(k for k in {*mine, *desired} if k in mine and (k not in desired or not same(mine[k], desired[k])))
     whose = "your edits to" if owned else "the entry ccendpoint did not write for"
     what = f" ({', '.join(keys)})" if keys else ""

@@ -86,7 +86,8 @@ def dropped_content(entries: list[Any], removed: Collection[str], record: GroupR
         if not isinstance(entry, dict) or entry.get("id") not in removed:
             continue
         model_id = entry["id"]
-        own = sorted(key for key in entry if key not in MANAGED_KEYS)
+        ours = (record.written_keys(model_id, entry) if record else None) or MANAGED_KEYS
+        own = sorted(key for key in entry if key not in ours)
         if own:
             warnings.append(
                 f"{model_id} in '{name}' held fields you added ({', '.join(own)}); they are removed with it. "
