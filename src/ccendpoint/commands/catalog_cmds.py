@@ -218,8 +218,8 @@ def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, objec
         out.print(indented(f"{m.id}:"))
         for line in fact_lines(m):
             out.print(indented(line, 4))
-        for note in m.notes:
-            out.print(indented(note, 4))
+        for line in m.notes:
+            out.print(indented(line, 4))
         missing = fallback_limits(m)
         if missing:
             out.print(indented(f"Unknown limits; `add` writes VS Code's defaults: {', '.join(missing)}", 4))
