@@ -28,9 +28,7 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def models_table(
-    console: Console, rows: list[tuple[Provider, Model]], *, title: str | None = None, cost: bool = False
-) -> RenderableType:
+def models_table(console: Console, rows: list[tuple[Provider, Model]], *, cost: bool = False) -> RenderableType:
     """The models as a table that fits the console: less important columns move under the model id."""
     columns = [
         Column("Model id"),
@@ -68,7 +66,7 @@ def models_table(
         if cost:
             cells.append(_session_text(model))
         table_rows.append(Row(cells, style=style))
-    return fit_table(console, columns, table_rows, title=title)
+    return fit_table(console, columns, table_rows)
 
 
 def _session_text(model: Model) -> str:
