@@ -1,6 +1,7 @@
 """The fixture catalog of the rendering tests: made-up providers whose prices, ports and models only tests change.
 
-``orbit.yaml``: the proxy is required (port 4300), two regions, priced, unpriced and retired models.
+``orbit.yaml``: the proxy is required (port 4300), two regions, priced, unpriced (with a note) and retired
+models.
 ``clockwork.yaml``: no proxy needed (port 4200), peak and off-peak prices, a retired model.
 Both are overlays, so the bundled providers are there too; tests name the fixture providers.
 """

@@ -104,7 +104,7 @@ def test_show_says_what_is_unknown_assumed_and_where_facts_come_from() -> None:
     assert "source: https://clockwork.test/models" in text
     assert "price source: https://clockwork.test/pricing" in text
     assert "peak Mon–Fri 01:00–04:00 and 06:00–10:00 UTC; off-peak 50%" in text
-    assert "`add` writes maxOutputTokens 8,000; the provider allows up to 64,000 (64K)." in text
+    assert "add writes maxOutputTokens 8,000; the provider allows up to 64,000 (64K)." in text
     assert "Larger budgets break the client." in text
     assert "provider default output when a request sets none: 16,000" in text
 

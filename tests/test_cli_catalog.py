@@ -142,6 +142,14 @@ def test_show_group_is_exactly_what_add_renders() -> None:
     assert json.loads(text_out[start:]) == data["vscode_group"]
 
 
+def test_show_puts_a_models_note_under_the_model_not_under_the_group() -> None:
+    code, out, _ = fixture("show", "orbit")
+    assert code == 0
+    heading = out.index("\nWhat add writes\n")
+    assert "Answers in English only." in out[:heading]
+    assert "Answers in English only." not in out[heading:]
+
+
 def test_show_one_model() -> None:
     code, out, _ = fixture("show", "orbit", "orbit-flash", "--json")
     assert code == 0

@@ -47,7 +47,7 @@ def _modules_after(argv: list[str]) -> set[str]:
     ("argv", "loaded"),
     [
         (["--help"], set()),
-        (["list", "--json"], {"catalog_cmds", "common", "layout", "options"}),
+        (["list", "--json"], {"catalog_cmds", "common", "layout", "options", "page_view"}),
         (["backups", "--json"], {"backup_cmds", "changes", "common", "layout", "options"}),
     ],
 )

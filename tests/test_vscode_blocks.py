@@ -99,7 +99,8 @@ def test_show_renders_a_portless_provider_with_a_note(portless: Path, monkeypatc
     text = " ".join(result.stdout.split())
     assert "no proxy port, so this is the direct-mode group" in text
     assert "`ccendpoint add acme --port PORT` writes the proxy group" in text
-    assert "`add` needs --port PORT" in text
+    assert "add needs `--port PORT`: the catalog gives the proxy no port." in text
+    assert "ccendpoint add acme --port PORT\nccendpoint proxy acme --port PORT\n" in result.stdout
     group = json.loads(result.stdout[result.stdout.rindex("\n{") :])
     assert group["models"][0]["url"] == acme().endpoint(None).url
 

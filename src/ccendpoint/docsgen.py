@@ -15,148 +15,74 @@ import json
 import sys
 from pathlib import Path
 
-from ccendpoint.catalog.export import proxy_env_names
-from ccendpoint.catalog.facts import limit_lines, price_lines, source_lines
 from ccendpoint.catalog.loader import load_catalog
-from ccendpoint.catalog.model import Model, Provider
-from ccendpoint.formatting import money, price_text, tokens_text
-from ccendpoint.rules.pipeline import model_pipeline
+from ccendpoint.catalog.model import Provider
+from ccendpoint.catalog.page import (
+    Block,
+    Bullets,
+    Code,
+    Link,
+    Page,
+    Paragraph,
+    Table,
+    Text,
+    build_page,
+    shown_group,
+)
 from ccendpoint.rules.ruleset import schema_defs, vocabulary_table
-from ccendpoint.vscode.blocks import GroupOptions, default_mode, fallback_limits, render_group
 
 HEADER = "<!-- Generated from src/ccendpoint/catalog/providers/{id}.yaml by `python -m ccendpoint.docsgen`. -->"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _model_row(model: Model) -> str:
-    status = "current" if not model.deprecated else f"deprecated → `{model.replacement}`"
-    cached = "—"
-    if model.pricing and model.pricing.cached_input is not None:
-        cached = money(model.pricing.cached_input, model.pricing.currency)
-    cells = [
-        f"`{model.id}`",
-        model.name,
-        status,
-        tokens_text(model.context),
-        tokens_text(model.max_output),
-        "yes" if model.vision else "no",
-        "yes" if model.tool_calling else "no",
-        model.thinking,
-        price_text(model),
-        cached,
-        model.facts_date,
-    ]
-    return "| " + " | ".join(_cell(c) for c in cells) + " |"
-
-
-def _fact_notes(model: Model) -> list[str]:
-    """Prices, output limits, sources and assumptions; an unknown price only for current models."""
-    out = price_lines(model) if model.pricing or not model.deprecated else []
-    out += limit_lines(model)
-    if model.source:
-        out.append(f"source: {model.source}")
-    if model.assumed:
-        out += source_lines(model)[1:2]
-    return out
+ALIGN = {"left": "---", "right": "---:", "center": ":---:"}
 
 
 def render_provider_page(provider: Provider) -> str:
-    lines = [HEADER.format(id=provider.id), "", f"# {provider.name}", ""]
-    if provider.description:
-        lines += [provider.description, ""]
-    lines += [
-        "```sh",
-        f"ccendpoint add {provider.id}",
-        *([f"ccendpoint proxy {provider.id}"] if default_mode(provider) == "proxy" else []),
-        "```",
-        "",
-    ]
-    mode_word = {"required": "required", "recommended": "recommended", "direct": "not needed"}[provider.proxy_mode]
-    lines += [f"- Provider id: `{provider.id}`; VS Code group: `{provider.group_name}`"]
-    if provider.aliases:
-        lines += [f"- Also accepted: {', '.join(f'`{a}`' for a in provider.aliases)}"]
-    lines += [f"- Proxy: {mode_word}" + (f", port {provider.proxy_port}" if provider.proxy_port else "")]
-    if provider.docs_url:
-        lines += [f"- Provider docs: <{provider.docs_url}>"]
-    lines += ["", "## Models", ""]
-    lines += [
-        "| Id | Name | Status | Context | Max output | Vision | Tools | Thinking "
-        "| In / out per 1M | Cached in | Facts as of |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [_model_row(m) for m in provider.models]
-    notes = [(m, note) for m in provider.models for note in m.notes]
-    facts = [(m, line) for m in provider.models for line in _fact_notes(m)]
-    if notes or facts:
-        lines += [""]
-    for m, line in facts:
-        lines += [f"- `{m.id}`: {line}"]
-    for m, note in notes:
-        lines += [f"- `{m.id}`: {note}"]
-    for m in provider.models:
-        missing = fallback_limits(m)
-        if missing and not m.deprecated:
-            lines += [f"- `{m.id}`: limits not published; `add` writes VS Code's defaults ({', '.join(missing)})."]
+    """The Markdown page of ``provider``: the page ``show`` prints, with the group ``add`` writes by default."""
+    return markdown(build_page(provider, shown_group(provider)), HEADER.format(id=provider.id))
 
-    lines += ["", "## Endpoints", "", "| Region | Where | URL | Keys |", "|---|---|---|---|"]
-    for e in provider.endpoints.values():
-        region = f"`{e.region}`" + (" (default)" if e.region == provider.default_region else "")
-        where = e.label + (f" — {e.note}" if e.note else "")
-        keys = ", ".join(f"`{p}…`" for p in e.key_prefixes) or "any"
-        lines += [f"| {region} | {_cell(where)} | {e.url} | {keys} |"]
 
-    lines += ["", "## API key", ""]
-    if provider.key_format:
-        lines += [provider.key_format, ""]
-    if provider.key_url:
-        lines += [f"Get one at <{provider.key_url}>.", ""]
-    lines += [
-        "Set it in VS Code: Command Palette → **Chat: Manage Language Models** → right-click the "
-        f"**{provider.group_name}** group → **Update API Key**. VS Code keeps it in its secret storage; "
-        "ccendpoint never writes a key into `chatLanguageModels.json`.",
-    ]
-    if provider.key_env:
-        lines += ["", f"`ccendpoint doctor --live` reads the key from {', '.join(f'`{v}`' for v in provider.key_env)}."]
-
-    lines += ["", "## Proxy", ""]
-    if provider.proxy_why:
-        lines += [provider.proxy_why, ""]
-    if provider.proxy_port:
-        env = proxy_env_names(provider)
-        lines += [
-            f"`ccendpoint proxy {provider.id}` listens on `{provider.proxy_url}`. "
-            f"Environment: `{env['port']}`, `{env['upstream']}`, `{env['log']}`.",
-            "",
-        ]
-    for m in provider.models:
-        if m.deprecated:
-            continue
-        lines += [f"What the proxy does for `{m.id}` (rule set `{m.rules.name}`):", ""]
-        lines += [f"- {s}" for s in model_pipeline(provider.id, m).sentences()]
-        lines += [""]
-
-    if provider.troubleshooting:
-        lines += ["## Troubleshooting", "", "| Symptom | Cause | Fix |", "|---|---|---|"]
-        lines += [f"| {_cell(t.symptom)} | {_cell(t.cause)} | {_cell(t.fix)} |" for t in provider.troubleshooting]
-        lines += [""]
-
-    group = render_group(provider, GroupOptions())
-    lines += [
-        "## What `add` writes",
-        "",
-        f"The group below is merged into VS Code's `chatLanguageModels.json` ({default_mode(provider)} mode).",
-        "Released VS Code ignores `requestBody`; fields a model needs beyond `modelOptions` reach the upstream "
-        "through the proxy.",
-        "",
-        "```json",
-        json.dumps(group, indent="\t", ensure_ascii=False),
-        "```",
-        "",
-    ]
+def markdown(page: Page, header: str = "") -> str:
+    """``page`` as GitHub Markdown, below ``header`` (a comment saying where the file comes from)."""
+    lines = [header, ""] if header else []
+    lines += [f"# {page.title}", ""]
+    for section in page.sections:
+        if section.heading:
+            lines += [f"## {_inline(section.heading)}", ""]
+        for block in section.blocks:
+            lines += [*_block(block), ""]
     return "\n".join(lines)
+
+
+def _inline(text: Text) -> str:
+    out = []
+    for span in text:
+        if isinstance(span, str):
+            out.append(span)
+        elif isinstance(span, Code):
+            out.append(f"``{span.text}``" if "`" in span.text else f"`{span.text}`")
+        elif isinstance(span, Link):
+            out.append(f"<{span.url}>")
+        else:
+            out.append(f"**{span.text}**")
+    return "".join(out)
+
+
+def _cell(text: Text) -> str:
+    return _inline(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _block(block: Block) -> list[str]:
+    if isinstance(block, Paragraph):
+        return [_inline(block.text)]
+    if isinstance(block, Bullets):
+        lead = [_inline(block.lead), ""] if block.lead else []
+        return lead + [f"- {_inline(item)}" for item in block.items]
+    if isinstance(block, Table):
+        lines = [
+            "| " + " | ".join(c.header for c in block.columns) + " |",
+            "|" + "|".join(ALIGN[c.align] for c in block.columns) + "|",
+        ]
+        return lines + ["| " + " | ".join(_cell(cell) for cell in row.cells) + " |" for row in block.rows]
+    return [f"```{block.language}", block.text, "```"]
 
 
 def pages() -> dict[str, str]:

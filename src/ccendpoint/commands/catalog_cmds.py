@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console, RenderableType
-from rich.markup import escape
 
 from ccendpoint.catalog.cost import TYPICAL_SESSION, off_peak_session_cost, session_cost
-from ccendpoint.catalog.export import model_dict, provider_dict, proxy_env_names
-from ccendpoint.catalog.facts import fact_lines
+from ccendpoint.catalog.export import model_dict, provider_dict
 from ccendpoint.catalog.lookup import find_model, find_provider
 from ccendpoint.catalog.model import Model, Provider
+from ccendpoint.catalog.page import build_page, shown_group
 from ccendpoint.commands import common
-from ccendpoint.commands.layout import Column, Row, bullet, fit_table, indented
+from ccendpoint.commands.layout import Column, Row, fit_table
 from ccendpoint.commands.options import JsonOpt
+from ccendpoint.commands.page_view import print_page
 from ccendpoint.formatting import money, price_text, tokens_text
-from ccendpoint.rules.pipeline import model_pipeline
-from ccendpoint.vscode.blocks import GroupOptions, default_mode, fallback_limits, render_group
-from ccendpoint.vscode.facts import MANAGE_MODELS, MODELS_FILE, UPDATE_API_KEY
 
 
 def proxy_text(provider: Provider) -> str:
@@ -33,9 +28,7 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def models_table(
-    console: Console, rows: list[tuple[Provider, Model]], *, title: str | None = None, cost: bool = False
-) -> RenderableType:
+def models_table(console: Console, rows: list[tuple[Provider, Model]], *, cost: bool = False) -> RenderableType:
     """The models as a table that fits the console: less important columns move under the model id."""
     columns = [
         Column("Model id"),
@@ -73,7 +66,7 @@ def models_table(
         if cost:
             cells.append(_session_text(model))
         table_rows.append(Row(cells, style=style))
-    return fit_table(console, columns, table_rows, title=title)
+    return fit_table(console, columns, table_rows)
 
 
 def _session_text(model: Model) -> str:
@@ -136,102 +129,16 @@ def show(
     cat = common.catalog(ctx)
     common.warn_if_stale()
     prov = find_provider(cat, provider)
-    chosen = find_model(prov, model) if model else None
-    options = GroupOptions(model_ids=[chosen.id] if chosen else None)
-    note = None
-    if prov.proxy_mode == "required" and prov.proxy_port is None:
-        # `add` needs --port here; show the direct-mode group rather than fail on an option show lacks
-        options = GroupOptions(model_ids=options.model_ids, mode="direct", force=True)
-        note = (
-            f"The catalog gives {prov.name} no proxy port, so this is the direct-mode group, which fails "
-            f"without the proxy. `ccendpoint add {prov.id} --port PORT` writes the proxy group instead."
-        )
-    group = render_group(prov, options)
+    chosen = [find_model(prov, model)] if model else []
+    shown = shown_group(prov, [m.id for m in chosen])
     if as_json:
         data = provider_dict(prov)
         if chosen:
-            data["models"] = [model_dict(prov, chosen)]
-        data["vscode_group"] = group
-        data["vscode_mode"] = default_mode(prov)
-        if note:
-            data["vscode_note"] = note
+            data["models"] = [model_dict(prov, m) for m in chosen]
+        data["vscode_group"] = shown.group
+        data["vscode_mode"] = shown.mode
+        if shown.note:
+            data["vscode_note"] = shown.note
         common.print_json(data)
         return
-    _print_provider(prov, chosen, group, note)
-
-
-def _print_provider(prov: Provider, chosen: Model | None, group: dict[str, object], note: str | None = None) -> None:
-    out = common.console()
-    out.print(f"[bold]{escape(prov.name)}[/bold]  " + escape(f"(id: {prov.id}; group: {prov.group_name})"))
-    if prov.aliases:
-        out.print(f"Also known as: {', '.join(prov.aliases)}", markup=False)
-    out.print(f"Defined by: {prov.origin}", markup=False)
-    if prov.description:
-        out.print(indented(prov.description, 0))
-    if prov.docs_url:
-        out.print(f"Docs: {prov.docs_url}", markup=False)
-
-    endpoints = []
-    for e in prov.endpoints.values():
-        region = e.region + (" (default)" if e.region == prov.default_region else "")
-        where = e.label + (f" — {e.note}" if e.note else "")
-        keys = ", ".join(f"{p}…" for p in e.key_prefixes) or "any"
-        endpoints.append((region, e.url, where, keys))
-    columns = [Column("Region"), Column("URL"), Column("Where", wrap=True, priority=2), Column("Keys", priority=1)]
-    out.print(fit_table(out, columns, endpoints, title="Endpoints by region"))
-
-    out.print("[bold]API key[/bold]")
-    if prov.key_env:
-        out.print(indented(f"Environment variables (doctor --live reads them): {', '.join(prov.key_env)}"))
-    if prov.key_format:
-        out.print(indented(f"Format: {prov.key_format}"))
-    if prov.key_url:
-        out.print(indented(f"Get one: {prov.key_url}"))
-    out.print(
-        indented(
-            f"In VS Code: Command Palette → {MANAGE_MODELS} → right-click the "
-            f"{prov.group_name} group → {UPDATE_API_KEY}. ccendpoint never writes a key into the file."
-        )
-    )
-
-    out.print("[bold]Proxy[/bold]")
-    mode_word = {"required": "required", "recommended": "recommended", "direct": "not needed (direct)"}
-    default = "needs --port PORT (no proxy port in the catalog)" if note else f"defaults to {default_mode(prov)} mode"
-    out.print(indented(f"Mode: {mode_word[prov.proxy_mode]}; `add` {default}."))
-    if prov.proxy_port:
-        env = proxy_env_names(prov)
-        out.print(indented(f"Port: {prov.proxy_port}  URL: {prov.proxy_url}"))
-        start = f"ccendpoint proxy {prov.id}, or at every login: ccendpoint service install {prov.id}"
-        out.print(indented(f"Start: {start}"))
-        out.print(indented(f"Environment: {env['port']}, {env['upstream']}, {env['log']}"))
-    if prov.proxy_why:
-        out.print(indented(f"Why: {prov.proxy_why}"))
-    models = [chosen] if chosen else list(prov.models)
-    for m in models:
-        label = f"{m.id}" + (" (deprecated)" if m.deprecated else "")
-        out.print(f"  What it does for [bold]{escape(label)}[/bold] " + escape(f"(rule set {m.rules.name}):"))
-        for sentence in model_pipeline(prov.id, m).sentences():
-            out.print(bullet(sentence))
-
-    out.print(models_table(out, [(prov, m) for m in models], title="Models"))
-    for m in models:
-        out.print(indented(f"{m.id}:"))
-        for line in fact_lines(m):
-            out.print(indented(line, 4))
-        for note in m.notes:
-            out.print(indented(note, 4))
-        missing = fallback_limits(m)
-        if missing:
-            out.print(indented(f"Unknown limits; `add` writes VS Code's defaults: {', '.join(missing)}", 4))
-
-    if prov.troubleshooting:
-        trouble = [(t.symptom, t.cause, t.fix) for t in prov.troubleshooting]
-        columns = [Column("Symptom", wrap=True), Column("Cause", wrap=True), Column("Fix", wrap=True)]
-        out.print(fit_table(out, columns, trouble, title="Troubleshooting"))
-
-    out.print(f"[bold]Group that `ccendpoint add {escape(prov.id)}` writes to {MODELS_FILE}[/bold]")
-    if note:
-        out.print(indented(note, 0))
-    out.file.flush()
-    # written as raw text: rich would expand the tabs, and users copy this block verbatim
-    sys.stdout.write(json.dumps(group, indent="\t", ensure_ascii=False) + "\n")
+    print_page(common.console(), build_page(prov, shown, chosen))
