@@ -46,3 +46,19 @@ def test_readme_installs_with_pipx_and_ci_runs_the_test_command() -> None:
     assert setup.startswith("ccendpoint setup ")
     assert "python3 -m venv .venv" in test and "pytest" in test
     assert test in (ROOT / ".ci" / "run").read_text("utf-8")
+
+
+def test_the_module_index_names_every_module_by_its_first_line(tmp_path: Path) -> None:
+    from ccendpoint.docsgen import architecture_doc_text, module_index
+
+    package = tmp_path / "pkg"
+    (package / "inner").mkdir(parents=True)
+    (package / "one.py").write_text('"""Does one thing, with ``code`` and :class:`Thing`.\n\nMore."""\n')
+    (package / "inner" / "two.py").write_text('"""Does another\nthing over two lines."""\n')
+    (package / "inner" / "__init__.py").write_text("")
+    assert module_index(package) == (
+        "### top level\n\n- `one.py`: Does one thing, with `code` and `Thing`.\n\n"
+        "### `inner/`\n\n- `inner/two.py`: Does another thing over two lines."
+    )
+    doc = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    assert architecture_doc_text(doc) == doc, "run: python -m ccendpoint.docsgen"

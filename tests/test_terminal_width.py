@@ -55,7 +55,7 @@ def check_fits(args: list[str], wholes: Sequence[str] = (), before: Callable[[],
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--all"], ["list", "--cost"]])
 def test_list_keeps_every_model_id_and_price(args: list[str]) -> None:
-    from ccendpoint.formatting import price_text
+    from ccendpoint.catalog.formatting import price_text
 
     rows = [(p, m) for p in BUNDLED.providers for m in p.models if "--all" in args or not m.deprecated]
     check_fits(args, [m.id for _, m in rows] + [price_text(m) for _, m in rows if m.pricing])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ccendpoint.catalog.formatting import money, tokens_text
 from ccendpoint.catalog.model import Model
-from ccendpoint.formatting import money, tokens_text
 
 #: What ``show`` and the docs say for a model the catalog has no price for.
 NO_PRICE = "price unknown: no first-party price in the catalog's sources, so none is recorded or guessed"

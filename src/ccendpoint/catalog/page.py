@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from ccendpoint.catalog.export import proxy_env_names
 from ccendpoint.catalog.facts import fact_lines
+from ccendpoint.catalog.formatting import price_text, tokens_text
 from ccendpoint.catalog.model import Model, Provider
-from ccendpoint.formatting import price_text, tokens_text
 from ccendpoint.rules.pipeline import model_pipeline
 from ccendpoint.vscode.blocks import GroupOptions, Mode, default_mode, fallback_limits, render_group
 from ccendpoint.vscode.facts import MANAGE_MODELS, MODELS_FILE, MODELS_FILE_INDENT, UPDATE_API_KEY

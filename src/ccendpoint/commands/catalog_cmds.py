@@ -9,6 +9,7 @@ from rich.console import Console, RenderableType
 
 from ccendpoint.catalog.cost import TYPICAL_SESSION, off_peak_session_cost, session_cost
 from ccendpoint.catalog.export import model_dict, provider_dict
+from ccendpoint.catalog.formatting import money, price_text, tokens_text
 from ccendpoint.catalog.lookup import find_model, find_provider
 from ccendpoint.catalog.model import Model, Provider
 from ccendpoint.catalog.page import build_page, shown_group
@@ -16,7 +17,6 @@ from ccendpoint.commands import common
 from ccendpoint.commands.layout import Column, Row, fit_table
 from ccendpoint.commands.options import JsonOpt
 from ccendpoint.commands.page_view import print_page
-from ccendpoint.formatting import money, price_text, tokens_text
 
 
 def proxy_text(provider: Provider) -> str:

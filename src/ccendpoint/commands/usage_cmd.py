@@ -11,11 +11,11 @@ import typer
 from rich.markup import escape
 
 from ccendpoint import dirs
+from ccendpoint.catalog.formatting import money
 from ccendpoint.catalog.lookup import find_provider
 from ccendpoint.commands import common
 from ccendpoint.commands.layout import Column, Row, fit_table, progress
 from ccendpoint.commands.options import JsonOpt
-from ccendpoint.formatting import money
 from ccendpoint.proxy.logfiles import log_files, read_records
 from ccendpoint.usage import Report, aggregate, bar, parse_since
 from ccendpoint.usage import Row as UsageRow

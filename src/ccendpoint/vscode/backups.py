@@ -1,4 +1,4 @@
-"""Backups of VS Code's files: one folder per file, the newest few copies kept, found by id or name.
+"""Backups of VS Code's files: one folder per file, the first and newest copies kept, found by id or name.
 
 Every write of ccendpoint to a file of VS Code's copies the file as it was to
 ``<state dir>/backups/<folder>/<UTC time>.json`` first; ``ccendpoint backups`` lists the copies and
