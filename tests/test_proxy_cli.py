@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from ccendpoint.cli import app
 from ccendpoint.commands import proxy_cmd
-from ccendpoint.proxy.settings import env_names
+from ccendpoint.proxy.sources import env_names
 from fake_upstreams import Behaviour, FakeUpstream, free_port
 from proxy_helpers import bundled_catalog, vscode_request
 

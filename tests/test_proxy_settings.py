@@ -11,14 +11,8 @@ import pytest
 from ccendpoint import dirs
 from ccendpoint.catalog.model import Catalog
 from ccendpoint.errors import UsageError
-from ccendpoint.proxy.settings import (
-    ProxyOptions,
-    env_layers,
-    env_names,
-    open_log_files,
-    resolve,
-    resolve_all,
-)
+from ccendpoint.proxy.settings import ProxyOptions, open_log_files, resolve, resolve_all
+from ccendpoint.proxy.sources import env_layers, env_names
 from ccendpoint.urls import is_loopback_host as is_loopback
 from ccendpoint.urls import safe_url
 from proxy_helpers import bundled_catalog, provider

@@ -7,9 +7,6 @@ group through :func:`add_group`, the same path as ``add``.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import os
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -156,6 +153,8 @@ def add(
     target = gateway_target(gateway, gateway_header, discover)
     prov = find_provider(common.catalog(ctx), provider)
     if discover:
+        from ccendpoint.commands.discover import with_discovered  # start-up: the HTTP code loads only here
+
         prov = with_discovered(prov, region)
     options = GroupOptions(
         mode=mode.value if mode else None,
@@ -326,42 +325,6 @@ def proxy_command(
     if options.region is not None:
         parts += ["--region", options.region]
     return " ".join(parts)
-
-
-def with_discovered(prov: Provider, region: str | None) -> Provider:
-    """The provider plus the served models the catalog does not know (``add --discover``)."""
-    # start-up: only --discover talks to the provider, so asyncio and the HTTP code load only then
-    from ccendpoint.catalog.drift import DriftFailure, compare, discovered_models, fetch_served, models_url
-    from ccendpoint.doctor.live import api_key
-
-    key, _ = api_key(prov, os.environ)
-    if key is None:
-        names = " or ".join(prov.key_env) or "the provider's key variable"
-        raise UsageError(
-            f"--discover asks {prov.group_name} which models it serves, and needs its key.", hint=f"Set {names}."
-        )
-    if region is not None and region not in prov.endpoints:
-        raise UsageError(
-            f"Unknown region '{region}' for {prov.group_name}.", hint=f"Known regions: {', '.join(prov.endpoints)}."
-        )
-    url = models_url(prov.endpoint(region).url)
-    try:
-        served = fetch_served(url, key)
-    except DriftFailure as failure:
-        raise CcendpointError(f"--discover: {failure.message}.", hint=failure.hint or None) from None
-    unknown = compare(prov, served.ids).unknown
-    err = common.err_console()
-    if not unknown:
-        err.print(f"--discover: {prov.group_name} serves nothing the catalog does not know.", markup=False)
-        return prov
-    err.print(
-        f"--discover: adding {len(unknown)} served model(s) the catalog does not know, with conservative "
-        f"settings (no vision, no tools, VS Code's default limits; edit them in VS Code if they can do more): "
-        + ", ".join(unknown),
-        markup=False,
-    )
-    extra = discovered_models(prov, unknown, url, dt.date.today().isoformat())
-    return dataclasses.replace(prov, models=prov.models + extra)
 
 
 # --- remove ---------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import socket
 from collections.abc import Collection
 
 from ccendpoint.errors import CcendpointError
-from ccendpoint.proxy.settings import ListenerSettings, env_names
+from ccendpoint.proxy.settings import ListenerSettings
+from ccendpoint.proxy.sources import env_names
 
 #: How many ports above a taken one are tried before asking the system for any free port.
 PORT_PROBES = 100

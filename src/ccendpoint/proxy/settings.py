@@ -1,4 +1,4 @@
-"""Where each proxy setting comes from, and checking it before anything starts.
+"""Each proxy setting resolved before anything starts: flags, environment, ``.env``, catalog, defaults.
 
 Precedence, highest first:
 
@@ -32,23 +32,28 @@ The start line says where the upstream came from whenever it is not the catalog'
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ccendpoint import dirs
 from ccendpoint.catalog.build import provider_from_data
-from ccendpoint.catalog.export import proxy_env_names
 from ccendpoint.catalog.model import Catalog, Provider
 from ccendpoint.errors import UsageError
 from ccendpoint.proxy.logfiles import log_file_name
-from ccendpoint.urls import hostname, is_loopback_host, safe_url
+from ccendpoint.proxy.sources import Layer, env_layers, env_names, guard_dotenv, origin
+from ccendpoint.proxy.values import (
+    DEFAULT_HOST,
+    check_host,
+    check_port,
+    check_positive,
+    check_upstream,
+    check_url,
+    region_url,
+)
+from ccendpoint.urls import is_loopback_host
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_BODY_MB = 64.0
 DEFAULT_FIRST_BYTE_TIMEOUT = 300.0
 DEFAULT_IDLE_TIMEOUT = 300.0
@@ -152,189 +157,20 @@ def from_handoff(document: Mapping[str, Any]) -> list[ListenerSettings]:
     return listeners
 
 
-def env_names(provider: Provider) -> dict[str, str]:
-    """Every variable the proxy reads for ``provider``; the first three keep the Node proxies' names."""
-    names = proxy_env_names(provider)
-    prefix = provider.env_prefix
-    names.update(
-        {
-            "host": f"{prefix}_PROXY_HOST",
-            "region": f"{prefix}_PROXY_REGION",
-            "max_body_mb": f"{prefix}_PROXY_MAX_BODY_MB",
-            "first_byte_timeout": f"{prefix}_PROXY_FIRST_BYTE_TIMEOUT",
-            "idle_timeout": f"{prefix}_PROXY_IDLE_TIMEOUT",
-        }
-    )
-    return names
-
-
-# -- layers --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Layer:
-    label: str  # how an error message names it, e.g. "the environment", ".env (/home/me/.env)"
-    values: Mapping[str, str]
-    #: False for the working folder's ``.env``: it may not choose where the key goes.
-    trusted: bool = True
-
-
-def dotenv_files(cwd: Path | None = None) -> list[Path]:
-    """The ``.env`` files that apply, highest precedence first."""
-    here = (cwd or Path.cwd()) / ".env"
-    config = dirs.config_dir() / ".env"
-    return [here] if here.resolve() == config.resolve() else [here, config]
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
-
-    if not path.is_file():
-        return {}
-    try:
-        values = dotenv_values(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            f"Cannot read {path}: {exc}.",
-            hint="Make it a readable UTF-8 text file of NAME=value lines, or move it out of the way.",
-        ) from None
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def env_layers(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[_Layer]:
-    """The environment and the ``.env`` files as lookup layers, highest precedence first."""
-    layers = [_Layer("the environment", os.environ if environ is None else environ)]
-    here = (cwd or Path.cwd()).resolve()
-    for path in dotenv_files(cwd):
-        values = _read_dotenv(path)
-        if values:
-            in_working_folder = path.resolve().parent == here
-            label = f".env in the working folder ({path})" if in_working_folder else f".env ({path})"
-            layers.append(_Layer(label, values, trusted=not in_working_folder))
-    return layers
-
-
-def _guard_dotenv(name: str, layer: _Layer, options: ProxyOptions, what: str) -> None:
-    """Refuse a working-folder ``.env`` that would choose where the key goes, unless trusted."""
-    if not layer.trusted and not options.trust_dotenv:
-        raise UsageError(
-            f"{name} is set in {layer.label}, and a file in the working folder may not choose {what}: "
-            "the proxy forwards your API key there.",
-            hint=f"If the file is yours, pass --trust-dotenv; or set {name} in the environment, or in "
-            f"{dirs.config_dir() / '.env'}.",
-        )
-
-
-def check_upstream(provider: Provider, url: str, where: str, *, typed: bool, trusted: bool) -> None:
-    """The upstream may receive the key: a catalog endpoint, this machine, or one the user vouched for."""
-    host = hostname(url)
-    catalog_hosts = {hostname(endpoint.url) for endpoint in provider.endpoints.values()}
-    local = is_loopback_host(host)
-    if urlsplit(url).scheme == "http" and not local and not trusted:
-        raise UsageError(
-            f"{where} is {safe_url(url)}: plain http to another machine would carry your API key in clear.",
-            hint="Use its https URL; if you really mean it, add --trust-upstream.",
-        )
-    if host not in catalog_hosts and not local and not typed and not trusted:
-        known = ", ".join(sorted(catalog_hosts))
-        raise UsageError(
-            f"{where} sends {provider.group_name} requests, with your API key, to {host}, "
-            f"which is not one of the catalog's endpoints ({known}).",
-            hint="If you mean it, add --trust-upstream (or type the URL with --upstream); "
-            "otherwise remove the setting to use the catalog's endpoint.",
-        )
-
-
-# -- checking values -----------------------------------------------------------------------------
-
-
-def _where(name: str, layer: _Layer) -> str:
-    return f"{name} (from {layer.label})"
-
-
-def check_port(value: object, where: str) -> int:
-    try:
-        port = int(str(value).strip()) if not isinstance(value, int) else value
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise UsageError(
-            f"{where} must be a port number from 1 to 65535 (0 picks any free port), not {value!r}.",
-            hint="Example: --port 3557",
-        )
-    return port
-
-
-def check_url(value: str, where: str) -> str:
-    url = value.strip()
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        _ = parts.port  # raises for a port that is not a number or out of range
-    except ValueError:
-        ok = False
-    if not ok:
-        shown = safe_url(url) if "://" in url else repr(url)
-        raise UsageError(
-            f"{where} must be an http(s) URL such as https://api.example.com/v1/chat/completions, not {shown}.",
-            hint="Give the provider's full chat-completions URL, or leave it out to use the catalog's.",
-        )
-    return url
-
-
-def check_positive(value: object, where: str, unit: str, example: float) -> float:
-    try:
-        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or number <= 0:
-        raise UsageError(
-            f"{where} must be a positive number of {unit}, not {value!r}.",
-            hint=f"Use a number greater than 0, such as {example:g} (the default), or leave it out.",
-        )
-    return number
-
-
-def check_host(value: str, where: str, *, from_flag: bool) -> str:
-    host = value.strip()
-    if not host or any(c.isspace() for c in host) or "/" in host:
-        raise UsageError(
-            f"{where} must be an IP address or host name, not {value!r}.",
-            hint=f"Use {DEFAULT_HOST} (the default: this machine only), or leave it out.",
-        )
-    if not from_flag and not is_loopback_host(host):
-        raise UsageError(
-            f"{where} is {host}, which would make the proxy reachable from the network.",
-            hint=f"If you mean it, pass it on the command line: --host {host}",
-        )
-    return host
-
-
-def _region_url(provider: Provider, region: str, where: str) -> str:
-    if region not in provider.endpoints:
-        known = ", ".join(provider.endpoints)
-        raise UsageError(
-            f"{where}: {provider.group_name} has no region '{region}'. Known regions: {known}.",
-            hint=f"Use one of those, e.g. --region {provider.default_region}, "
-            "or leave it out for the catalog's default.",
-        )
-    return provider.endpoint(region).url
-
-
 # -- resolving -----------------------------------------------------------------------------------
 
 
 def resolve(
     provider: Provider,
     options: ProxyOptions,
-    layers: Sequence[_Layer] | None = None,
+    layers: Sequence[Layer] | None = None,
 ) -> ListenerSettings:
     """The settings for one provider, each value from the highest layer that sets it."""
     layers = env_layers() if layers is None else layers
     names = env_names(provider)
     origins: dict[str, str] = {}
 
-    def lookup(key: str) -> tuple[str, _Layer] | None:
+    def lookup(key: str) -> tuple[str, Layer] | None:
         for layer in layers:
             raw = layer.values.get(names[key])
             if raw is not None and raw.strip() != "":
@@ -347,8 +183,8 @@ def resolve(
         port = check_port(options.port, "--port")
         origins["port"] = "--port"
     elif found := lookup("port"):
-        port = check_port(found[0], _where(names["port"], found[1]))
-        origins["port"] = _where(names["port"], found[1])
+        port = check_port(found[0], origin(names["port"], found[1]))
+        origins["port"] = origin(names["port"], found[1])
     elif provider.proxy_port is not None:
         port = provider.proxy_port
         origins["port"] = "catalog"
@@ -360,9 +196,9 @@ def resolve(
         host = check_host(options.host, "--host", from_flag=True)
         origins["host"] = "--host"
     elif found := lookup("host"):
-        _guard_dotenv(names["host"], found[1], options, "the address the proxy listens on")
-        host = check_host(found[0], _where(names["host"], found[1]), from_flag=False)
-        origins["host"] = _where(names["host"], found[1])
+        guard_dotenv(names["host"], found[1], options.trust_dotenv, "the address the proxy listens on")
+        host = check_host(found[0], origin(names["host"], found[1]), from_flag=False)
+        origins["host"] = origin(names["host"], found[1])
     else:
         host = DEFAULT_HOST
         origins["host"] = "default"
@@ -374,10 +210,10 @@ def resolve(
         check_upstream(provider, upstream, "--upstream", typed=True, trusted=options.trust_upstream)
         origins["upstream"] = "--upstream"
     elif options.region is not None:
-        upstream = _region_url(provider, options.region, "--region")
+        upstream = region_url(provider, options.region, "--region")
         origins["upstream"] = f"--region {options.region}"
     else:
-        chosen: tuple[str, str, _Layer] | None = None
+        chosen: tuple[str, str, Layer] | None = None
         for layer in layers:
             for key in ("upstream", "region"):
                 raw = layer.values.get(names[key])
@@ -390,14 +226,14 @@ def resolve(
             upstream = provider.endpoint().url
             origins["upstream"] = f"catalog (region {provider.default_region})"
         elif chosen[0] == "upstream":
-            where = _where(names["upstream"], chosen[2])
-            _guard_dotenv(names["upstream"], chosen[2], options, "the upstream")
+            where = origin(names["upstream"], chosen[2])
+            guard_dotenv(names["upstream"], chosen[2], options.trust_dotenv, "the upstream")
             upstream = check_url(chosen[1], where)
             check_upstream(provider, upstream, where, typed=False, trusted=options.trust_upstream)
             origins["upstream"] = where
         else:
-            upstream = _region_url(provider, chosen[1], _where(names["region"], chosen[2]))
-            origins["upstream"] = _where(names["region"], chosen[2])
+            upstream = region_url(provider, chosen[1], origin(names["region"], chosen[2]))
+            origins["upstream"] = origin(names["region"], chosen[2])
 
     # log
     log_path: Path | None
@@ -410,7 +246,7 @@ def resolve(
     elif found := lookup("log"):
         raw = found[0].strip()
         log_path = None if raw.lower() in LOG_OFF_WORDS else Path(raw).expanduser()
-        origins["log"] = _where(names["log"], found[1])
+        origins["log"] = origin(names["log"], found[1])
     else:
         log_path = dirs.log_dir() / log_file_name(provider.id)
         origins["log"] = "default"
@@ -420,7 +256,7 @@ def resolve(
             origins[key] = flag
             return check_positive(given, flag, unit, default)
         if found := lookup(key):
-            origins[key] = _where(names[key], found[1])
+            origins[key] = origin(names[key], found[1])
             return check_positive(found[0], origins[key], unit, default)
         origins[key] = "default"
         return default
@@ -447,7 +283,7 @@ def resolve(
 def resolve_all(
     catalog: Catalog,
     options: ProxyOptions,
-    layers: Sequence[_Layer] | None = None,
+    layers: Sequence[Layer] | None = None,
     *,
     providers: Sequence[Provider] | None = None,
     regions: Mapping[str, str] | None = None,

@@ -22,7 +22,8 @@ from ccendpoint.catalog.model import Catalog
 from ccendpoint.errors import CcendpointError, UsageError
 from ccendpoint.files import write_atomic
 from ccendpoint.proxy.probe import Probe, http_probe
-from ccendpoint.proxy.settings import ProxyOptions, env_layers, resolve
+from ccendpoint.proxy.settings import ProxyOptions, resolve
+from ccendpoint.proxy.sources import env_layers
 from ccendpoint.redact import scrub
 from ccendpoint.service import runner as runners
 from ccendpoint.service.runner import Runner
