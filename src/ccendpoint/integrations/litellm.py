@@ -69,7 +69,7 @@ class Models:
 
 def _openai_params(model: str) -> frozenset[str]:
     """What LiteLLM accepts as OpenAI parameters on its OpenAI-compatible route."""
-    import litellm
+    import litellm  # an optional extra: this module imports without it, as its unit tests do
 
     names = litellm.get_supported_openai_params(model=model, custom_llm_provider=LITELLM_ROUTE) or []
     return frozenset(str(name) for name in names)

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from ccendpoint.catalog.model import Model, Provider
 from ccendpoint.errors import UsageError
 
@@ -123,8 +125,6 @@ def key_variables(providers: Sequence[Provider]) -> list[str]:
 
 def render_yaml(config: Mapping[str, Any], providers: Sequence[Provider], version: str) -> str:
     """The config as YAML, with a header that says where it came from and what it needs."""
-    import yaml
-
     variables = key_variables(providers)
     header = [
         f"# LiteLLM proxy config written by `ccendpoint export litellm` (ccendpoint {version}).",

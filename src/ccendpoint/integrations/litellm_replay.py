@@ -35,7 +35,7 @@ MAX_ITEM_KB = 4096
 def coordination_redis() -> Any:
     """The gateway's coordination Redis (a LiteLLM ``RedisCache``), or None when the team set none up."""
     try:
-        from litellm.proxy import proxy_server
+        from litellm.proxy import proxy_server  # optional: LiteLLM may run as a library
     except ImportError:  # LiteLLM used as a library, without its proxy
         return None
     return getattr(proxy_server, "redis_usage_cache", None)
@@ -45,6 +45,7 @@ class TurnStore:
     """The reasoning of finished turns, in a LiteLLM ``DualCache`` (memory, plus Redis when there is one)."""
 
     def __init__(self, redis: Any = None, *, find_redis: bool = True, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        # LiteLLM is an optional extra: this module imports without it, as its unit tests do
         from litellm.caching.dual_cache import DualCache
         from litellm.caching.in_memory_cache import InMemoryCache
 
