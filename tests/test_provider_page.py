@@ -14,9 +14,9 @@ from rich.console import Console
 
 from catalog_helpers import fixture_provider
 from ccendpoint.catalog.model import Model, Provider
-from ccendpoint.catalog.page import Bullets, CodeBlock, Page, Paragraph, Section, Table, build_page, plain, shown_group
 from ccendpoint.commands.page_view import print_page
 from ccendpoint.docsgen import markdown
+from ccendpoint.provider_page import Bullets, CodeBlock, Page, Paragraph, Section, Table, build_page, plain, shown_group
 from ccendpoint.vscode.blocks import GroupOptions, render_group
 
 

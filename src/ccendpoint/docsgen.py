@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ccendpoint.catalog.loader import load_catalog
 from ccendpoint.catalog.model import Provider
-from ccendpoint.catalog.page import (
+from ccendpoint.provider_page import (
     Block,
     Bullets,
     Code,

@@ -12,11 +12,11 @@ from ccendpoint.catalog.export import model_dict, provider_dict
 from ccendpoint.catalog.formatting import money, price_text, tokens_text
 from ccendpoint.catalog.lookup import find_model, find_provider
 from ccendpoint.catalog.model import Model, Provider
-from ccendpoint.catalog.page import build_page, shown_group
 from ccendpoint.commands import common
 from ccendpoint.commands.layout import Column, Row, fit_table
 from ccendpoint.commands.options import JsonOpt
 from ccendpoint.commands.page_view import print_page
+from ccendpoint.provider_page import build_page, shown_group
 
 
 def proxy_text(provider: Provider) -> str:

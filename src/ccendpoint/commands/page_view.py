@@ -1,4 +1,4 @@
-"""A provider's page (:mod:`ccendpoint.catalog.page`) on the terminal, fitted to its width.
+"""A provider's page (:mod:`ccendpoint.provider_page`) on the terminal, fitted to its width.
 
 Code is shown bare when it is one word (an id, a variable) and in `backticks` when it has spaces
 (a command), so its ends stay clear; code blocks go out verbatim after a blank line, never wrapped,
@@ -11,8 +11,8 @@ from __future__ import annotations
 from rich.console import Console, RenderableType
 from rich.text import Text as RichText
 
-from ccendpoint.catalog.page import Block, Bullets, Code, CodeBlock, Page, Paragraph, Span, Table, Text, words
 from ccendpoint.commands.layout import Column, Row, bullet, fit_table, indented
+from ccendpoint.provider_page import Block, Bullets, Code, CodeBlock, Page, Paragraph, Span, Table, Text, words
 
 
 def terminal_text(text: Text) -> str:
