@@ -41,7 +41,7 @@ async def handle_chat(request: web.Request, listener: Listener) -> web.StreamRes
         listener.in_flight -= 1
         listener.served += 1
         record.total_ms = record.ms()
-        listener.log.emit(record.as_dict(), listener.settings.log_path)
+        listener.log.emit(record, listener.settings.log_path)  # made a dict on the log thread
 
 
 async def _chat(request: web.Request, listener: Listener, record: RequestRecord) -> web.StreamResponse:
