@@ -63,7 +63,7 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord)
 
     cache = listener.reasoning
     rewrite = listener.rules.rewrite(data, cache.get if cache is not None else None)
-    payload = encode_body(rewrite.body, fast) if rewrite.modified else raw
+    payload = encode_body(rewrite.body, fast, raw=raw, original=data) if rewrite.modified else raw
     facts = rewrite.facts
     record.model, record.stream = facts.model, facts.stream
     record.tool_turn, record.missing_reasoning = facts.tool_turn, facts.missing_reasoning
