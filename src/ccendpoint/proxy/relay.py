@@ -22,7 +22,15 @@ from ccendpoint.proxy.headers import forward_headers, response_headers
 from ccendpoint.proxy.listener import Listener
 from ccendpoint.proxy.reasoning_cache import ReasoningCache
 from ccendpoint.proxy.record import RequestRecord, count, role_counts
-from ccendpoint.proxy.sse import AnswerCollector, BodyTap, Collector, ErrorCollector, StreamTap, UsageCollector
+from ccendpoint.proxy.sse import (
+    AnswerCollector,
+    BodyTap,
+    Collector,
+    ErrorCollector,
+    StreamErrorCollector,
+    StreamTap,
+    UsageCollector,
+)
 from ccendpoint.proxy.tagging import MAX_JSON_BODY, StreamTagger, new_reasoning_id, tag_json_answer
 from ccendpoint.proxy.watchdog import Watchdog
 from ccendpoint.rules.replay import turn_entries
@@ -119,6 +127,17 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord)
                 upstream.close()  # drops the upstream connection: the provider sees the cancel
 
 
+class _Answer(web.StreamResponse):
+    """A response whose headers leave with its first body bytes: one write to the client, not two.
+
+    Used when the first bytes are already here (or the answer is not a stream, whose headers alone
+    are of no use to a client); a stream still waiting for its first event gets a plain
+    :class:`~aiohttp.web.StreamResponse`, whose headers go out at once.
+    """
+
+    _send_headers_immediately = False
+
+
 async def _relay(
     request: web.Request,
     listener: Listener,
@@ -127,50 +146,58 @@ async def _relay(
     record: RequestRecord,
     remember: Remember | None = None,
 ) -> web.StreamResponse:
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    response.headers.extend(response_headers(upstream.headers))
-    response.headers["X-Ccendpoint-Request-Id"] = record.id
-
+    content = upstream.content
     content_type = upstream.headers.get("Content-Type", "")
     encoded = upstream.headers.get("Content-Encoding", "identity").lower() not in ("identity", "")
     is_sse = not encoded and content_type.startswith("text/event-stream")
     is_json = not encoded and content_type.startswith(JSON_TYPE)
+    ok = upstream.status == 200
+
     usage = UsageCollector()
     collectors: list[Collector] = [usage]
-    ok = upstream.status == 200
     answer = AnswerCollector() if remember is not None and remember.worth_it and ok else None
     if answer is not None:
         collectors.append(answer)
-    failure = ErrorCollector() if upstream.status >= 400 else None
+    failure: ErrorCollector | StreamErrorCollector | None = None
     sse: StreamTap | None = None
     body_tap: BodyTap | None = None
     if is_sse:
-        sse = StreamTap(collectors)
+        failure = StreamErrorCollector()
+        sse = StreamTap([*collectors, failure])
     elif is_json:
+        failure = ErrorCollector() if upstream.status >= 400 else None
         body_tap = BodyTap(collectors + ([failure] if failure is not None else []))
     tagger: StreamTagger | None = None
     whole: list[bytes] | None = None  # a non-streamed answer held back to be tagged
-    if remember is not None and ok and (is_sse or is_json):
-        reasoning_id = new_reasoning_id()
-        if is_sse:
-            tagger = StreamTagger(reasoning_id)
-        else:
-            whole = []
-            response.headers.popall("Content-Length", None)  # the tagged body has another length
+    tag = remember is not None and ok and (is_sse or is_json)
+    if tag and is_sse:
+        tagger = StreamTagger(new_reasoning_id())
+    elif tag:
+        whole = []
+
+    # bytes already here go out with the headers in one write
+    chunk = b""
+    with contextlib.suppress(aiohttp.ClientError):  # a broken answer fails again at readany, below
+        chunk = content.read_nowait()
+    kind = _Answer if chunk or not is_sse else web.StreamResponse
+    response = kind(status=upstream.status, reason=upstream.reason)
+    response.headers.extend(response_headers(upstream.headers))
+    response.headers["X-Ccendpoint-Request-Id"] = record.id
+    if whole is not None:
+        response.headers.popall("Content-Length", None)  # the tagged body has another length
 
     watchdog.switch(listener.settings.idle_timeout)
     sent = 0
     held = 0
+    ended = False
     try:
         await response.prepare(request)
-        content = upstream.content
-        while True:
+        if not chunk:
             chunk = await content.readany()
-            if not chunk:
-                break
+        if chunk:
+            record.first_byte_ms = record.ms()
+        while chunk:
             watchdog.touch()
-            if not sent and not held:
-                record.first_byte_ms = record.ms()
             out = chunk
             if whole is not None:
                 whole.append(chunk)
@@ -180,27 +207,22 @@ async def _relay(
                     out, whole = b"".join(whole), None
             elif tagger is not None:
                 out = tagger.feed(chunk)
-            if out:
+            if content.at_eof():  # the last bytes: the end of the answer leaves with them, in one write
+                sent += await _finish(response, out, tagger, whole, record)
+                ended = True
+            elif out:
                 await response.write(out)
                 sent += len(out)
             if sse is not None:
                 sse.feed(chunk)
             elif body_tap is not None:
                 body_tap.feed(chunk)
+            if ended:
+                break
+            chunk = await content.readany()
         watchdog.stop()
-        if tagger is not None:
-            rest = tagger.flush()
-            if rest:
-                await response.write(rest)
-                sent += len(rest)
-            record.reasoning_tagged = tagger.tagged
-        if whole is not None:
-            data = b"".join(whole)
-            tagged = tag_json_answer(data, new_reasoning_id())
-            record.reasoning_tagged = tagged is not None
-            data = tagged if tagged is not None else data
-            await response.write(data)
-            sent += len(data)
+        if not ended:
+            sent += await _finish(response, b"", tagger, whole, record)
         if body_tap is not None:
             body_tap.finish()
     except asyncio.CancelledError:
@@ -211,7 +233,7 @@ async def _relay(
         message = f"the upstream {listener.upstream_host} went silent for {listener.settings.idle_timeout:g} s"
         await _end_broken(response, sse, record, "upstream_idle_timeout", message)
         return response
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError) or request.transport is None or request.transport.is_closing():
             record.outcome = "client_disconnected"  # writing to the client failed
             return response
@@ -225,12 +247,33 @@ async def _relay(
         record.usage = usage.usage
         if failure is not None and failure.message:
             record.upstream_error = failure.message
+        if record.outcome == "ok" and (upstream.status >= 400 or record.upstream_error is not None):
+            # the provider refused the request, or its stream carried an error event
+            record.outcome = "upstream_error" if upstream.status >= 400 else "upstream_stream_error"
         if answer is not None and remember is not None and record.outcome == "ok":
             remember.store(answer)
-
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
     return response
+
+
+async def _finish(
+    response: web.StreamResponse,
+    out: bytes,
+    tagger: StreamTagger | None,
+    whole: list[bytes] | None,
+    record: RequestRecord,
+) -> int:
+    """Send the answer's last bytes and its end in one write; the number of body bytes sent."""
+    data = out
+    if tagger is not None:
+        data += tagger.flush()  # an unfinished event held back at the end of the answer
+        record.reasoning_tagged = tagger.tagged
+    if whole is not None:
+        body = b"".join(whole)
+        tagged = tag_json_answer(body, new_reasoning_id())
+        record.reasoning_tagged = tagged is not None
+        data = tagged if tagged is not None else body
+    await response.write_eof(data)
+    return len(data)
 
 
 class Remember:
