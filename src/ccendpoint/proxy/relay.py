@@ -183,15 +183,14 @@ async def _relay(
     response = kind(status=upstream.status, reason=upstream.reason)
     response.headers.extend(response_headers(upstream.headers))
     response.headers["X-Ccendpoint-Request-Id"] = record.id
-    if whole is not None:
-        response.headers.popall("Content-Length", None)  # the tagged body has another length
 
     watchdog.switch(listener.settings.idle_timeout)
     sent = 0
     held = 0
     ended = False
     try:
-        await response.prepare(request)
+        if whole is None:  # a held answer is prepared at its end, with its new length
+            await response.prepare(request)
         if not chunk:
             chunk = await content.readany()
         if chunk:
@@ -205,10 +204,11 @@ async def _relay(
                 out = b""
                 if held > MAX_JSON_BODY:  # too large to tag: send it as it is
                     out, whole = b"".join(whole), None
+                    await response.prepare(request)
             elif tagger is not None:
                 out = tagger.feed(chunk)
             if content.at_eof():  # the last bytes: the end of the answer leaves with them, in one write
-                sent += await _finish(response, out, tagger, whole, record)
+                sent += await _finish(request, response, out, tagger, whole, record)
                 ended = True
             elif out:
                 await response.write(out)
@@ -222,7 +222,7 @@ async def _relay(
             chunk = await content.readany()
         watchdog.stop()
         if not ended:
-            sent += await _finish(response, b"", tagger, whole, record)
+            sent += await _finish(request, response, b"", tagger, whole, record)
         if body_tap is not None:
             body_tap.finish()
     except asyncio.CancelledError:
@@ -231,15 +231,13 @@ async def _relay(
             raise
         watchdog.absorb()
         message = f"the upstream {listener.upstream_host} went silent for {listener.settings.idle_timeout:g} s"
-        await _end_broken(response, sse, record, "upstream_idle_timeout", message)
-        return response
+        return await _end_broken(response, sse, record, "upstream_idle_timeout", message)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError) or request.transport is None or request.transport.is_closing():
             record.outcome = "client_disconnected"  # writing to the client failed
             return response
         message = f"the upstream {listener.upstream_host} broke off the answer mid-stream"
-        await _end_broken(response, sse, record, "upstream_broke", message)
-        return response
+        return await _end_broken(response, sse, record, "upstream_broke", message)
     finally:
         record.bytes_out = sent
         if sse is not None:
@@ -256,6 +254,7 @@ async def _relay(
 
 
 async def _finish(
+    request: web.Request,
     response: web.StreamResponse,
     out: bytes,
     tagger: StreamTagger | None,
@@ -272,6 +271,8 @@ async def _finish(
         tagged = tag_json_answer(body, new_reasoning_id())
         record.reasoning_tagged = tagged is not None
         data = tagged if tagged is not None else body
+        response.content_length = len(data)
+        await response.prepare(request)
     await response.write_eof(data)
     return len(data)
 
@@ -304,11 +305,20 @@ class Remember:
 
 async def _end_broken(
     response: web.StreamResponse, sse: StreamTap | None, record: RequestRecord, outcome: str, message: str
-) -> None:
-    """End the client's answer after an upstream failure; streams get a final error event."""
+) -> web.StreamResponse:
+    """End the client's answer after an upstream failure; streams get a final error event.
+
+    An answer held back whole (to be tagged) has sent nothing yet: it becomes a JSON error.
+    """
+    if not response.prepared:
+        status = 504 if outcome == "upstream_idle_timeout" else 502
+        record.fail(outcome, message, status)
+        code = "upstream_timeout" if status == 504 else "upstream_stream_broken"
+        return error_response(status, f"ccendpoint proxy: {message}.", code)
     record.fail(outcome, message)
     response.force_close()
     with contextlib.suppress(ConnectionResetError):
         if sse is not None and sse.at_boundary:
             await response.write(stream_error_event(f"ccendpoint proxy: {message}."))
         await response.write_eof()
+    return response
