@@ -40,12 +40,16 @@ def parse_body(body: bytes) -> tuple[dict[str, Any], bool]:
     try:
         data = _loads(body)
     except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise RequestRejected(400, f"the request body is not valid JSON ({exc}).", "invalid_json") from None
         # orjson refuses lone surrogates (\ud800), which JavaScript clients may send; json accepts them
         try:
             data = json.loads(body)
             fast = False
         except (ValueError, UnicodeDecodeError):
             raise RequestRejected(400, f"the request body is not valid JSON ({exc}).", "invalid_json") from None
+        except RecursionError:
+            raise RequestRejected(400, "the request body is nested too deeply to be read.", "invalid_json") from None
     if not isinstance(data, dict):
         raise RequestRejected(
             400, f"the request body must be a JSON object, not {_json_type(data)}.", "body_not_object"

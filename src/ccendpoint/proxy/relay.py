@@ -17,7 +17,16 @@ import aiohttp
 from aiohttp import web
 
 from ccendpoint.proxy.body import encode_body, parse_body, read_body
-from ccendpoint.proxy.errors import JSON_TYPE, RequestRejected, error_response, stream_error_event, upstream_failure
+from ccendpoint.proxy.errors import (
+    JSON_TYPE,
+    LOGGED,
+    RequestRejected,
+    describe_exception,
+    error_response,
+    internal_error_response,
+    stream_error_event,
+    upstream_failure,
+)
 from ccendpoint.proxy.headers import forward_headers, response_headers
 from ccendpoint.proxy.listener import Listener
 from ccendpoint.proxy.reasoning_cache import ReasoningCache
@@ -38,6 +47,7 @@ from ccendpoint.rules.replay import turn_entries
 
 async def handle_chat(request: web.Request, listener: Listener) -> web.StreamResponse:
     record = RequestRecord(provider=listener.provider_id, port=listener.bound_port, path=request.path)
+    request[LOGGED] = True  # this path writes its own log line, failed or not
     listener.in_flight += 1
     try:
         return await _chat(request, listener, record)
@@ -45,6 +55,9 @@ async def handle_chat(request: web.Request, listener: Listener) -> web.StreamRes
         if record.outcome == "ok":
             record.outcome = "client_disconnected"
         raise
+    except Exception as exc:  # a bug: the client still gets JSON, the log says what and where
+        record.fail("internal_error", describe_exception(exc), 500)
+        return internal_error_response()
     finally:
         listener.in_flight -= 1
         listener.served += 1
@@ -238,6 +251,8 @@ async def _relay(
             return response
         message = f"the upstream {listener.upstream_host} broke off the answer mid-stream"
         return await _end_broken(response, sse, record, "upstream_broke", message)
+    except Exception as exc:  # a bug: end the answer cleanly, and log what and where
+        return await _end_broken(response, sse, record, "internal_error", describe_exception(exc))
     finally:
         record.bytes_out = sent
         if sse is not None:
@@ -311,13 +326,16 @@ async def _end_broken(
     An answer held back whole (to be tagged) has sent nothing yet: it becomes a JSON error.
     """
     if not response.prepared:
+        if outcome == "internal_error":
+            record.fail(outcome, message, 500)
+            return internal_error_response()
         status = 504 if outcome == "upstream_idle_timeout" else 502
         record.fail(outcome, message, status)
         code = "upstream_timeout" if status == 504 else "upstream_stream_broken"
         return error_response(status, f"ccendpoint proxy: {message}.", code)
     record.fail(outcome, message)
     response.force_close()
-    with contextlib.suppress(ConnectionResetError):
+    with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionError):
         if sse is not None and sse.at_boundary:
             await response.write(stream_error_event(f"ccendpoint proxy: {message}."))
         await response.write_eof()
