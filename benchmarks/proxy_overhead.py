@@ -1,17 +1,27 @@
 """What the proxy adds: the same requests sent straight to a local fake upstream and through the proxy.
 
-Three processes: a fake upstream, the proxy (``ccendpoint proxy kimi`` with its request log on, as
-users run it) and this client. Requests go direct and through the proxy interleaved (A B A B …),
-so drift of the machine affects both sides alike; the report shows proxy − direct.
+Four processes: a fake upstream, two proxies (``ccendpoint proxy kimi``, one with its request log
+on as users run it, one with ``--no-log``) and this client. Requests go direct and through each
+proxy interleaved, the order rotating every round (D L N, L N D, N D L …), so drift of the
+machine affects all three alike; the report shows proxy − direct.
+
+The fake upstream answers the way thinking providers do: a stream opens with a role delta, then
+reasoning deltas (which the proxy's reasoning tagging splits and rewrites), then content, a finish
+event, the usage and ``[DONE]``, each event a write of its own.
 
 Scenarios:
 
 - a 2 KB non-streamed request: added latency (p50 / p99) and proxy CPU per request;
-- a streamed answer: time to first byte added, and the gaps between chunks at a 20 ms cadence
-  (bunching would show as gaps far below 20 ms);
+- time to the first complete SSE ``data:`` event (what a client can show), for a 2 KB request whose
+  events follow the headers at once, and for VS Code's recorded agent request (45 KB, 39 tools)
+  whose first event comes 2 ms after the headers (the model thinking); the time to the first
+  response byte, which is what this benchmark used to report, is shown beside it;
+- 1-second streams (50 chunks at a 20 ms cadence): the gaps between chunks (bunching would show as
+  gaps far below 20 ms) and the proxy's CPU per stream;
 - 64 concurrent streams of 50 chunks: requests per second and the proxy's peak memory;
-- a 4 MB request (long agent history, 60 tool definitions): added latency;
-- the SSE tap alone: CPU per chunk.
+- a 4 MB request (a long agent history with 60 tool definitions, keys in VS Code's order): added
+  latency;
+- the SSE tap and the reasoning tagger alone: CPU per chunk.
 
 Every loop has a fixed count, so the run ends by itself (about a minute; ``--quick`` for a smoke run).
 
@@ -43,24 +53,41 @@ import aiohttp
 import orjson
 
 CHUNK_DELAY_HEADER = "X-Bench-Delay-Ms"
+FIRST_DELAY_HEADER = "X-Bench-First-Delay-Ms"
 CHUNKS_HEADER = "X-Bench-Chunks"
 STREAM_HEADER = "X-Bench-Stream"
 HARD_LIMIT_S = 900
+ROOT = Path(__file__).resolve().parent.parent
+VSCODE_AGENT_REQUEST = ROOT / "tests" / "fixtures" / "vscode" / "requests" / "agent.json"
+#: Share of a stream's chunks that are reasoning deltas (they come first, as thinking models send them).
+REASONING_SHARE = 0.4
 
 
 # -- the fake upstream (run in its own process with --serve-upstream) -------------------------------
 
 
-def _event(index: int, *, reasoning: bool = False) -> bytes:
-    delta = {"reasoning_content": f"thought{index} "} if reasoning else {"content": f"token{index} "}
+def _event(delta: dict[str, Any], finish: str | None = None) -> bytes:
     chunk = {
         "id": "chatcmpl-bench",
         "object": "chat.completion.chunk",
         "created": 1,
         "model": "kimi-k2.6",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def stream_events(chunks: int) -> list[bytes]:
+    """A thinking model's answer: role delta, reasoning deltas, content deltas, finish, usage, [DONE]."""
+    reasoning = max(1, round(chunks * REASONING_SHARE))
+    events = [_event({"role": "assistant", "content": ""})]
+    for index in range(chunks):
+        key = "reasoning_content" if index < reasoning else "content"
+        events.append(_event({key: f"token{index} "}))
+    events.append(_event({}, "stop"))
+    events.append(_USAGE)
+    events.append(b"data: [DONE]\n\n")
+    return events
 
 
 _ANSWER = orjson.dumps(
@@ -69,7 +96,13 @@ _ANSWER = orjson.dumps(
         "object": "chat.completion",
         "created": 1,
         "model": "kimi-k2.6",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello " * 40}, "finish_reason": "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello " * 40, "reasoning_content": "Thinking. " * 20},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 500, "completion_tokens": 40, "total_tokens": 540},
     }
 )
@@ -85,14 +118,15 @@ async def _serve_upstream() -> None:
             return web.Response(body=_ANSWER, content_type="application/json")
         chunks = int(request.headers.get(CHUNKS_HEADER, "50"))
         delay = int(request.headers.get(CHUNK_DELAY_HEADER, "0")) / 1000
+        first_delay = int(request.headers.get(FIRST_DELAY_HEADER, "0")) / 1000
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for index in range(chunks):
-            if index and delay:
+        if first_delay:
+            await asyncio.sleep(first_delay)
+        for index, event in enumerate(stream_events(chunks)):
+            if index and delay and index <= chunks:
                 await asyncio.sleep(delay)
-            await response.write(_event(index))
-        await response.write(_USAGE)
-        await response.write(b"data: [DONE]\n\n")
+            await response.write(event)
         await response.write_eof()
         return response
 
@@ -111,17 +145,19 @@ async def _serve_upstream() -> None:
 # -- process helpers ---------------------------------------------------------------------------------
 
 
-def _proc_times(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far (Linux)."""
+def proc_cpu(pid: int) -> float:
+    """CPU seconds all threads of a process have run so far (Linux; nanosecond schedstat)."""
+    total = 0
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                total += int((task / "schedstat").read_text().split()[0])
     except OSError:
         return float("nan")
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return total / 1e9
 
 
-def _proc_memory(pid: int) -> tuple[float, float]:
+def proc_memory(pid: int) -> tuple[float, float]:
     """(resident MB now, peak resident MB) of a process (Linux)."""
     now = peak = float("nan")
     try:
@@ -135,7 +171,7 @@ def _proc_memory(pid: int) -> tuple[float, float]:
     return now, peak
 
 
-def _loop_name() -> str:
+def loop_name() -> str:
     if os.environ.get("CCENDPOINT_LOOP", "").lower() == "asyncio":
         return "asyncio"
     try:
@@ -145,8 +181,8 @@ def _loop_name() -> str:
     return "uvloop"
 
 
-def _run(main: Callable[[], Awaitable[Any]]) -> Any:
-    if _loop_name() == "uvloop":
+def run_async(main: Callable[[], Awaitable[Any]]) -> Any:
+    if loop_name() == "uvloop":
         import uvloop
 
         return uvloop.run(main())
@@ -157,7 +193,7 @@ def _run(main: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def small_request() -> bytes:
-    """About 2 KB: what VS Code sends for a short chat turn."""
+    """About 2 KB: a short chat turn without tools."""
     body = {
         "model": "kimi-k2.6",
         "messages": [
@@ -178,8 +214,18 @@ def stream_request() -> bytes:
     return orjson.dumps(body)
 
 
+def vscode_request() -> tuple[bytes, dict[str, str]]:
+    """VS Code's first Agent-mode request as recorded (45 KB, 39 tools), model set to kimi-k2.6."""
+    recorded = json.loads(VSCODE_AGENT_REQUEST.read_text("utf-8"))
+    body = recorded["body"]
+    body["model"] = "kimi-k2.6"
+    skip = {"host", "connection", "content-length"}
+    headers = {k: v for k, v in recorded["headers"].items() if k.lower() not in skip}
+    return orjson.dumps(body), headers
+
+
 def large_request(target: int = 4 * 1024 * 1024) -> bytes:
-    """About 4 MB: a long agent history with 60 tool definitions."""
+    """About 4 MB: a long agent history with 60 tool definitions, in the key order VS Code sends."""
     tools = [
         {
             "type": "function",
@@ -205,20 +251,21 @@ def large_request(target: int = 4 * 1024 * 1024) -> bytes:
                 "role": "assistant",
                 "content": "",
                 "tool_calls": [
-                    {"id": call_id, "type": "function", "function": {"name": "tool_1", "arguments": '{"arg0":"x"}'}}
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": "tool_1", "arguments": f'{{"arg0":"file{index}.py"}}'},
+                    }
                 ],
             }
         )
         messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
         index += 1
-    body = {"model": "kimi-k2.6", "messages": messages, "tools": tools, "temperature": 0.1, "top_p": 1, "n": 1}
+    body = {"messages": messages, "model": "kimi-k2.6", "temperature": 0.1, "top_p": 1, "tools": tools, "n": 1}
     return orjson.dumps(body)
 
 
-@dataclass
-class Sample:
-    direct: list[float] = field(default_factory=list)
-    proxy: list[float] = field(default_factory=list)
+# -- statistics ----------------------------------------------------------------------------------------
 
 
 def pct(values: list[float], q: float) -> float:
@@ -229,18 +276,43 @@ def pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def summary(sample: Sample, scale: float = 1000.0) -> dict[str, float]:
+def compare(samples: dict[str, list[float]], scale: float = 1000.0) -> dict[str, float]:
+    """Percentiles of each side and each proxy's added time (proxy − direct) per percentile."""
     out: dict[str, float] = {}
     for q in (50, 90, 99):
-        d = pct(sample.direct, q) * scale
-        p = pct(sample.proxy, q) * scale
-        out[f"direct_p{q}"] = round(d, 3)
-        out[f"proxy_p{q}"] = round(p, 3)
-        out[f"added_p{q}"] = round(p - d, 3)
+        direct = pct(samples["direct"], q) * scale
+        out[f"direct_p{q}"] = round(direct, 3)
+        for name in PROXIES:
+            value = pct(samples[name], q) * scale
+            out[f"{name}_p{q}"] = round(value, 3)
+            out[f"{name}_added_p{q}"] = round(value - direct, 3)
     return out
 
 
 # -- the runs ----------------------------------------------------------------------------------------
+
+#: The two proxies: the request log on (as users run it) and off.
+PROXIES = ("log", "nolog")
+
+
+@dataclass
+class Target:
+    name: str
+    url: str = ""
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+
+@dataclass
+class StreamTimes:
+    first_byte: float = 0.0  # first bytes of the body
+    first_event: float = 0.0  # first complete ``data:`` event
+    first_reasoning: float = 0.0  # first complete event with a reasoning delta
+    arrivals: list[float] = field(default_factory=list)  # each event's arrival (perf_counter)
 
 
 class Bench:
@@ -249,12 +321,20 @@ class Bench:
         self.results: dict[str, Any] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix="ccendpoint-bench-"))
         self.upstream: subprocess.Popen[bytes] | None = None
-        self.proxy: subprocess.Popen[bytes] | None = None
-        self.direct_url = ""
-        self.proxy_url = ""
+        self.direct = Target("direct")
+        self.proxies = {name: Target(name) for name in PROXIES}
 
     def n(self, full: int, quick: int) -> int:
         return quick if self.quick else full
+
+    @property
+    def targets(self) -> list[Target]:
+        return [self.direct, *self.proxies.values()]
+
+    def rounds(self, count: int) -> list[list[Target]]:
+        """``count`` rounds over the three targets, the order rotating each round."""
+        targets = self.targets
+        return [targets[i % 3 :] + targets[: i % 3] for i in range(count)]
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -263,44 +343,28 @@ class Bench:
         )
         assert self.upstream.stdout is not None
         port = int(self.upstream.stdout.readline())
-        self.direct_url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        log = self.tmp / "proxy.ndjson"
-        self.proxy = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ccendpoint",
-                "proxy",
-                "kimi",
-                "--port",
-                "0",
-                "--upstream",
-                self.direct_url,
-                "--log",
-                str(log),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert self.proxy.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proxy.stdout.readline().decode()
-            if not line:
-                raise SystemExit(
-                    "the proxy did not start: " + (self.proxy.stderr.read().decode() if self.proxy.stderr else "")
-                )
-            if "/v1/chat/completions" in line and not self.proxy_url:
-                self.proxy_url = line.split()[1]
-            if "Ctrl+C stops" in line:
-                break
-        time.sleep(0.3)
-        rss, _ = _proc_memory(self.proxy.pid)
-        self.results["memory_idle_mb"] = round(rss, 1)
+        self.direct.url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        for name, target in self.proxies.items():
+            log = ["--log", str(self.tmp / "proxy.ndjson")] if name == "log" else ["--no-log"]
+            command = [sys.executable, "-m", "ccendpoint", "proxy", "kimi", "--port", "0"]
+            command += ["--upstream", self.direct.url, *log]
+            target.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            assert target.proc.stdout is not None
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                line = target.proc.stdout.readline().decode()
+                if not line:
+                    stderr = target.proc.stderr.read().decode() if target.proc.stderr else ""
+                    raise SystemExit("the proxy did not start: " + stderr)
+                if "/v1/chat/completions" in line and not target.url:
+                    target.url = line.split()[1]
+                if "Ctrl+C stops" in line:
+                    break
+        time.sleep(0.5)
+        self.results["memory_idle_mb"] = {name: round(proc_memory(t.pid)[0], 1) for name, t in self.proxies.items()}
 
     def stop(self) -> None:
-        for proc in (self.proxy, self.upstream):
+        for proc in (*(t.proc for t in self.proxies.values()), self.upstream):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -308,19 +372,18 @@ class Bench:
                 if proc.poll() is None:
                     proc.kill()
 
-    @property
-    def proxy_pid(self) -> int:
-        assert self.proxy is not None
-        return self.proxy.pid
+    def cpu(self) -> dict[str, float]:
+        return {name: proc_cpu(t.pid) for name, t in self.proxies.items()}
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            async with session.get(self.proxy_url.replace("/v1/chat/completions", "/healthz")) as response:
+            health_url = self.proxies["log"].url.replace("/v1/chat/completions", "/healthz")
+            async with session.get(health_url) as response:
                 health = await response.json()
             self.results["proxy_loop"] = health.get("loop")
             await self.small(session)
-            await self.stream_ttfb(session)
+            await self.first_event(session)
             await self.stream_cadence(session)
             await self.large(session)
             await self.concurrent(session)
@@ -337,92 +400,140 @@ class Bench:
     async def small(self, session: aiohttp.ClientSession) -> None:
         body = small_request()
         headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
-        for _ in range(self.n(300, 30)):  # warm up both paths
-            await self._timed(session, self.direct_url, body, headers)
-            await self._timed(session, self.proxy_url, body, headers)
-        sample = Sample()
+        for order in self.rounds(self.n(300, 30)):  # warm up every path
+            for target in order:
+                await self._timed(session, target.url, body, headers)
+        samples: dict[str, list[float]] = {t.name: [] for t in self.targets}
         count = self.n(3000, 200)
-        cpu_before = _proc_times(self.proxy_pid)
-        for index in range(count):
-            first, second = (self.direct_url, self.proxy_url) if index % 2 else (self.proxy_url, self.direct_url)
-            t1 = await self._timed(session, first, body, headers)
-            t2 = await self._timed(session, second, body, headers)
-            (sample.direct if first == self.direct_url else sample.proxy).append(t1)
-            (sample.direct if second == self.direct_url else sample.proxy).append(t2)
-        cpu = _proc_times(self.proxy_pid) - cpu_before
+        cpu_before = self.cpu()
+        for order in self.rounds(count):
+            for target in order:
+                samples[target.name].append(await self._timed(session, target.url, body, headers))
+        cpu_after = self.cpu()
         self.results["small_2kb"] = {
             "requests": count,
             "body_bytes": len(body),
-            **summary(sample),
-            "proxy_cpu_ms_per_request": round(cpu / count * 1000, 3),
+            **compare(samples),
+            **{f"{n}_cpu_ms_per_request": round((cpu_after[n] - cpu_before[n]) / count * 1000, 3) for n in PROXIES},
         }
 
     async def _stream(
-        self, session: aiohttp.ClientSession, url: str, body: bytes, chunks: int, delay_ms: int
-    ) -> tuple[float, list[float]]:
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        chunks: int,
+        delay_ms: int,
+        *,
+        first_delay_ms: int = 0,
+        headers: dict[str, str] | None = None,
+    ) -> StreamTimes:
         headers = {
+            **(headers or {}),
             "Content-Type": "application/json",
             STREAM_HEADER: "1",
             CHUNKS_HEADER: str(chunks),
             CHUNK_DELAY_HEADER: str(delay_ms),
+            FIRST_DELAY_HEADER: str(first_delay_ms),
         }
+        times = StreamTimes()
+        buffer = b""
         started = time.perf_counter()
-        arrivals: list[float] = []
-        first = 0.0
         async with session.post(url, data=body, headers=headers) as response:
+            if response.status != 200:
+                raise SystemExit(f"{url} answered {response.status}")
             async for data in response.content.iter_any():
                 now = time.perf_counter()
-                if not first:
-                    first = now - started
-                arrivals += [now] * data.count(b"\n\n")
-        return first, [b - a for a, b in itertools.pairwise(arrivals)]
+                if not times.first_byte:
+                    times.first_byte = now - started
+                buffer += data
+                while (end := buffer.find(b"\n\n")) != -1:
+                    event, buffer = buffer[:end], buffer[end + 2 :]
+                    if not event.startswith(b"data:"):
+                        continue
+                    times.arrivals.append(now)
+                    if not times.first_event:
+                        times.first_event = now - started
+                    if not times.first_reasoning and b'"reasoning_content"' in event:
+                        times.first_reasoning = now - started
+        return times
 
-    async def stream_ttfb(self, session: aiohttp.ClientSession) -> None:
-        body = stream_request()
-        sample = Sample()
-        for _ in range(self.n(100, 10)):
-            await self._stream(session, self.direct_url, body, 1, 0)
-            await self._stream(session, self.proxy_url, body, 1, 0)
-        count = self.n(1500, 100)
-        for index in range(count):
-            order = [(self.direct_url, sample.direct), (self.proxy_url, sample.proxy)]
-            for url, bucket in order if index % 2 else order[::-1]:
-                ttfb, _ = await self._stream(session, url, body, 1, 0)
-                bucket.append(ttfb)
-        self.results["stream_ttfb"] = {"streams": count, **summary(sample)}
+    async def first_event(self, session: aiohttp.ClientSession) -> None:
+        vscode_body, vscode_headers = vscode_request()
+        variants = {
+            # the old scenario: a 2 KB request, the events right behind the headers
+            "stream_first_event_2kb": (stream_request(), {}, 0, self.n(1500, 100)),
+            # VS Code's first agent request; the model thinks for 2 ms before its first event
+            "stream_first_event_vscode": (vscode_body, vscode_headers, 2, self.n(800, 60)),
+        }
+        for name, (body, headers, first_delay, count) in variants.items():
+            for order in self.rounds(self.n(100, 10)):
+                for target in order:
+                    await self._stream(session, target.url, body, 1, 0, first_delay_ms=first_delay, headers=headers)
+            event: dict[str, list[float]] = {t.name: [] for t in self.targets}
+            reasoning: dict[str, list[float]] = {t.name: [] for t in self.targets}
+            first_byte: dict[str, list[float]] = {t.name: [] for t in self.targets}
+            for order in self.rounds(count):
+                for target in order:
+                    times = await self._stream(
+                        session, target.url, body, 1, 0, first_delay_ms=first_delay, headers=headers
+                    )
+                    event[target.name].append(times.first_event)
+                    reasoning[target.name].append(times.first_reasoning)
+                    first_byte[target.name].append(times.first_byte)
+            self.results[name] = {
+                "streams": count,
+                "body_bytes": len(body),
+                "first_delay_ms": first_delay,
+                "first_event": compare(event),
+                "first_reasoning_delta": compare(reasoning),
+                "first_byte": compare(first_byte),
+            }
 
     async def stream_cadence(self, session: aiohttp.ClientSession) -> None:
+        """1-second streams (50 chunks, 20 ms apart), a few at once but started apart."""
         body = stream_request()
-        gaps = Sample()
-        chunks, delay = 40, 20
-        count = self.n(24, 3)
-        for index in range(count):
-            order = [(self.direct_url, gaps.direct), (self.proxy_url, gaps.proxy)]
-            for url, bucket in order if index % 2 else order[::-1]:
-                _, g = await self._stream(session, url, body, chunks, delay)
-                bucket += g[1:-2]  # the content chunks only (usage and [DONE] follow at once)
-        result = summary(gaps)
-        result["cadence_ms"] = delay
-        result["streams"] = count
-        result["bunched_gaps_under_5ms"] = {
-            "direct": sum(1 for g in gaps.direct if g < 0.005),
-            "proxy": sum(1 for g in gaps.proxy if g < 0.005),
-        }
-        self.results["stream_gaps"] = result
+        chunks, delay, parallel = 50, 20, 6
+        gaps: dict[str, list[float]] = {t.name: [] for t in self.targets}
+        rounds = self.n(4, 1)
+
+        async def one(url: str, offset: float) -> list[float]:
+            await asyncio.sleep(offset)
+            times = await self._stream(session, url, body, chunks, delay)
+            # the reasoning and content chunks only (the finish, usage and [DONE] follow at once)
+            return [b - a for a, b in itertools.pairwise(times.arrivals[1 : chunks + 1])]
+
+        cpu_before = self.cpu()
+        for order in self.rounds(rounds):
+            for target in order:
+                offsets = [i * delay / 1000 / parallel for i in range(parallel)]
+                for found in await asyncio.gather(*(one(target.url, o) for o in offsets)):
+                    gaps[target.name] += found
+        cpu_after = self.cpu()
+        result = compare(gaps)
+        result.update(
+            cadence_ms=delay,
+            chunks=chunks,
+            streams=rounds * parallel,
+            bunched_gaps_under_5ms={name: sum(1 for g in found if g < 0.005) for name, found in gaps.items()},
+        )
+        for name in PROXIES:
+            spent = cpu_after[name] - cpu_before[name]
+            result[f"{name}_cpu_ms_per_stream"] = round(spent / (rounds * parallel) * 1000, 2)
+        self.results["stream_1s"] = result
 
     async def large(self, session: aiohttp.ClientSession) -> None:
         body = large_request()
         headers = {"Content-Type": "application/json"}
-        for _ in range(self.n(5, 2)):
-            await self._timed(session, self.direct_url, body, headers)
-            await self._timed(session, self.proxy_url, body, headers)
-        sample = Sample()
+        for order in self.rounds(self.n(6, 3)):
+            for target in order:
+                await self._timed(session, target.url, body, headers)
+        samples: dict[str, list[float]] = {t.name: [] for t in self.targets}
         count = self.n(60, 6)
-        for index in range(count):
-            order = [(self.direct_url, sample.direct), (self.proxy_url, sample.proxy)]
-            for url, bucket in order if index % 2 else order[::-1]:
-                bucket.append(await self._timed(session, url, body, headers))
-        self.results["large_4mb"] = {"requests": count, "body_bytes": len(body), **summary(sample)}
+        for order in self.rounds(count):
+            for target in order:
+                samples[target.name].append(await self._timed(session, target.url, body, headers))
+        self.results["large_4mb"] = {"requests": count, "body_bytes": len(body), **compare(samples)}
 
     async def concurrent(self, session: aiohttp.ClientSession) -> None:
         body = stream_request()
@@ -437,28 +548,33 @@ class Bench:
             await asyncio.gather(*(worker() for _ in range(workers)))
             return workers * per_worker / (time.perf_counter() - started)
 
-        await load(self.proxy_url)  # warm up the pools
-        cpu_before = _proc_times(self.proxy_pid)
-        rates = {"proxy": [], "direct": []}  # type: dict[str, list[float]]
-        for _ in range(2):
-            rates["direct"].append(await load(self.direct_url))
-            rates["proxy"].append(await load(self.proxy_url))
-        cpu = _proc_times(self.proxy_pid) - cpu_before
-        total_chunks = 2 * workers * per_worker * (chunks + 2)
-        _, peak = _proc_memory(self.proxy_pid)
-        self.results["concurrent_64_streams"] = {
+        for target in self.proxies.values():
+            await load(target.url)  # warm up the pools
+        rates: dict[str, list[float]] = {t.name: [] for t in self.targets}
+        cpu_before = self.cpu()
+        for order in self.rounds(self.n(3, 1)):
+            for target in order:
+                rates[target.name].append(await load(target.url))
+        cpu_after = self.cpu()
+        streams = len(rates["direct"]) * workers * per_worker
+        result: dict[str, Any] = {
             "streams_per_run": workers * per_worker,
             "chunks_per_stream": chunks,
-            "direct_req_per_s": round(statistics.mean(rates["direct"]), 1),
-            "proxy_req_per_s": round(statistics.mean(rates["proxy"]), 1),
-            "proxy_cpu_us_per_chunk": round(cpu / total_chunks * 1e6, 2),
-            "proxy_peak_rss_mb": round(peak, 1),
+            "runs": len(rates["direct"]),
         }
+        for name, found in rates.items():
+            result[f"{name}_req_per_s"] = round(statistics.median(found), 1)
+            result[f"{name}_req_per_s_runs"] = [round(r) for r in found]
+        for name in PROXIES:
+            result[f"{name}_cpu_us_per_stream"] = round((cpu_after[name] - cpu_before[name]) / streams * 1e6, 1)
+            result[f"{name}_peak_rss_mb"] = round(proc_memory(self.proxies[name].pid)[1], 1)
+        self.results["concurrent_64_streams"] = result
 
     def tap(self) -> None:
-        from ccendpoint.proxy.sse import ReasoningCollector, StreamTap, UsageCollector
+        from ccendpoint.proxy.sse import AnswerCollector, StreamTap, UsageCollector
+        from ccendpoint.proxy.tagging import StreamTagger
 
-        events = [_event(i) for i in range(1000)] + [_USAGE, b"data: [DONE]\n\n"]
+        events = stream_events(1000)
         rounds = self.n(100, 10)
         started = time.process_time()
         for _ in range(rounds):
@@ -467,57 +583,77 @@ class Bench:
                 tap.feed(event)
         spent = time.process_time() - started
         self.results["sse_tap_us_per_chunk"] = round(spent / (rounds * len(events)) * 1e6, 3)
-        # with reasoning replay on: half the events are reasoning deltas, which the tap parses
-        thinking = [_event(i, reasoning=i % 2 == 0) for i in range(1000)] + [_USAGE, b"data: [DONE]\n\n"]
+        # with reasoning replay on: the answer's text is collected too
         started = time.process_time()
         for _ in range(rounds):
-            tap = StreamTap([UsageCollector(), ReasoningCollector()])
-            for event in thinking:
+            tap = StreamTap([UsageCollector(), AnswerCollector()])
+            for event in events:
                 tap.feed(event)
         spent = time.process_time() - started
-        self.results["sse_tap_replay_us_per_chunk"] = round(spent / (rounds * len(thinking)) * 1e6, 3)
+        self.results["sse_tap_replay_us_per_chunk"] = round(spent / (rounds * len(events)) * 1e6, 3)
+        # the tagger on a 50-chunk answer (role delta, then reasoning): it splits until the first reasoning
+        answer = stream_events(50)
+        rounds = self.n(2000, 200)
+        started = time.process_time()
+        for _ in range(rounds):
+            tagger = StreamTagger("ccr-bench")
+            for event in answer:
+                tagger.feed(event)
+        spent = time.process_time() - started
+        self.results["tagger_us_per_stream"] = round(spent / rounds * 1e6, 2)
 
 
 def report(results: dict[str, Any]) -> str:
     small = results["small_2kb"]
-    ttfb = results["stream_ttfb"]
-    gaps = results["stream_gaps"]
+    first = results["stream_first_event_2kb"]
+    vscode = results["stream_first_event_vscode"]
+    cadence = results["stream_1s"]
     large = results["large_4mb"]
     conc = results["concurrent_64_streams"]
+
+    def both(data: dict[str, Any], key: str, unit: str = "ms", digits: int = 3) -> str:
+        return " / ".join(f"{data[key.format(name)]:.{digits}f}" for name in PROXIES) + f" {unit}"
+
     rows = [
-        ("2 KB request, added p50", f"{small['added_p50']:.3f} ms", "≤ 0.5 ms"),
-        ("2 KB request, added p99", f"{small['added_p99']:.3f} ms", "≤ 2 ms"),
-        ("2 KB request, proxy CPU", f"{small['proxy_cpu_ms_per_request']:.3f} ms", "≤ 1 ms"),
-        ("stream time to first byte, added p50", f"{ttfb['added_p50']:.3f} ms", "≤ 0.5 ms"),
-        ("stream time to first byte, added p99", f"{ttfb['added_p99']:.3f} ms", ""),
+        ("2 KB request, added p50", both(small, "{}_added_p50"), "≤ 0.3 ms"),
+        ("2 KB request, added p99", both(small, "{}_added_p99"), "≤ 1 ms"),
+        ("2 KB request, proxy CPU", both(small, "{}_cpu_ms_per_request"), ""),
+        ("first data event, 2 KB, added p50", both(first["first_event"], "{}_added_p50"), "≤ 0.3 ms"),
+        ("first data event, 2 KB, added p99", both(first["first_event"], "{}_added_p99"), ""),
+        ("first reasoning delta, 2 KB, added p50", both(first["first_reasoning_delta"], "{}_added_p50"), ""),
+        ("first body byte, 2 KB, added p50 (old measure)", both(first["first_byte"], "{}_added_p50"), ""),
+        ("first data event, VS Code 45 KB, added p50", both(vscode["first_event"], "{}_added_p50"), "≤ 0.3 ms"),
+        ("first data event, VS Code 45 KB, added p99", both(vscode["first_event"], "{}_added_p99"), ""),
+        ("first reasoning delta, VS Code, added p50", both(vscode["first_reasoning_delta"], "{}_added_p50"), ""),
         (
-            "chunk gap at 20 ms cadence, p50 direct / proxy",
-            f"{gaps['direct_p50']:.2f} / {gaps['proxy_p50']:.2f} ms",
+            "chunk gap at 20 ms, p50 direct / log / nolog",
+            f"{cadence['direct_p50']:.2f} / {cadence['log_p50']:.2f} / {cadence['nolog_p50']:.2f} ms",
             "",
         ),
-        ("chunk gap, added p99", f"{gaps['added_p99']:.3f} ms", "≤ 0.3 ms"),
+        ("chunk gap, added p99", both(cadence, "{}_added_p99"), ""),
         (
-            "gaps under 5 ms (bunching), direct / proxy",
-            "{direct} / {proxy}".format(**gaps["bunched_gaps_under_5ms"]),
+            "gaps under 5 ms (bunching), direct / log / nolog",
+            "{direct} / {log} / {nolog}".format(**cadence["bunched_gaps_under_5ms"]),
             "0",
         ),
-        ("SSE tap CPU per chunk", f"{results['sse_tap_us_per_chunk']:.2f} µs", "≤ 100 µs"),
+        ("proxy CPU per 1-second 50-chunk stream", both(cadence, "{}_cpu_ms_per_stream", digits=2), ""),
         (
-            "SSE tap CPU per chunk, reasoning replay on",
-            f"{results['sse_tap_replay_us_per_chunk']:.2f} µs",
-            "≤ 100 µs",
+            "SSE tap CPU per chunk (usage / + answer)",
+            "{sse_tap_us_per_chunk:.2f} / {sse_tap_replay_us_per_chunk:.2f} µs".format(**results),
+            "",
         ),
-        ("proxy CPU per relayed chunk (64 streams)", f"{conc['proxy_cpu_us_per_chunk']:.1f} µs", ""),
+        ("reasoning tagger CPU per 50-chunk stream", f"{results['tagger_us_per_stream']:.1f} µs", ""),
         ("64 streams × 50 chunks, direct", f"{conc['direct_req_per_s']:.0f} req/s", ""),
-        ("64 streams × 50 chunks, through the proxy", f"{conc['proxy_req_per_s']:.0f} req/s", "≥ 1000 req/s"),
-        ("4 MB request, added p50", f"{large['added_p50']:.2f} ms", "≤ 15 ms"),
-        ("4 MB request, added p99", f"{large['added_p99']:.2f} ms", ""),
-        ("proxy memory idle", f"{results['memory_idle_mb']:.1f} MB", "≤ 45 MB"),
-        ("proxy memory peak (64 streams)", f"{conc['proxy_peak_rss_mb']:.1f} MB", "≤ 120 MB"),
+        ("64 streams × 50 chunks, through the proxy", both(conc, "{}_req_per_s", "req/s", 0), "≥ 2500 req/s"),
+        ("proxy CPU per 50-chunk stream (64 at once)", both(conc, "{}_cpu_us_per_stream", "µs", 0), ""),
+        ("4 MB request, added p50", both(large, "{}_added_p50", digits=2), "≤ 10 ms"),
+        ("4 MB request, added p99", both(large, "{}_added_p99", digits=2), ""),
+        ("proxy memory idle", " / ".join(f"{results['memory_idle_mb'][n]:.1f}" for n in PROXIES) + " MB", "≤ 40 MB"),
+        ("proxy memory peak (64 streams)", both(conc, "{}_peak_rss_mb", "MB", 1), ""),
     ]
     width = max(len(r[0]) for r in rows)
-    lines = [f"{'measure':<{width}}  {'result':>18}  target", "-" * (width + 34)]
-    lines += [f"{name:<{width}}  {value:>18}  {target}" for name, value, target in rows]
+    lines = [f"{'measure (request log on / off)':<{width}}  {'result':>24}  target", "-" * (width + 40)]
+    lines += [f"{name:<{width}}  {value:>24}  {target}" for name, value, target in rows]
     return "\n".join(lines)
 
 
@@ -528,18 +664,19 @@ def main() -> int:
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
-        _run(_serve_upstream)
+        run_async(_serve_upstream)
         return 0
 
     bench = Bench(args.quick)
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     try:
         bench.start()
 
         async def timed_run() -> None:
             await asyncio.wait_for(bench.run(), HARD_LIMIT_S)
 
-        _run(timed_run)
+        run_async(timed_run)
     finally:
         bench.stop()
     results = bench.results
@@ -547,13 +684,17 @@ def main() -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "client_loop": _loop_name(),
+        "client_loop": loop_name(),
         "quick": args.quick,
         "seconds": round(time.monotonic() - started, 1),
+        "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
-    loops = f"proxy event loop: {results.get('proxy_loop')}; client loop: {_loop_name()}"
+    loops = f"proxy event loop: {results.get('proxy_loop')}; client loop: {loop_name()}"
     print(f"{loops}; Python {platform.python_version()}")
-    print(f"{os.cpu_count()} CPUs, {platform.platform()}; run took {results['machine']['seconds']} s")
+    machine = results["machine"]
+    before, after = machine["load_average_before_after"]
+    print(f"{os.cpu_count()} CPUs, {platform.platform()}; run took {machine['seconds']} s")
+    print(f"load average {before} before the run, {after} after it")
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -14,7 +14,7 @@ message that carries fields they do not define (VS Code's ``cot_id``, ``cot_summ
 strictest answer and the proxy must never rely on their tolerance.
 
 Behaviour knobs (:class:`Behaviour`): forced status (429 …), slow first byte, delay between
-chunks, a connection cut after N chunks, gzip, extra response headers.
+chunks, a connection cut after N chunks, an error event after N chunks, gzip, extra response headers.
 """
 
 from __future__ import annotations
@@ -251,6 +251,7 @@ class Behaviour:
     chunks: int = 3  # content pieces in an answer
     break_after: int | None = None  # cut the connection after this many SSE events
     stall_after: int | None = None  # stop sending (without closing) after this many SSE events
+    error_event_after: int | None = None  # after this many SSE events send an error event and end
     gzip: bool = False  # compress non-stream answers
     extra_headers: dict[str, str] = field(default_factory=dict)
     reasoning_in_content: bool = False  # MiniMax without reasoning_split: <think> inside content
@@ -480,6 +481,11 @@ class FakeUpstream:
                 return response
             if b.stall_after is not None and index >= b.stall_after:
                 await asyncio.sleep(3600)
+            if b.error_event_after is not None and index >= b.error_event_after:
+                # what OpenAI-compatible servers send when an answer fails after the 200 went out
+                error = {"error": {"message": "The server is overloaded, please retry.", "type": "server_error"}}
+                await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
+                break
             if index and b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
             await response.write(data)

@@ -59,6 +59,37 @@ async def test_one_line_per_request_with_the_facts_and_no_content(tmp_path: Path
     assert "project-zebra" not in text and "stands in for text" not in text and "Hello." not in text
 
 
+async def test_a_refused_request_is_not_logged_as_ok(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with (
+        FakeUpstream("kimi", Behaviour(status=429)) as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=orjson.dumps(vscode_request("kimi-k2.6", "chat"))) as response,
+    ):
+        assert response.status == 429
+        await response.read()
+    (record,) = await read_log(log)
+    assert record["status"] == 429 and record["outcome"] == "upstream_error" and record["upstream_error"]
+
+
+async def test_an_error_event_inside_a_200_stream_is_logged_as_a_failure(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with (
+        FakeUpstream("kimi", Behaviour(error_event_after=2)) as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=orjson.dumps(vscode_request("kimi-k2.6", "chat"))) as response,
+    ):
+        assert response.status == 200
+        raw = await response.read()
+    assert b'"error"' in raw, "the error event reaches the client as it came"
+    (record,) = await read_log(log)
+    assert record["status"] == 200 and record["outcome"] == "upstream_stream_error"
+    assert record["upstream_error"] == "The server is overloaded, please retry."
+    assert "ok" not in console_line(record)
+
+
 async def test_unknown_model_is_noted(tmp_path: Path) -> None:
     log = tmp_path / "kimi.ndjson"
     body = orjson.dumps(vscode_request("kimi-k9", "chat"))

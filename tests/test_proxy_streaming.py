@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from ccendpoint.proxy.logs import RequestLog
-from ccendpoint.proxy.sse import BodyTap, StreamTap, UsageCollector
+from ccendpoint.proxy.sse import BodyTap, StreamErrorCollector, StreamTap, UsageCollector
 from fake_upstreams import Behaviour, FakeUpstream
 from proxy_helpers import VSCODE_HEADERS, provider, read_log, running_proxy, vscode_request
 
@@ -323,6 +323,20 @@ def test_stream_tap_knows_when_it_is_between_events() -> None:
     assert not tap.at_boundary
     tap.feed(b"\n")
     assert tap.at_boundary
+
+
+def test_stream_tap_finds_error_events_but_not_the_word_error() -> None:
+    failure = StreamErrorCollector()
+    tap = StreamTap([failure])
+    quoted = orjson.dumps({"choices": [{"delta": {"content": 'an "error": here'}}]})
+    nested = orjson.dumps({"choices": [{"delta": {"tool_calls": [{"error": "a field of a tool's own"}]}}]})
+    tap.feed(_sse(quoted, nested))
+    assert tap.events == 2 and failure.message is None
+    tap.feed(_sse(b'{"error": {"message": "quota exceeded", "code": 429}}', b'{"error": {"message": "later"}}'))
+    assert failure.message == "quota exceeded"
+    bare = StreamErrorCollector()
+    StreamTap([bare]).feed(_sse(b'{"error": {"code": 500}}'))
+    assert bare.message is not None and "without a message" in bare.message
 
 
 def test_body_tap_reads_usage_of_a_json_answer() -> None:

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ccendpoint.proxy.clients import client_problem
-from ccendpoint.proxy.errors import JSON_TYPE, error_response
+from ccendpoint.proxy.errors import JSON_TYPE, LOGGED, error_response
 from ccendpoint.proxy.listener import Listener
 from ccendpoint.proxy.record import RequestRecord
 from ccendpoint.proxy.relay import handle_chat
@@ -74,7 +74,8 @@ async def _only_local_clients(request: web.Request, handler: Handler) -> web.Str
     record = RequestRecord(provider=listener.provider_id, port=listener.bound_port, path=request.path)
     record.headers = tuple(request.headers.items())
     record.fail("refused_client", problem, 403)
-    listener.log.emit(record.as_dict(), listener.settings.log_path)
+    listener.log.emit(record, listener.settings.log_path)
+    request[LOGGED] = True
     return error_response(403, f"ccendpoint proxy: {problem}", "forbidden_client")
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from ccendpoint.proxy.errors import RequestRejected
+from ccendpoint.proxy.splice import splice_messages
+
+#: From this size on, a rewrite that left ``messages`` alone reuses the request's bytes of it
+#: (see :mod:`.splice`); below it, serialising the whole body is as cheap as proving the splice.
+SPLICE_FROM = 256 * 1024
 
 
 def _json_type(value: Any) -> str:
@@ -31,14 +38,18 @@ def parse_body(body: bytes) -> tuple[dict[str, Any], bool]:
         raise RequestRejected(400, "the request body is empty; a JSON object was expected.", "empty_body")
     fast = True
     try:
-        data = orjson.loads(body)
+        data = _loads(body)
     except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise RequestRejected(400, f"the request body is not valid JSON ({exc}).", "invalid_json") from None
         # orjson refuses lone surrogates (\ud800), which JavaScript clients may send; json accepts them
         try:
             data = json.loads(body)
             fast = False
         except (ValueError, UnicodeDecodeError):
             raise RequestRejected(400, f"the request body is not valid JSON ({exc}).", "invalid_json") from None
+        except RecursionError:
+            raise RequestRejected(400, "the request body is nested too deeply to be read.", "invalid_json") from None
     if not isinstance(data, dict):
         raise RequestRejected(
             400, f"the request body must be a JSON object, not {_json_type(data)}.", "body_not_object"
@@ -50,7 +61,28 @@ def parse_body(body: bytes) -> tuple[dict[str, Any], bool]:
     return data, fast
 
 
-def encode_body(body: dict[str, Any], fast: bool) -> bytes:
+def _loads(body: bytes) -> Any:
+    """orjson's parse with the cyclic collector paused: a parse creates no cycles, and a large body
+    (tens of thousands of objects) would otherwise set off collections that walk all of them."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return orjson.loads(body)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def encode_body(
+    body: dict[str, Any], fast: bool, *, raw: bytes = b"", original: Mapping[str, Any] | None = None
+) -> bytes:
+    """The rewritten ``body`` as bytes; ``raw`` and ``original`` (the request as it came and as it
+    parsed) let a large body reuse its own bytes of ``messages`` when the rewrite left it alone."""
+    if fast and original is not None and len(raw) >= SPLICE_FROM:
+        spliced = splice_messages(raw, original, body)
+        if spliced is not None:
+            return spliced
     if fast:
         return orjson.dumps(body)
     return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")

@@ -1,12 +1,32 @@
-"""The answers the proxy gives when a request fails: OpenAI-shaped JSON errors, and why an upstream failed."""
+"""The answers the proxy gives when a request fails: OpenAI-shaped JSON errors, and why an upstream failed.
+
+Every failure is answered in JSON, also those aiohttp meets before a route runs (a request that is
+not valid HTTP, headers too large) and any exception a handler did not expect: see
+:func:`json_errors` (a middleware) and :func:`install_error_pages` (aiohttp's own error answers).
+Each is reported through a callback that writes it to the request log; nothing goes to stderr.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from typing import Any, cast
 
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_protocol import RequestHandler
 
 JSON_TYPE = "application/json"
+
+#: Called for each failure the pages below answer: (request or None, status, outcome, message).
+Report = Callable[[web.BaseRequest | None, int, str, str], None]
+#: Set on a request whose handler writes its own log line (the chat path), so it is not logged twice.
+LOGGED: Any = web.RequestKey("ccendpoint.logged", bool) if hasattr(web, "RequestKey") else "ccendpoint.logged"
 
 
 def error_body(message: str, kind: str, code: str) -> bytes:
@@ -50,3 +70,177 @@ def upstream_failure(exc: BaseException, host: str, connect_timeout: float) -> t
 def stream_error_event(message: str, code: str = "upstream_stream_broken") -> bytes:
     """The last event of a stream the proxy had to end: an OpenAI-shaped error, as VS Code reads one."""
     return b"data: " + error_body(message, "proxy_error", code) + b"\n\n"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``internal error (KeyError: 'x') at relay.py:123``: what a log line says of an unexpected exception."""
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}ccendpoint{os.sep}" in f.filename] or frames
+    if ours:
+        where = f" at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno}"
+    text = str(exc)
+    detail = f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+    return f"internal error ({detail}){where}"
+
+
+def internal_error_response() -> web.Response:
+    response = error_response(
+        500,
+        "ccendpoint proxy: an internal error stopped this request; the request log has the details. "
+        "Please report it with that log line.",
+        "internal_error",
+    )
+    response.force_close()
+    return response
+
+
+def json_errors(report: Report) -> Middleware:
+    """A middleware: aiohttp's HTTP errors and any unexpected exception become OpenAI-shaped JSON."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+            if response.status >= 400 and not request.get(LOGGED):  # 404, 405 … of the other routes
+                report(request, response.status, "rejected", _message_of(response))
+            return response
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _json_http_error(report, request, exc)
+        except Exception as exc:  # every failure gets a JSON answer and a log line
+            report(request, 500, "internal_error", describe_exception(exc))
+            return internal_error_response()
+
+    return middleware
+
+
+def _json_http_error(report: Report, request: web.BaseRequest, exc: web.HTTPException) -> web.Response:
+    """One of aiohttp's HTTP errors (plain text) as JSON, with the headers that matter kept."""
+    detail = f" ({exc.text})" if exc.text and exc.text != exc.reason else ""
+    message = f"ccendpoint proxy: {exc.reason}{detail}"
+    answer = error_response(exc.status, message, _code(exc.status))
+    for name in ("Allow", "Retry-After"):
+        if name in exc.headers:
+            answer.headers[name] = exc.headers[name]
+    report(request, exc.status, "rejected", message)
+    return answer
+
+
+def _message_of(response: web.StreamResponse) -> str:
+    body = response.body if isinstance(response, web.Response) else None
+    if isinstance(body, bytes):
+        try:
+            return str(orjson.loads(body)["error"]["message"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            pass
+    return f"HTTP {response.status}"
+
+
+def _code(status: int) -> str:
+    return {
+        400: "bad_request",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        414: "url_too_long",
+        431: "headers_too_large",
+    }.get(status, "proxy_error" if status >= 500 else "bad_request")
+
+
+def _error_page(
+    report: Report,
+    request: web.BaseRequest,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """aiohttp's answer to a request it could not take (not valid HTTP, headers too large …), as JSON."""
+    if request.writer.output_size > 0:  # as aiohttp does: an answer has begun, the connection is broken
+        raise ConnectionError("an answer was already being sent")
+    if status >= 500:
+        text = describe_exception(exc) if exc is not None else "internal error"
+        report(None, status, "internal_error", text)
+        return internal_error_response()
+    reason = message or (str(exc) if exc is not None else "") or "not a valid HTTP request"
+    reason = reason.strip().replace("\n", " ")[:200]
+    if "bytes when reading" in reason or "Too many headers" in reason or "too long" in reason.lower():
+        status, code = 431, "headers_too_large"
+        text = (
+            f"ccendpoint proxy: the request's line or headers are too large ({reason}). "
+            "Send smaller headers; the proxy takes up to 8190 bytes per line."
+        )
+    else:
+        code = "bad_request"
+        text = f"ccendpoint proxy: this is not a valid HTTP request ({reason})."
+    report(None, status, "bad_request", text)
+    response = error_response(status, text, code)
+    response.force_close()
+    return response
+
+
+class _Reporting(logging.Handler):
+    def __init__(self, report: Report) -> None:
+        super().__init__(logging.WARNING)
+        self.report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        text = describe_exception(exc) if exc is not None else record.getMessage()[:300]
+        self.report(None, 500, "internal_error", f"{record.getMessage()[:100]}: {text}" if exc else text)
+
+
+def server_logger(report: Report) -> logging.Logger:
+    """The logger aiohttp's request handlers get: what they would print to stderr is reported instead."""
+    logger = logging.Logger("ccendpoint.proxy.server")  # not registered: nothing else writes to it
+    logger.propagate = False
+    logger.addHandler(_Reporting(report))
+    return logger
+
+
+class _JsonErrorHandler(RequestHandler):
+    """aiohttp's connection handler, answering what it refuses before any route in JSON."""
+
+    __slots__ = ()  # the same layout as aiohttp's: a handler's class can be switched to this one
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        report: Report | None = getattr(self._manager, "report", None)
+        if report is None:
+            return super().handle_error(request, status, exc, message)
+        return _error_page(report, request, status, exc, message)
+
+    async def finish_response(self, request: web.BaseRequest, resp: web.StreamResponse, *args: Any) -> Any:
+        # aiohttp answers some requests with an HTTP error before any middleware runs (an ``Expect``
+        # header it does not know): those are made JSON here, where every answer passes
+        report: Report | None = getattr(self._manager, "report", None)
+        if report is not None and isinstance(resp, web.HTTPException) and resp.status >= 400:
+            resp = _json_http_error(report, request, resp)
+        return await super().finish_response(request, resp, *args)
+
+
+class _JsonErrorServer(web.Server):
+    report: Report
+
+    def __call__(self) -> RequestHandler:
+        handler = super().__call__()
+        with contextlib.suppress(TypeError):  # another aiohttp layout: its own (plain text) pages stay
+            handler.__class__ = _JsonErrorHandler
+        return handler
+
+
+def install_error_pages(server: web.Server, report: Report) -> None:
+    """Make ``server``'s connections answer in JSON what aiohttp refuses before any route.
+
+    aiohttp builds those answers (plain text, with a traceback logged) in
+    ``RequestHandler.handle_error``; this server's handlers answer with :func:`_error_page` instead.
+    Other aiohttp servers in the process are not touched.
+    """
+    server.__class__ = _JsonErrorServer
+    cast(_JsonErrorServer, server).report = report

@@ -1,4 +1,5 @@
-"""One provider's listener: its settings, its rewrite pipelines, the shared pieces it uses, its counters."""
+"""One provider's listener: its settings, its rewrite pipelines, the shared pieces it uses, its counters,
+and the runner that serves its routes with every failure answered in JSON and logged."""
 
 from __future__ import annotations
 
@@ -9,15 +10,22 @@ from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp import web
 
 from ccendpoint import __version__
+from ccendpoint.proxy.errors import install_error_pages, json_errors, server_logger
 from ccendpoint.proxy.logs import RequestLog
 from ccendpoint.proxy.loop import loop_name
 from ccendpoint.proxy.reasoning_cache import ReasoningCache
+from ccendpoint.proxy.record import RequestRecord
 from ccendpoint.proxy.settings import ListenerSettings
 from ccendpoint.proxy.upstream import UpstreamSession
 from ccendpoint.rules.pipeline import RuleBook
 from ccendpoint.urls import hostname, proxy_url, safe_url
+
+#: Request bytes aiohttp buffers before it pauses reading: a large body arrives in a few reads, not
+#: in pauses and resumes every 128 KB (4 MB: 1.7 ms to read instead of 4).
+READ_BUFSIZE = 2 * 1024 * 1024
 
 
 class Listener:
@@ -62,6 +70,18 @@ class Listener:
             task.cancel()
         return list(self.tasks)
 
+    def runner(self, app: web.Application, **kwargs: Any) -> web.AppRunner:
+        """The runner that serves ``app`` (this listener's routes): failures anywhere answered in JSON."""
+        return _Runner(app, self, **kwargs)
+
+    def report_failure(self, request: web.BaseRequest | None, status: int, outcome: str, message: str) -> None:
+        """Log a request that failed outside the chat path (the chat path logs its own)."""
+        record = RequestRecord(provider=self.provider_id, port=self.bound_port)
+        if request is not None:
+            record.path = request.path
+        record.fail(outcome, message, status)
+        self.log.emit(record, self.settings.log_path)
+
     @property
     def url(self) -> str:
         return proxy_url(self.bound_port, self.settings.host)
@@ -85,3 +105,20 @@ class Listener:
             "rules": self.rules.short(),
             "loop": loop_name(),
         }
+
+
+class _Runner(web.AppRunner):
+    """An app runner whose failures are all JSON: a middleware for the routes, error pages for the rest."""
+
+    def __init__(self, app: web.Application, listener: Listener, **kwargs: Any) -> None:
+        kwargs.setdefault("read_bufsize", READ_BUFSIZE)
+        kwargs["logger"] = server_logger(listener.report_failure)
+        super().__init__(app, **kwargs)
+        self.listener = listener
+
+    async def setup(self) -> None:
+        # outermost, before the app is frozen: it sees what every other middleware and route raises
+        self.app.middlewares.insert(0, json_errors(self.listener.report_failure))
+        await super().setup()
+        assert self.server is not None
+        install_error_pages(self.server, self.listener.report_failure)

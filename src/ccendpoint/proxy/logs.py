@@ -1,9 +1,10 @@
 """The request log: one redacted NDJSON line per request, written off the event loop.
 
-The relay builds a plain dict per request and calls :meth:`RequestLog.emit`, which only puts it on
-a queue. A background thread serialises it (orjson), appends it to the file (rotating by size) and,
-when stdout is a terminal, prints one compact line. Disk trouble never slows a request down: when
-the queue is full, lines are dropped and the next line written says how many.
+The relay hands its record of a request (or a plain dict) to :meth:`RequestLog.emit`, which only
+puts it on a queue. A background thread turns it into a dict, serialises it (orjson), appends it to
+the file (rotating by size) and, when stdout is a terminal, prints one compact line. Disk trouble
+never slows a request down: when the queue is full, lines are dropped and the next line written
+says how many.
 
 Nothing that could be a secret is logged. The relay puts the request's headers and the ids as
 they came into the record; the log thread passes every record through :func:`redact_record`
@@ -26,7 +27,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -78,6 +79,12 @@ def _plain(value: Any) -> str:
     from rich.markup import escape
 
     return escape(_CONTROL.sub("?", str(value)))
+
+
+class Record(Protocol):
+    """A request's record that becomes a dict on the log thread (see :class:`.record.RequestRecord`)."""
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 # -- file ------------------------------------------------------------------------------------------
@@ -194,7 +201,7 @@ class RequestLog:
             self._thread = threading.Thread(target=self._run, name="ccendpoint-request-log", daemon=True)
             self._thread.start()
 
-    def emit(self, record: dict[str, Any], path: Path | None) -> None:
+    def emit(self, record: Mapping[str, Any] | Record, path: Path | None) -> None:
         """Hand a record over; never blocks. ``path`` None means terminal only.
 
         The record may hold raw headers and ids: the log thread redacts it (:func:`redact_record`)
@@ -241,8 +248,8 @@ class RequestLog:
             handle.close()
         self._files.clear()
 
-    def _handle(self, record: dict[str, Any], path: Path | None) -> None:
-        record = redact_record(record)
+    def _handle(self, item: Mapping[str, Any] | Record, path: Path | None) -> None:
+        record = redact_record(item if isinstance(item, Mapping) else item.as_dict())
         with self._lock:
             dropped, self._dropped = self._dropped, 0
         if dropped:

@@ -3,6 +3,8 @@
 Fields that stay ``None`` are left out of the log line. ``headers`` and the ids are kept as they
 came; the log thread redacts them before anything is written (see :func:`.logs.redact_record`).
 Message content is never part of a record: :func:`role_counts` and counts describe the history.
+The relay hands the record itself to the log thread, which turns it into a dict (:meth:`as_dict`,
+the time formatted there too), so a request pays nothing for that.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from time import perf_counter
+from time import time as wall_clock
 from typing import Any
 
 from ccendpoint.rules.request import messages_of
@@ -20,14 +23,18 @@ from ccendpoint.rules.request import messages_of
 _ids = iter(range(1, 1 << 62))
 _ID_PREFIX = os.urandom(3).hex()
 _ROLE_WORD = re.compile(r"^[a-z_]{1,20}$")
+#: The roles chat-completions defines: counted without the pattern check.
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
 def new_request_id() -> str:
     return f"{_ID_PREFIX}-{next(_ids):06d}"
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_time(seconds: float) -> str:
+    """A wall-clock time as the log writes it: UTC, milliseconds, ``Z``."""
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def role_counts(body: Mapping[str, Any]) -> dict[str, int]:
@@ -35,8 +42,9 @@ def role_counts(body: Mapping[str, Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for message in messages_of(body):
         role = message.get("role") if isinstance(message, dict) else None
-        word = role if isinstance(role, str) and _ROLE_WORD.match(role) else "?"
-        counts[word] = counts.get(word, 0) + 1
+        if not isinstance(role, str) or (role not in _ROLES and not _ROLE_WORD.match(role)):
+            role = "?"
+        counts[role] = counts.get(role, 0) + 1
     return counts
 
 
@@ -46,7 +54,8 @@ def count(value: Any) -> int:
 
 @dataclass(slots=True)
 class RequestRecord:
-    time: str = field(default_factory=now_iso)
+    #: When the request arrived; filled from ``_wall`` by :meth:`as_dict` when left empty.
+    time: str = ""
     id: str = field(default_factory=new_request_id)
     provider: str = ""
     port: int = 0
@@ -84,6 +93,7 @@ class RequestRecord:
     error: str | None = None
     total_ms: float | None = None
     _started: float = field(default_factory=perf_counter, repr=False)
+    _wall: float = field(default_factory=wall_clock, repr=False)
 
     def ms(self) -> float:
         """Milliseconds since the request arrived."""
@@ -96,11 +106,13 @@ class RequestRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """The fields that were set, in log order (``model`` and ``status`` always, even when unknown)."""
-        out: dict[str, Any] = {}
-        for item in fields(self):
-            if item.name.startswith("_"):
-                continue
-            value = getattr(self, item.name)
-            if value is not None or item.name in ("model", "status"):
-                out[item.name] = value
+        out: dict[str, Any] = {"time": self.time or iso_time(self._wall)}
+        for name in _LOGGED[1:]:
+            value = getattr(self, name)
+            if value is not None or name in ("model", "status"):
+                out[name] = value
         return out
+
+
+#: The record's fields in log order (``time`` first).
+_LOGGED = tuple(item.name for item in fields(RequestRecord) if not item.name.startswith("_"))

@@ -17,12 +17,29 @@ import aiohttp
 from aiohttp import web
 
 from ccendpoint.proxy.body import encode_body, parse_body, read_body
-from ccendpoint.proxy.errors import JSON_TYPE, RequestRejected, error_response, stream_error_event, upstream_failure
+from ccendpoint.proxy.errors import (
+    JSON_TYPE,
+    LOGGED,
+    RequestRejected,
+    describe_exception,
+    error_response,
+    internal_error_response,
+    stream_error_event,
+    upstream_failure,
+)
 from ccendpoint.proxy.headers import forward_headers, response_headers
 from ccendpoint.proxy.listener import Listener
 from ccendpoint.proxy.reasoning_cache import ReasoningCache
 from ccendpoint.proxy.record import RequestRecord, count, role_counts
-from ccendpoint.proxy.sse import AnswerCollector, BodyTap, Collector, ErrorCollector, StreamTap, UsageCollector
+from ccendpoint.proxy.sse import (
+    AnswerCollector,
+    BodyTap,
+    Collector,
+    ErrorCollector,
+    StreamErrorCollector,
+    StreamTap,
+    UsageCollector,
+)
 from ccendpoint.proxy.tagging import MAX_JSON_BODY, StreamTagger, new_reasoning_id, tag_json_answer
 from ccendpoint.proxy.watchdog import Watchdog
 from ccendpoint.rules.replay import turn_entries
@@ -33,6 +50,7 @@ STOPPED = "the proxy was stopped before the answer was complete"
 
 async def handle_chat(request: web.Request, listener: Listener) -> web.StreamResponse:
     record = RequestRecord(provider=listener.provider_id, port=listener.bound_port, path=request.path)
+    request[LOGGED] = True  # this path writes its own log line, failed or not
     task = asyncio.current_task()
     if task is not None:
         listener.tasks.add(task)
@@ -43,13 +61,16 @@ async def handle_chat(request: web.Request, listener: Listener) -> web.StreamRes
         if record.outcome == "ok":
             record.outcome = "proxy_stopped" if listener.stopping else "client_disconnected"
         raise
+    except Exception as exc:  # a bug: the client still gets JSON, the log says what and where
+        record.fail("internal_error", describe_exception(exc), 500)
+        return internal_error_response()
     finally:
         if task is not None:
             listener.tasks.discard(task)
         listener.in_flight -= 1
         listener.served += 1
         record.total_ms = record.ms()
-        listener.log.emit(record.as_dict(), listener.settings.log_path)
+        listener.log.emit(record, listener.settings.log_path)  # made a dict on the log thread
 
 
 async def _chat(request: web.Request, listener: Listener, record: RequestRecord) -> web.StreamResponse:
@@ -71,7 +92,7 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord)
 
     cache = listener.reasoning
     rewrite = listener.rules.rewrite(data, cache.get if cache is not None else None)
-    payload = encode_body(rewrite.body, fast) if rewrite.modified else raw
+    payload = encode_body(rewrite.body, fast, raw=raw, original=data) if rewrite.modified else raw
     facts = rewrite.facts
     record.model, record.stream = facts.model, facts.stream
     record.tool_turn, record.missing_reasoning = facts.tool_turn, facts.missing_reasoning
@@ -131,6 +152,17 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord)
                 upstream.close()  # drops the upstream connection: the provider sees the cancel
 
 
+class _Answer(web.StreamResponse):
+    """A response whose headers leave with its first body bytes: one write to the client, not two.
+
+    Used when the first bytes are already here (or the answer is not a stream, whose headers alone
+    are of no use to a client); a stream still waiting for its first event gets a plain
+    :class:`~aiohttp.web.StreamResponse`, whose headers go out at once.
+    """
+
+    _send_headers_immediately = False
+
+
 async def _relay(
     request: web.Request,
     listener: Listener,
@@ -139,50 +171,57 @@ async def _relay(
     record: RequestRecord,
     remember: Remember | None = None,
 ) -> web.StreamResponse:
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    response.headers.extend(response_headers(upstream.headers))
-    response.headers["X-Ccendpoint-Request-Id"] = record.id
-
+    content = upstream.content
     content_type = upstream.headers.get("Content-Type", "")
     encoded = upstream.headers.get("Content-Encoding", "identity").lower() not in ("identity", "")
     is_sse = not encoded and content_type.startswith("text/event-stream")
     is_json = not encoded and content_type.startswith(JSON_TYPE)
+    ok = upstream.status == 200
+
     usage = UsageCollector()
     collectors: list[Collector] = [usage]
-    ok = upstream.status == 200
     answer = AnswerCollector() if remember is not None and remember.worth_it and ok else None
     if answer is not None:
         collectors.append(answer)
-    failure = ErrorCollector() if upstream.status >= 400 else None
+    failure: ErrorCollector | StreamErrorCollector | None = None
     sse: StreamTap | None = None
     body_tap: BodyTap | None = None
     if is_sse:
-        sse = StreamTap(collectors)
+        failure = StreamErrorCollector()
+        sse = StreamTap([*collectors, failure])
     elif is_json:
+        failure = ErrorCollector() if upstream.status >= 400 else None
         body_tap = BodyTap(collectors + ([failure] if failure is not None else []))
     tagger: StreamTagger | None = None
     whole: list[bytes] | None = None  # a non-streamed answer held back to be tagged
-    if remember is not None and ok and (is_sse or is_json):
-        reasoning_id = new_reasoning_id()
-        if is_sse:
-            tagger = StreamTagger(reasoning_id)
-        else:
-            whole = []
-            response.headers.popall("Content-Length", None)  # the tagged body has another length
+    tag = remember is not None and ok and (is_sse or is_json)
+    if tag and is_sse:
+        tagger = StreamTagger(new_reasoning_id())
+    elif tag:
+        whole = []
+
+    # bytes already here go out with the headers in one write
+    chunk = b""
+    with contextlib.suppress(aiohttp.ClientError):  # a broken answer fails again at readany, below
+        chunk = content.read_nowait()
+    kind = _Answer if chunk or not is_sse else web.StreamResponse
+    response = kind(status=upstream.status, reason=upstream.reason)
+    response.headers.extend(response_headers(upstream.headers))
+    response.headers["X-Ccendpoint-Request-Id"] = record.id
 
     watchdog.switch(listener.settings.idle_timeout)
     sent = 0
     held = 0
+    ended = False
     try:
-        await response.prepare(request)
-        content = upstream.content
-        while True:
+        if whole is None:  # a held answer is prepared at its end, with its new length
+            await response.prepare(request)
+        if not chunk:
             chunk = await content.readany()
-            if not chunk:
-                break
+        if chunk:
+            record.first_byte_ms = record.ms()
+        while chunk:
             watchdog.touch()
-            if not sent and not held:
-                record.first_byte_ms = record.ms()
             out = chunk
             if whole is not None:
                 whole.append(chunk)
@@ -190,50 +229,45 @@ async def _relay(
                 out = b""
                 if held > MAX_JSON_BODY:  # too large to tag: send it as it is
                     out, whole = b"".join(whole), None
+                    await response.prepare(request)
             elif tagger is not None:
                 out = tagger.feed(chunk)
-            if out:
+            if content.at_eof():  # the last bytes: the end of the answer leaves with them, in one write
+                sent += await _finish(request, response, out, tagger, whole, record)
+                ended = True
+            elif out:
                 await response.write(out)
                 sent += len(out)
             if sse is not None:
                 sse.feed(chunk)
             elif body_tap is not None:
                 body_tap.feed(chunk)
+            if ended:
+                break
+            chunk = await content.readany()
         watchdog.stop()
-        if tagger is not None:
-            rest = tagger.flush()
-            if rest:
-                await response.write(rest)
-                sent += len(rest)
-            record.reasoning_tagged = tagger.tagged
-        if whole is not None:
-            data = b"".join(whole)
-            tagged = tag_json_answer(data, new_reasoning_id())
-            record.reasoning_tagged = tagged is not None
-            data = tagged if tagged is not None else data
-            await response.write(data)
-            sent += len(data)
+        if not ended:
+            sent += await _finish(request, response, b"", tagger, whole, record)
         if body_tap is not None:
             body_tap.finish()
     except asyncio.CancelledError:
         if listener.stopping:
             watchdog.absorb()
-            await _end_broken(response, sse, record, "proxy_stopped", STOPPED, "proxy_stopped")
-            return response
+            return await _end_broken(response, sse, record, "proxy_stopped", STOPPED, "proxy_stopped")
         if not watchdog.fired:
             record.outcome = "client_disconnected"
             raise
         watchdog.absorb()
         message = f"the upstream {listener.upstream_host} went silent for {listener.settings.idle_timeout:g} s"
-        await _end_broken(response, sse, record, "upstream_idle_timeout", message)
-        return response
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+        return await _end_broken(response, sse, record, "upstream_idle_timeout", message)
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError) or request.transport is None or request.transport.is_closing():
             record.outcome = "client_disconnected"  # writing to the client failed
             return response
         message = f"the upstream {listener.upstream_host} broke off the answer mid-stream"
-        await _end_broken(response, sse, record, "upstream_broke", message)
-        return response
+        return await _end_broken(response, sse, record, "upstream_broke", message)
+    except Exception as exc:  # a bug: end the answer cleanly, and log what and where
+        return await _end_broken(response, sse, record, "internal_error", describe_exception(exc))
     finally:
         record.bytes_out = sent
         if sse is not None:
@@ -241,12 +275,36 @@ async def _relay(
         record.usage = usage.usage
         if failure is not None and failure.message:
             record.upstream_error = failure.message
+        if record.outcome == "ok" and (upstream.status >= 400 or record.upstream_error is not None):
+            # the provider refused the request, or its stream carried an error event
+            record.outcome = "upstream_error" if upstream.status >= 400 else "upstream_stream_error"
         if answer is not None and remember is not None and record.outcome == "ok":
             remember.store(answer)
-
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
     return response
+
+
+async def _finish(
+    request: web.Request,
+    response: web.StreamResponse,
+    out: bytes,
+    tagger: StreamTagger | None,
+    whole: list[bytes] | None,
+    record: RequestRecord,
+) -> int:
+    """Send the answer's last bytes and its end in one write; the number of body bytes sent."""
+    data = out
+    if tagger is not None:
+        data += tagger.flush()  # an unfinished event held back at the end of the answer
+        record.reasoning_tagged = tagger.tagged
+    if whole is not None:
+        body = b"".join(whole)
+        tagged = tag_json_answer(body, new_reasoning_id())
+        record.reasoning_tagged = tagged is not None
+        data = tagged if tagged is not None else body
+        response.content_length = len(data)
+        await response.prepare(request)
+    await response.write_eof(data)
+    return len(data)
 
 
 class Remember:
@@ -282,11 +340,23 @@ async def _end_broken(
     outcome: str,
     message: str,
     code: str = "upstream_stream_broken",
-) -> None:
-    """End the client's answer after an upstream failure; streams get a final error event."""
+) -> web.StreamResponse:
+    """End the client's answer after an upstream failure; streams get a final error event.
+
+    An answer held back whole (to be tagged) has sent nothing yet: it becomes a JSON error.
+    """
+    if not response.prepared:
+        if outcome == "internal_error":
+            record.fail(outcome, message, 500)
+            return internal_error_response()
+        status = {"upstream_idle_timeout": 504, "proxy_stopped": 503}.get(outcome, 502)
+        record.fail(outcome, message, status)
+        code = "upstream_timeout" if status == 504 else code
+        return error_response(status, f"ccendpoint proxy: {message}.", code)
     record.fail(outcome, message)
     response.force_close()
-    with contextlib.suppress(ConnectionResetError):
+    with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionError):
         if sse is not None and sse.at_boundary:
             await response.write(stream_error_event(f"ccendpoint proxy: {message}.", code))
         await response.write_eof()
+    return response

@@ -53,7 +53,7 @@ class ProxyServer:
             raise
 
     async def _start_one(self, listener: Listener) -> None:
-        runner = web.AppRunner(
+        runner = listener.runner(
             build_app(listener),
             handle_signals=False,
             access_log=None,

@@ -8,7 +8,7 @@ parsed as JSON, and each at most once, so the tap stays cheap on the hot path.
 Collectors are small objects with two methods (see :class:`Collector`): :class:`UsageCollector`
 keeps the token usage of the last event that carried one, :class:`AnswerCollector` the
 answer's text and whether it called tools (for reasoning replay), :class:`ErrorCollector` the
-message of an error answer.
+message of an error answer, :class:`StreamErrorCollector` the message of an error event in a stream.
 
 Lines may end with ``\\n`` or ``\\r\\n``; a bare ``\\r`` line ending is not recognised.
 """
@@ -110,8 +110,31 @@ class ErrorCollector:
             self.message = message[:4096]  # the log masks it, then keeps the first 300 characters
 
 
+class StreamErrorCollector:
+    """The message of an error event inside a stream (``data: {"error": …}``).
+
+    Some providers answer 200, start the stream, and then send an error event when the answer fails
+    midway; the request log must not call such a request ``ok``.
+    """
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+
+    def wants(self, data: bytes) -> bool:
+        return b'"error"' in data
+
+    def take(self, event: dict[str, Any]) -> None:
+        if self.message is None and event.get("error") is not None:
+            message = error_message(event) or "the stream carried an error event without a message"
+            self.message = message[:4096]
+
+
 class StreamTap:
-    """Incremental SSE reader: :meth:`feed` it chunks as they pass, read the results at the end."""
+    """Incremental SSE reader: :meth:`feed` it chunks as they pass, read the results at the end.
+
+    A chunk is split into whole events at blank lines (one C-level split, not a loop over lines);
+    what follows the last blank line waits for the next chunk.
+    """
 
     def __init__(self, collectors: list[Collector] | None = None) -> None:
         self.collectors: list[Collector] = collectors if collectors is not None else []
@@ -119,62 +142,77 @@ class StreamTap:
         self.done = False  # saw ``data: [DONE]``
         self.broken = False  # gave up: not SSE, or an event too large to keep
         self.bad_events = 0  # events a collector wanted that were not valid JSON objects
-        self._pending = b""  # an incomplete line
-        self._data: list[bytes] = []  # data lines of the event being read
+        self._pending = b""  # the unfinished event after the last blank line (line endings as LF)
 
     @property
     def at_boundary(self) -> bool:
         """True between events: appending a new event now cannot corrupt a half-sent one."""
-        return not self._pending and not self._data
+        pending = self._pending
+        return not pending or (pending.endswith(b"\n") and _data(pending) is None)
 
     def feed(self, chunk: bytes) -> None:
         if self.broken or not chunk:
             return
         buffer = self._pending + chunk if self._pending else chunk
-        lines = buffer.split(b"\n")
-        self._pending = lines.pop()
-        if len(self._pending) > MAX_PENDING:
+        if b"\r" in buffer:
+            # a CR that may be the first half of a CRLF split across chunks stays until the next one
+            buffer = buffer.replace(b"\r\n", b"\n")
+        blocks = buffer.split(b"\n\n")
+        self._pending = pending = blocks.pop()
+        if len(pending) > MAX_PENDING:
             self._give_up()
             return
-        for line in lines:
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line:
-                self._dispatch()
-            elif line.startswith(b"data:"):
-                value = line[5:]
-                self._data.append(value[1:] if value.startswith(b" ") else value)
-            # other fields (event:, id:, retry:) and comments (":") are not needed by any collector
+        for block in blocks:
+            if b"\n" in block:
+                found = _data(block)
+                if found is None:
+                    continue  # comments or other fields only
+                data = found
+            elif block.startswith(b"data: "):  # the usual event: one data line
+                data = block[6:]
+            elif block.startswith(b"data:"):
+                data = block[5:]
+            else:
+                continue  # a comment or another field alone (or an extra blank line)
+            self.events += 1
+            if data == DONE:
+                self.done = True
+                continue
+            parsed: Any = None
+            for collector in self.collectors:
+                if not collector.wants(data):
+                    continue
+                if parsed is None:
+                    parsed = _parse(data)
+                    if parsed is None:
+                        self.bad_events += 1
+                        break
+                collector.take(parsed)
 
     def _give_up(self) -> None:
         self.broken = True
         self._pending = b""
-        self._data = []
 
-    def _dispatch(self) -> None:
-        if not self._data:
-            return
-        data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-        self._data = []
-        self.events += 1
-        if data == DONE:
-            self.done = True
-            return
-        parsed: Any = None
-        for collector in self.collectors:
-            if not collector.wants(data):
-                continue
-            if parsed is None:
-                try:
-                    parsed = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    parsed = False
-                if not isinstance(parsed, dict):
-                    self.bad_events += 1
-                    parsed = False
-            if parsed is False:
-                return
-            collector.take(parsed)
+
+def _parse(data: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _data(block: bytes) -> bytes | None:
+    """The ``data`` of one event (its data lines joined), or None when it has no data line."""
+    lines = [
+        (line[6:] if line.startswith(b"data: ") else line[5:])
+        for line in block.split(b"\n")
+        if line.startswith(b"data:")
+    ]
+    # other fields (event:, id:, retry:) and comments (":") are not needed by any collector
+    if not lines:
+        return None
+    return lines[0] if len(lines) == 1 else b"\n".join(lines)
 
 
 class BodyTap:

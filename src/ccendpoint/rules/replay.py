@@ -24,6 +24,7 @@ Pure functions: the cache itself is :class:`ccendpoint.proxy.reasoning_cache.Rea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,10 @@ from ccendpoint.rules.request import has_reasoning
 #: Fields VS Code adds to an assistant message whose reasoning carried an id: the id, the text
 #: (``cot_summary``; ``reasoning`` as well for models marked ``thinking``). No provider knows them.
 ECHO_FIELDS = ("cot_id", "cot_summary", "reasoning")
+_ECHO = frozenset(ECHO_FIELDS)
+#: Arguments up to this length have their canonical form remembered: a history is sent again with
+#: every request of a session, so the same calls are read again and again.
+_REMEMBERED_ARGUMENTS = 1024
 
 
 def _text(value: Any) -> str:
@@ -77,6 +82,17 @@ def canonical_arguments(arguments: Any) -> str:
     """
     if not isinstance(arguments, str):
         return ""
+    if len(arguments) <= _REMEMBERED_ARGUMENTS:
+        return _remembered_canonical(arguments)
+    return _canonical(arguments)
+
+
+@functools.lru_cache(maxsize=2048)
+def _remembered_canonical(arguments: str) -> str:
+    return _canonical(arguments)
+
+
+def _canonical(arguments: str) -> str:
     try:
         parsed = json.loads(arguments)
     except ValueError:
@@ -154,23 +170,23 @@ def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str
         return Replay(dict(body), 0, 0, 0, 0)
     new_messages: list[Any] | None = None
     from_echo = from_cache = missing = cleaned = 0
-    last_turn_start = max((start for start, _ in _segments(messages)), default=len(messages))
-    for start, end in _segments_with_lead(messages):
+    turns = _segments(messages)
+    last_turn_start = turns[-1][0] if turns else len(messages)
+    for start, end in _with_lead(turns, len(messages)):
         signature: str | None = None
         position = 0
         for index in range(start, end):
             message = messages[index]
-            calls = _tool_calls(message)
-            echo_fields = (
-                isinstance(message, dict)
-                and message.get("role") == "assistant"
-                and any(field in message for field in ECHO_FIELDS)
-            )
-            if calls is None and not echo_fields:
+            # only assistant messages matter: a tool-call message, or one VS Code added its echo to
+            if not isinstance(message, dict) or message.get("role") != "assistant":
                 continue
-            assert isinstance(message, dict)
-            fixed = {k: v for k, v in message.items() if k not in ECHO_FIELDS} if echo_fields else message
-            if calls is not None:
+            calls = message.get("tool_calls")
+            has_calls = isinstance(calls, list) and bool(calls)
+            echo_fields = not _ECHO.isdisjoint(message)
+            if not has_calls and not echo_fields:
+                continue
+            fixed = {k: v for k, v in message.items() if k not in _ECHO} if echo_fields else message
+            if has_calls:
                 position += 1
                 if not has_reasoning(message):
                     found = echoed_reasoning(message)
@@ -197,10 +213,9 @@ def restore_reasoning(body: Mapping[str, Any], scope: str, lookup: Callable[[str
     return Replay(new_body, from_echo, from_cache, missing, cleaned)
 
 
-def _segments_with_lead(messages: Sequence[Any]) -> list[tuple[int, int]]:
+def _with_lead(turns: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
     """The turns, plus the messages before the first user message (a history may start there)."""
-    turns = _segments(messages)
-    first = turns[0][0] - 1 if turns else len(messages)
+    first = turns[0][0] - 1 if turns else length
     return [(0, first), *turns] if first > 0 else turns
 
 

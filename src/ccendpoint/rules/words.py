@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+_LITERALS = {None: "null", True: "true", False: "false"}
 
 
 def value_text(value: Any) -> str:
     """A JSON value as a user would type it: ``1``, ``true``, ``{"type":"disabled"}``."""
+    # the proxy words every change of every request: numbers and literals without the encoder
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if value is None or kind is bool:
+        return _LITERALS[value]
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

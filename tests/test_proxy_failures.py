@@ -1,0 +1,189 @@
+"""Every failure is an OpenAI-shaped JSON error with a log line that says so."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from ccendpoint.proxy import relay
+from fake_upstreams import Behaviour, FakeUpstream
+from proxy_helpers import read_log, running_proxy, vscode_request
+from raw_http import exchange
+
+KIMI_BODY = orjson.dumps(vscode_request("kimi-k2.6", "chat", stream=False))
+
+
+def assert_json_error(status: int, headers: Any, body: bytes, expected: int) -> dict[str, Any]:
+    assert status == expected, body[:300]
+    content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    assert content_type.startswith("application/json"), headers
+    error = orjson.loads(body)["error"]
+    assert isinstance(error["message"], str) and error["message"].startswith("ccendpoint proxy:")
+    assert error["code"] and error["type"]
+    return dict(error)
+
+
+# -- what aiohttp refuses before any route ---------------------------------------------------------
+
+
+async def test_what_is_not_http_is_answered_in_json_and_logged(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, b"HELLO THERE\r\n\r\n")
+        error = assert_json_error(status, headers, body, 400)
+        assert "not a valid HTTP request" in error["message"]
+        (record,) = await read_log(log)
+    assert record["outcome"] == "bad_request" and record["status"] == 400
+    assert "Traceback" not in capfd.readouterr().err
+
+
+async def test_headers_too_large_are_a_431_in_json(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        request = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n"
+            b"Content-Length: 2\r\n\r\n{}"
+        )
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
+        error = assert_json_error(status, headers, body, 431)
+        assert error["code"] == "headers_too_large"
+        (record,) = await read_log(log)
+    assert record["outcome"] == "bad_request" and record["status"] == 431
+
+
+# -- exceptions nobody expected ----------------------------------------------------------------------
+
+
+async def test_an_exception_in_the_chat_path_is_a_json_500_with_a_log_line_and_no_traceback(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise KeyError("surprise")
+
+        proxy.listener.rules.rewrite = broken
+        async with aiohttp.ClientSession() as session, session.post(proxy.url, data=KIMI_BODY) as response:
+            error = assert_json_error(response.status, response.headers, await response.read(), 500)
+        (record,) = await read_log(log)
+    assert error["code"] == "internal_error" and "log" in error["message"]
+    assert record["outcome"] == "internal_error" and record["status"] == 500
+    assert "KeyError" in record["error"] and " at relay.py:" in record["error"]
+    assert not upstream.received, "nothing was forwarded"
+    assert "Traceback" not in capfd.readouterr().err
+
+
+async def test_an_exception_in_the_middle_of_a_stream_ends_it_with_an_error_event(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    behaviour = Behaviour(chunk_delay=0.02)  # one event per chunk
+    async with FakeUpstream("kimi", behaviour) as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        calls = 0
+        feed = relay.StreamTap.feed
+
+        def failing(self: relay.StreamTap, chunk: bytes) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise RuntimeError("a bug in the tap")
+            feed(self, chunk)
+
+        body = orjson.dumps(vscode_request("kimi-k2.6", "chat"))
+        async with aiohttp.ClientSession() as session:
+            relay.StreamTap.feed = failing  # type: ignore[method-assign]
+            try:
+                async with session.post(proxy.url, data=body) as response:
+                    assert response.status == 200
+                    raw = await response.read()
+            finally:
+                relay.StreamTap.feed = feed  # type: ignore[method-assign]
+        (record,) = await read_log(log)
+    assert record["outcome"] == "internal_error" and "RuntimeError" in record["error"]
+    last = [b for b in raw.split(b"\n\n") if b.startswith(b"data: ")][-1]
+    assert b'"upstream_stream_broken"' in last or b'"error"' in last
+
+
+async def test_an_exception_in_another_route_is_a_json_500(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+
+        def broken() -> dict[str, Any]:
+            raise ValueError("health broke")
+
+        proxy.listener.health = broken
+        async with aiohttp.ClientSession() as session, session.get(f"{proxy.base}/healthz") as response:
+            assert_json_error(response.status, response.headers, await response.read(), 500)
+        (record,) = await read_log(log)
+    assert record["outcome"] == "internal_error" and record["path"] == "/healthz"
+    assert "ValueError" in record["error"]
+
+
+async def test_an_unknown_path_is_logged_as_refused(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.get(f"{proxy.base}/v2/nothing") as response,
+    ):
+        assert_json_error(response.status, response.headers, await response.read(), 404)
+    (record,) = await read_log(log)
+    assert record["outcome"] == "rejected" and record["status"] == 404 and "/v2/nothing" in record["error"]
+
+
+# -- bodies that used to slip through the parser --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        # a lone surrogate sends the body to the standard json module, which used to raise RecursionError
+        (b'{"model":"kimi-k2.6","s":"\\ud800","deep":' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        # NaN is not JSON; the standard json module took it and the proxy forwarded it
+        (b'{"model":"kimi-k2.6","temperature":NaN,"messages":[]}', "not valid JSON"),
+        (b'{"model":"kimi-k2.6","messages":' + b"[" * 2000 + b"]" * 2000 + b"}", "not valid JSON"),
+    ],
+)
+async def test_odd_json_is_a_400(raw: bytes, words: str) -> None:
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=raw) as response,
+    ):
+        error = assert_json_error(response.status, response.headers, await response.read(), 400)
+    assert words in error["message"] and not upstream.received
+
+
+async def test_an_upstream_answering_plain_text_is_relayed_as_it_is() -> None:
+    """The proxy's own errors are JSON; an upstream's answer passes unchanged (with the request id)."""
+
+    async def plain(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.Response(status=503, text="upstream says no")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", plain)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/chat/completions"
+        async with (
+            running_proxy("kimi", url) as proxy,
+            aiohttp.ClientSession() as session,
+            session.post(proxy.url, data=KIMI_BODY) as response,
+        ):
+            assert response.status == 503 and await response.text() == "upstream says no"
+            assert response.headers["X-Ccendpoint-Request-Id"]
+    finally:
+        await runner.cleanup()
