@@ -11,7 +11,7 @@ import pytest
 from ccendpoint import dirs
 from ccendpoint.catalog.model import Catalog
 from ccendpoint.errors import UsageError
-from ccendpoint.proxy.settings import ProxyOptions, open_log_files, resolve, resolve_all
+from ccendpoint.proxy.settings import DEFAULT_MAX_BODY_MB, ProxyOptions, open_log_files, resolve, resolve_all
 from ccendpoint.proxy.sources import env_layers, env_names
 from ccendpoint.urls import is_loopback_host as is_loopback
 from ccendpoint.urls import safe_url
@@ -29,7 +29,7 @@ def test_catalog_defaults(tmp_path: Path) -> None:
     settings = resolve(provider("kimi"), ProxyOptions(), layers(cwd=tmp_path))
     assert (settings.host, settings.port, settings.upstream) == ("127.0.0.1", 3457, KIMI_GLOBAL)
     assert settings.log_path == dirs.log_dir() / "kimi-proxy.ndjson"
-    assert settings.max_body_bytes == 64 * 1024 * 1024
+    assert settings.max_body_bytes == DEFAULT_MAX_BODY_MB * 1024 * 1024
     assert settings.first_byte_timeout == settings.idle_timeout == 300
     assert settings.connect_timeout == 10
     assert not settings.exposed
@@ -326,7 +326,7 @@ def test_every_settings_error_has_a_fix_hint(tmp_path: Path, case: str, words: s
 def test_number_hints_give_the_default(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         resolve(provider("kimi"), ProxyOptions(max_body_mb=-1), layers(cwd=tmp_path))
-    assert "64" in (caught.value.hint or "")
+    assert f"{DEFAULT_MAX_BODY_MB:g}" in (caught.value.hint or "")
     with pytest.raises(UsageError) as caught:
         resolve(provider("kimi"), ProxyOptions(), layers({"KIMI_PROXY_FIRST_BYTE_TIMEOUT": "0"}, tmp_path))
     assert "300" in (caught.value.hint or "")

@@ -92,7 +92,7 @@ def proxy(
     ] = False,
     max_body_mb: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option("--max-body-mb", help="Largest request body accepted, in MiB (default 64).", metavar="MIB"),
+        typer.Option("--max-body-mb", help="Largest request body accepted, in MiB (default 16).", metavar="MIB"),
     ] = None,
     first_byte_timeout: Annotated[
         Optional[float],  # noqa: UP045

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
-from collections.abc import Mapping
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -16,6 +19,18 @@ from ccendpoint.proxy.splice import splice_messages
 #: From this size on, a rewrite that left ``messages`` alone reuses the request's bytes of it
 #: (see :mod:`.splice`); below it, serialising the whole body is as cheap as proving the splice.
 SPLICE_FROM = 256 * 1024
+
+#: Seconds the rest of a large body may take to arrive once its request holds a turn.
+LARGE_READ_TIMEOUT = 30.0
+
+#: The most JSON items (see :func:`count_values`) a body may hold. Parsed, an item costs up to about a hundred bytes (a
+#: ``{}`` of three bytes becomes a 64-byte dict and its slot in a list), so a body of tiny values
+#: would cost some twenty times its size; this bounds that cost at a few tens of MB. A long real
+#: agent history holds some ten thousand values per MB; 250,000 leaves room for six times the
+#: densest history measured (see benchmarks/worst_case_memory.py).
+MAX_VALUES = 250_000
+#: A JSON string, escapes included: what is inside one is not a value of its own.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
 def _json_type(value: Any) -> str:
@@ -30,6 +45,32 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
+
+
+def count_values(raw: bytes) -> int:
+    """The JSON items in ``raw``: its commas and opening brackets (each value after the first in an
+    array or object follows a comma; each array or object opens with a bracket), counted inside
+    strings too, so never fewer than those outside them."""
+    return len(raw) - len(raw.translate(None, b",[{")) + 1  # one pass: half the time of three counts
+
+
+def check_structure(raw: bytes) -> None:
+    """Refuse (413) a body that holds more than :data:`MAX_VALUES` values, before it is parsed.
+
+    Counting the separators of the whole body is cheap (about a millisecond per MB) and enough for
+    nearly every request; only when that count is over the bound are the strings, with the commas
+    and brackets inside them, taken out and the count made again.
+    """
+    if len(raw) <= MAX_VALUES or count_values(raw) <= MAX_VALUES:  # a value takes at least one byte
+        return
+    values = count_values(_STRING.sub(b'""', raw))
+    if values > MAX_VALUES:
+        raise RequestRejected(
+            413,
+            f"the request body has {values:,} JSON items (values and containers); the proxy reads at "
+            f"most {MAX_VALUES:,}, far more than a chat request needs.",
+            "body_too_complex",
+        )
 
 
 def parse_body(body: bytes) -> tuple[dict[str, Any], bool]:
@@ -88,24 +129,52 @@ def encode_body(
     return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The whole request body, refusing (413) anything larger than ``limit`` before reading it all."""
+async def read_body(request: web.Request, limit: int, large: int, on_large: Callable[[], Awaitable[None]]) -> bytes:
+    """The whole request body, refusing (413) anything larger than ``limit`` before reading it all.
+
+    ``on_large`` is awaited once the body is known to reach ``large`` bytes: before reading when
+    ``Content-Length`` says so, or as soon as a chunked body gets there. From then on the rest of
+    the body must arrive within :data:`LARGE_READ_TIMEOUT` seconds (408), so a client that sends
+    slowly cannot keep what ``on_large`` gave it.
+    """
     length = request.content_length
     if length is not None:
         if length > limit:
             raise RequestRejected(413, _too_large(length, limit), "body_too_large")
-        return await request.content.read()  # the parser stops at Content-Length
+        if length < large:
+            return await request.content.read()  # the parser stops at Content-Length
+        await on_large()
+        return await _within(request.content.read(), LARGE_READ_TIMEOUT)
     parts: list[bytes] = []
     size = 0
+    deadline: float | None = None
     while True:
-        chunk = await request.content.readany()
+        if deadline is None:
+            chunk = await request.content.readany()
+        else:
+            chunk = await _within(request.content.readany(), deadline - time.monotonic())
         if not chunk:
             break
+        if size < large <= size + len(chunk):
+            await on_large()
+            deadline = time.monotonic() + LARGE_READ_TIMEOUT
         size += len(chunk)
         if size > limit:
             raise RequestRejected(413, _too_large(None, limit), "body_too_large")
         parts.append(chunk)
     return b"".join(parts)
+
+
+async def _within(read: Awaitable[bytes], seconds: float) -> bytes:
+    try:
+        return await asyncio.wait_for(read, max(seconds, 0.0))
+    except asyncio.TimeoutError:
+        raise RequestRejected(
+            408,
+            f"the request body did not arrive within {LARGE_READ_TIMEOUT:g} s; a large body must be "
+            "sent without pauses.",
+            "body_timeout",
+        ) from None
 
 
 def _too_large(length: int | None, limit: int) -> str:

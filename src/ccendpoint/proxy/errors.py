@@ -42,11 +42,20 @@ def error_response(status: int, message: str, code: str, *, kind: str | None = N
 class RequestRejected(Exception):
     """The request cannot be forwarded as it is; carries the error response to send."""
 
-    def __init__(self, status: int, message: str, code: str) -> None:
+    def __init__(self, status: int, message: str, code: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        #: Seconds after which the client may try again (a ``Retry-After`` header), when it may.
+        self.retry_after = retry_after
+
+    def response(self) -> web.Response:
+        """The JSON error this refusal is answered with."""
+        answer = error_response(self.status, f"ccendpoint proxy: {self.message}", self.code)
+        if self.retry_after is not None:
+            answer.headers["Retry-After"] = str(self.retry_after)
+        return answer
 
 
 def upstream_failure(exc: BaseException, host: str, connect_timeout: float) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from ccendpoint.proxy.loop import loop_name
 from ccendpoint.proxy.reasoning_cache import ReasoningCache
 from ccendpoint.proxy.record import RequestRecord
 from ccendpoint.proxy.settings import ListenerSettings
+from ccendpoint.proxy.turns import Turns
 from ccendpoint.proxy.upstream import UpstreamSession
 from ccendpoint.rules.pipeline import RuleBook
 from ccendpoint.urls import hostname, proxy_url, safe_url
@@ -35,6 +36,7 @@ class Listener:
         log: RequestLog,
         upstream: UpstreamSession,
         reasoning: ReasoningCache | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self.settings = settings
         self.provider = settings.provider
@@ -43,6 +45,8 @@ class Listener:
         #: Shared by every listener of the process; None when no rule set replays reasoning.
         self.reasoning = reasoning if self.rules.replays() else None
         self.log = log
+        #: Shared by every listener of the process: large-body requests in flight at once.
+        self.turns = turns or Turns()
         self.session: Callable[[], aiohttp.ClientSession] = upstream.get
         self.upstream_host = hostname(settings.upstream) or "?"
         self.upstream_label = safe_url(settings.upstream)

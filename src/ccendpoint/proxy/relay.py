@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from ccendpoint.proxy.body import encode_body, parse_body, read_body
+from ccendpoint.proxy.body import check_structure, encode_body, parse_body, read_body
 from ccendpoint.proxy.errors import (
     JSON_TYPE,
     LOGGED,
@@ -41,22 +41,26 @@ from ccendpoint.proxy.sse import (
     UsageCollector,
 )
 from ccendpoint.proxy.tagging import MAX_JSON_BODY, StreamTagger, new_reasoning_id, tag_json_answer
+from ccendpoint.proxy.turns import Claim
 from ccendpoint.proxy.watchdog import Watchdog
-from ccendpoint.rules.replay import turn_entries
+from ccendpoint.rules.replay import last_turn, turn_entries
 
 #: What a request still in flight when the proxy stops after its grace period is told.
 STOPPED = "the proxy was stopped before the answer was complete"
+#: Refusals sent before the body was read to its end: the connection cannot carry another request.
+UNREAD = frozenset({"body_too_large", "proxy_busy", "body_timeout"})
 
 
 async def handle_chat(request: web.Request, listener: Listener) -> web.StreamResponse:
     record = RequestRecord(provider=listener.provider_id, port=listener.bound_port, path=request.path)
     request[LOGGED] = True  # this path writes its own log line, failed or not
+    claim = listener.turns.claim()
     task = asyncio.current_task()
     if task is not None:
         listener.tasks.add(task)
     listener.in_flight += 1
     try:
-        return await _chat(request, listener, record)
+        return await _chat(request, listener, record, claim)
     except asyncio.CancelledError:
         if record.outcome == "ok":
             record.outcome = "proxy_stopped" if listener.stopping else "client_disconnected"
@@ -67,49 +71,32 @@ async def handle_chat(request: web.Request, listener: Listener) -> web.StreamRes
     finally:
         if task is not None:
             listener.tasks.discard(task)
+        claim.give_back()
         listener.in_flight -= 1
         listener.served += 1
         record.total_ms = record.ms()
         listener.log.emit(record, listener.settings.log_path)  # made a dict on the log thread
 
 
-async def _chat(request: web.Request, listener: Listener, record: RequestRecord) -> web.StreamResponse:
+async def _chat(request: web.Request, listener: Listener, record: RequestRecord, claim: Claim) -> web.StreamResponse:
     settings = listener.settings
     # raw here; the log thread redacts them before anything is written (see logs.redact_record)
     record.headers = tuple(request.headers.items())
     record.client_request_id = request.headers.get("X-Request-Id") or None
 
     try:
-        raw = await read_body(request, settings.max_body_bytes)
+        raw = await read_body(request, settings.max_body_bytes, listener.turns.large, claim.take)
         record.bytes_in = len(raw)
-        data, fast = parse_body(raw)
+        if listener.turns.costly(raw):
+            await claim.take()
+        payload, remember = _prepare(raw, listener, record)
+        del raw  # from here on the request holds its payload and nothing else of its size
     except RequestRejected as rejected:
         record.fail("rejected", rejected.message, rejected.status)
-        response = error_response(rejected.status, f"ccendpoint proxy: {rejected.message}", rejected.code)
-        if rejected.code == "body_too_large":
+        response = rejected.response()
+        if rejected.code in UNREAD:
             response.force_close()  # the rest of the body is never read
         return response
-
-    cache = listener.reasoning
-    rewrite = listener.rules.rewrite(data, cache.get if cache is not None else None)
-    payload = encode_body(rewrite.body, fast, raw=raw, original=data) if rewrite.modified else raw
-    facts = rewrite.facts
-    record.model, record.stream = facts.model, facts.stream
-    record.tool_turn, record.missing_reasoning = facts.tool_turn, facts.missing_reasoning
-    record.messages, record.roles, record.tools = (
-        count(data.get("messages")),
-        role_counts(data),
-        count(data.get("tools")),
-    )
-    record.rule_set, record.changes, record.bytes_upstream = rewrite.rule_set, rewrite.changes_text(), len(payload)
-    if not rewrite.known_model:
-        record.notes = [f"model not in the catalog: used the provider's default rules ({rewrite.rule_set})"]
-    remember: Remember | None = None
-    replay = rewrite.replay
-    if replay is not None:
-        record.reasoning_restored, record.reasoning_missing = replay.restored, replay.missing
-        record.reasoning_from_cache = replay.from_cache or None
-        remember = Remember(cache, listener.provider_id, rewrite.body.get("messages"), record)
 
     headers = forward_headers(request.headers)
     watchdog = Watchdog(settings.first_byte_timeout)
@@ -139,6 +126,8 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord)
             record.fail("upstream_unreachable", message, 502)
             return error_response(502, f"ccendpoint proxy: {message}.", code)
 
+        del payload  # the upstream has it and has answered: nothing large is left
+        claim.give_back()
         record.status = upstream.status
         record.headers_ms = record.ms()
         record.upstream_request_id = upstream.headers.get("x-request-id") or upstream.headers.get("request-id")
@@ -150,6 +139,33 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord)
                 upstream.release()
             else:
                 upstream.close()  # drops the upstream connection: the provider sees the cancel
+
+
+def _prepare(raw: bytes, listener: Listener, record: RequestRecord) -> tuple[bytes, Remember | None]:
+    """The payload for the upstream, and what the answer's reasoning needs kept: the request's
+    parsed form, the most memory it costs, lives only inside this call (which never awaits)."""
+    check_structure(raw)
+    data, fast = parse_body(raw)
+    cache = listener.reasoning
+    rewrite = listener.rules.rewrite(data, cache.get if cache is not None else None)
+    payload = encode_body(rewrite.body, fast, raw=raw, original=data) if rewrite.modified else raw
+    facts = rewrite.facts
+    record.model, record.stream = facts.model, facts.stream
+    record.tool_turn, record.missing_reasoning = facts.tool_turn, facts.missing_reasoning
+    record.messages, record.roles, record.tools = (
+        count(data.get("messages")),
+        role_counts(data),
+        count(data.get("tools")),
+    )
+    record.rule_set, record.changes, record.bytes_upstream = rewrite.rule_set, rewrite.changes_text(), len(payload)
+    if not rewrite.known_model:
+        record.notes = [f"model not in the catalog: used the provider's default rules ({rewrite.rule_set})"]
+    replay = rewrite.replay
+    if replay is None:
+        return payload, None
+    record.reasoning_restored, record.reasoning_missing = replay.restored, replay.missing
+    record.reasoning_from_cache = replay.from_cache or None
+    return payload, Remember(cache, listener.provider_id, last_turn(rewrite.body.get("messages")), record)
 
 
 class _Answer(web.StreamResponse):
@@ -310,10 +326,11 @@ async def _finish(
 class Remember:
     """Stores a finished turn's reasoning once its final answer (no tool calls) is complete."""
 
-    def __init__(self, cache: ReasoningCache | None, scope: str, messages: Any, record: RequestRecord) -> None:
+    def __init__(self, cache: ReasoningCache | None, scope: str, messages: list[Any], record: RequestRecord) -> None:
         self.cache = cache
         self.scope = scope
-        self.messages = messages if isinstance(messages, list) else []
+        #: The request's last turn (see :func:`~ccendpoint.rules.replay.last_turn`), not its history.
+        self.messages = messages
         self.record = record
 
     @property

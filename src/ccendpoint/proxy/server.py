@@ -14,6 +14,7 @@ from ccendpoint.proxy.logs import RequestLog
 from ccendpoint.proxy.loop import install_stop_signals, run_loop
 from ccendpoint.proxy.reasoning_cache import ReasoningCache
 from ccendpoint.proxy.settings import ListenerSettings
+from ccendpoint.proxy.turns import Turns
 from ccendpoint.proxy.upstream import UpstreamSession
 
 #: How long in-flight requests may run on after SIGINT/SIGTERM before they are cut.
@@ -38,7 +39,8 @@ class ProxyServer:
         self.log = log
         self.grace = grace
         self.reasoning = reasoning
-        self.listeners = [Listener(s, log, self.upstream, reasoning) for s in settings]
+        self.turns = Turns()
+        self.listeners = [Listener(s, log, self.upstream, reasoning, self.turns) for s in settings]
         self._ports = frozenset(s.port for s in settings if s.port)
         self._runners: list[web.AppRunner] = []
         self._sites: list[web.TCPSite] = []

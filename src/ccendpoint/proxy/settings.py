@@ -54,7 +54,7 @@ from ccendpoint.proxy.values import (
 )
 from ccendpoint.urls import is_loopback_host
 
-DEFAULT_MAX_BODY_MB = 64.0
+DEFAULT_MAX_BODY_MB = 16.0
 DEFAULT_FIRST_BYTE_TIMEOUT = 300.0
 DEFAULT_IDLE_TIMEOUT = 300.0
 CONNECT_TIMEOUT = 10.0

@@ -219,6 +219,17 @@ def _with_lead(turns: list[tuple[int, int]], length: int) -> list[tuple[int, int
     return [(0, first), *turns] if first > 0 else turns
 
 
+def last_turn(messages: Any) -> list[Any]:
+    """The last user message and what follows it: all of a history :func:`turn_entries` reads."""
+    if not isinstance(messages, list):
+        return []
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, dict) and message.get("role") == "user":
+            return messages[index:]
+    return []
+
+
 def turn_entries(scope: str, messages: Sequence[Any], answer_text: str) -> list[tuple[str, str]]:
     """(key, reasoning) for each tool-call message of the turn that ``answer_text`` finishes.
 

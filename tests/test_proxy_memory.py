@@ -1,0 +1,269 @@
+"""What one request may cost: a body limit, a bound on JSON values before parsing, turns for large bodies."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from ccendpoint.proxy import body as body_module
+from ccendpoint.proxy import turns as turns_module
+from ccendpoint.proxy.body import MAX_VALUES, check_structure, count_values
+from ccendpoint.proxy.errors import RequestRejected
+from ccendpoint.rules.replay import last_turn, turn_entries
+from fake_upstreams import Behaviour, FakeUpstream
+from proxy_helpers import read_log, running_proxy, vscode_request
+from test_proxy_failures import assert_json_error
+
+LARGE = 64 * 1024
+
+
+def tiny_values(count: int) -> bytes:
+    """A chat request whose messages are ``count`` empty objects: three bytes each, 72 parsed.
+
+    It has ``2 * count + 3`` items: a comma and a brace per object, and the body's own."""
+    return b'{"model":"kimi-k2.6","messages":[' + b"{}," * (count - 1) + b"{}]}"
+
+
+def dense_history(tool_results: int) -> bytes:
+    """A real agent request grown long: tool results of code, a comma or bracket every few bytes."""
+    body = vscode_request("kimi-k2.6", "follow_up")
+    code = "function pick(a, b) { return [a, b, {first: a, second: b}]; }\n" * 400
+    body["messages"] += [{"role": "tool", "tool_call_id": f"call_{i}", "content": code} for i in range(tool_results)]
+    return orjson.dumps(body)
+
+
+def large_request(size: int) -> bytes:
+    body = vscode_request("kimi-k2.6", "chat", stream=False)
+    body["messages"].append({"role": "user", "content": "x" * size})
+    return orjson.dumps(body)
+
+
+async def test_a_body_of_tiny_values_is_refused_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[bytes] = []
+    monkeypatch.setattr(body_module, "_loads", parsed.append)
+    hostile = tiny_values(MAX_VALUES // 2 + 1)
+    log = tmp_path / "kimi.ndjson"
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=hostile) as response,
+    ):
+        error = assert_json_error(response.status, response.headers, await response.read(), 413)
+    assert error["code"] == "body_too_complex" and f"{MAX_VALUES:,}" in error["message"]
+    assert not parsed and not upstream.received
+    [line] = await read_log(log)
+    assert (line["outcome"], line["status"]) == ("rejected", 413)
+
+
+def test_the_bound_counts_values_not_the_commas_inside_strings() -> None:
+    history = dense_history(100)
+    assert count_values(history) > MAX_VALUES  # counted naively, this real history would be refused
+    check_structure(history)  # no exception: its values are a few hundred
+    with pytest.raises(RequestRejected) as refused:
+        check_structure(tiny_values(MAX_VALUES // 2 + 1))
+    assert refused.value.status == 413
+
+
+def test_the_bound_is_exact_at_its_edge() -> None:
+    most = (MAX_VALUES - 3) // 2
+    assert count_values(tiny_values(most)) <= MAX_VALUES < count_values(tiny_values(most + 1))
+    check_structure(tiny_values(most))
+    with pytest.raises(RequestRejected):
+        check_structure(tiny_values(most + 1))
+
+
+def test_strings_with_escaped_quotes_do_not_hide_values() -> None:
+    # a string ending in an escaped backslash, then tiny values: the strings must end where JSON says
+    tricky = b'{"model":"m\\\\","messages":[' + b'"\\"",' * (MAX_VALUES // 2) + b"{}," * (MAX_VALUES // 2) + b"{}]}"
+    with pytest.raises(RequestRejected):
+        check_structure(tricky)
+
+
+async def test_a_long_real_history_goes_through_with_the_default_limits() -> None:
+    history = dense_history(100)  # 100 tool results of 25 KB of code: what a long agent session sends
+    assert len(history) > turns_module.LARGE_BODY  # so it also takes a turn, and gives it back
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        for _ in range(turns_module.TURNS + 1):
+            async with session.post(proxy.url, data=history) as response:
+                assert response.status == 200, await response.text()
+                await response.read()
+    assert len(upstream.received) == turns_module.TURNS + 1
+
+
+def slow_sender_head(port: int, length: int) -> bytes:
+    return (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+async def test_large_bodies_wait_for_a_turn_and_one_that_waits_too_long_gets_a_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turns_module, "TURNS", 1)
+    monkeypatch.setattr(turns_module, "WAIT", 0.3)
+    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+    big = large_request(2 * LARGE)
+    small = large_request(100)
+    log = tmp_path / "kimi.ndjson"
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        # a client announces a large body and sends none of it: it holds the only turn
+        _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(slow_sender_head(proxy.port, len(big)))
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        async with session.post(proxy.url, data=big) as response:
+            error = assert_json_error(response.status, response.headers, await response.read(), 503)
+            assert error["code"] == "proxy_busy" and response.headers["Retry-After"] == "5"
+        async with session.post(proxy.url, data=small) as response:
+            assert response.status == 200  # a small body needs no turn
+        writer.close()  # the slow client goes away: its turn is given back
+        await writer.wait_closed()
+        await asyncio.sleep(0.1)
+        async with session.post(proxy.url, data=big) as response:
+            assert response.status == 200
+    assert len(upstream.received) == 2
+    lines = await read_log(log, 4)
+    assert [(line["outcome"], line["status"]) for line in lines if line["status"] == 503] == [("rejected", 503)]
+
+
+async def test_a_chunked_body_takes_a_turn_once_it_grows_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(turns_module, "TURNS", 1)
+    monkeypatch.setattr(turns_module, "WAIT", 0.3)
+    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+    big = large_request(2 * LARGE)
+
+    async def chunks() -> Any:
+        for start in range(0, len(big), 16 * 1024):
+            yield big[start : start + 16 * 1024]
+
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        async with session.post(proxy.url, data=chunks()) as response:
+            assert response.status == 200  # a free turn: taken and given back
+        _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(slow_sender_head(proxy.port, len(big)))
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        async with session.post(proxy.url, data=chunks()) as response:
+            error = assert_json_error(response.status, response.headers, await response.read(), 503)
+        assert error["code"] == "proxy_busy"
+        writer.close()
+        await writer.wait_closed()
+    assert len(upstream.received) == 1
+
+
+async def test_a_small_body_of_many_items_takes_a_turn_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(turns_module, "TURNS", 1)
+    monkeypatch.setattr(turns_module, "WAIT", 0.3)
+    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+    monkeypatch.setattr(turns_module, "COSTLY_ITEMS", 5_000)
+    body = vscode_request("kimi-k2.6", "chat", stream=False)
+    body["metadata"] = [{}] * 6_000  # 18 KB: small, but 12,000 items
+    dense = orjson.dumps(body)
+    assert len(dense) < LARGE
+    big = large_request(2 * LARGE)
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(slow_sender_head(proxy.port, len(big)))
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        async with session.post(proxy.url, data=dense) as response:
+            error = assert_json_error(response.status, response.headers, await response.read(), 503)
+        assert error["code"] == "proxy_busy"
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.1)
+        async with session.post(proxy.url, data=dense) as response:
+            assert response.status == 200
+    assert len(upstream.received) == 1
+
+
+async def test_the_turn_is_given_back_once_the_upstream_answers_not_when_the_answer_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(turns_module, "TURNS", 1)
+    monkeypatch.setattr(turns_module, "WAIT", 0.3)
+    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+    body = vscode_request("kimi-k2.6", "chat")
+    body["messages"].append({"role": "user", "content": "x" * (2 * LARGE)})
+    big = orjson.dumps(body)
+    async with (
+        FakeUpstream("kimi", Behaviour(chunk_delay=0.2, chunks=5)) as upstream,
+        running_proxy("kimi", upstream.url) as proxy,
+        aiohttp.ClientSession() as session,
+        # a slow stream (over a second) with a large body, and meanwhile another large request
+        session.post(proxy.url, data=big) as streaming,
+    ):
+        assert streaming.status == 200
+        async with session.post(proxy.url, data=big) as second:
+            assert second.status == 200, await second.text()
+            await second.read()
+        await streaming.read()
+    assert len(upstream.received) == 2
+
+
+def test_the_last_turn_is_all_that_storing_reasoning_reads() -> None:
+    earlier = vscode_request("kimi-k2.6", "follow_up", reasoning="Thought before.")["messages"]
+    earlier.append({"role": "assistant", "content": "The first answer."})
+    for turn in ("chat", "first", "follow_up"):
+        messages = vscode_request("kimi-k2.6", turn, reasoning="Thought about it.")["messages"]
+        messages = [*earlier, *messages[1:]]  # a conversation that had a turn before this one
+        kept = last_turn(messages)
+        assert kept == messages[len(messages) - len(kept) :] and len(kept) < len(messages)
+        assert turn_entries("kimi", kept, "Done.") == turn_entries("kimi", messages, "Done.")
+    history = [*earlier, *vscode_request("kimi-k2.6", "follow_up", reasoning="Now.")["messages"][1:]]
+    [(_, kept_reasoning)] = turn_entries("kimi", last_turn(history), "Done.")
+    assert kept_reasoning == "Now."  # the last turn's, not the earlier one's
+    assert last_turn([{"role": "system", "content": "s"}]) == [] and last_turn(None) == []
+
+
+async def test_a_large_body_sent_too_slowly_is_refused_and_its_turn_freed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turns_module, "TURNS", 1)
+    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+    monkeypatch.setattr(body_module, "LARGE_READ_TIMEOUT", 0.3)
+    big = large_request(2 * LARGE)
+    log = tmp_path / "kimi.ndjson"
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(slow_sender_head(proxy.port, len(big)) + big[: len(big) // 2])
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)  # the proxy answers and closes
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408")
+        assert orjson.loads(body)["error"]["code"] == "body_timeout"
+        writer.close()
+        async with session.post(proxy.url, data=big) as response:
+            assert response.status == 200
+    assert len(upstream.received) == 1
+    lines = await read_log(log, 2)
+    assert [(line["outcome"], line["status"]) for line in lines] == [("rejected", 408), ("ok", 200)]
