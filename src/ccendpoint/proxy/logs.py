@@ -76,7 +76,7 @@ def redact_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plain(value: Any) -> str:
     """A record value for the terminal: control characters (escape sequences) never reach it."""
-    from rich.markup import escape
+    from rich.markup import escape  # here: only a terminal shows the lines, and only then is rich loaded
 
     return escape(_CONTROL.sub("?", str(value)))
 

@@ -48,7 +48,7 @@ class Output:
     def __init__(self) -> None:
         self.console: Console | None = None
         if sys.stdout.isatty():
-            from rich.console import Console
+            from rich.console import Console  # here: a proxy whose output is not a terminal never loads rich
 
             self.console = Console(highlight=False)
 
@@ -59,7 +59,7 @@ class Output:
                 sys.stdout.write(text + "\n")
                 sys.stdout.flush()
             return
-        from rich.markup import escape
+        from rich.markup import escape  # here: loaded only with the console above
 
         markup = f"[bold]{escape(text[:bold])}[/bold]{escape(text[bold:])}" if bold else escape(text)
         self.console.print(f"[dim]{markup}[/dim]" if dim else markup)  # wrapped at the terminal width
