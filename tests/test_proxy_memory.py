@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,29 @@ async def test_a_long_real_history_goes_through_with_the_default_limits() -> Non
     assert len(upstream.received) == turns_module.TURNS + 1
 
 
+@pytest.fixture
+def one_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One turn for the process, a short wait for it, and 64 KB bodies counted as large."""
+    monkeypatch.setattr(turns_module, "TURNS", 1)
+    monkeypatch.setattr(turns_module, "WAIT", 0.3)
+    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+
+
+@contextlib.asynccontextmanager
+async def holding_the_turn(port: int) -> AsyncIterator[None]:
+    """A client that announces a large body and sends none of it: it holds the only turn until it goes."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(slow_sender_head(port, 2 * LARGE + 1))
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    try:
+        yield
+    finally:
+        writer.close()  # the client goes away: its turn is given back
+        await writer.wait_closed()
+        await asyncio.sleep(0.1)
+
+
 def slow_sender_head(port: int, length: int) -> bytes:
     return (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -109,12 +134,8 @@ def slow_sender_head(port: int, length: int) -> bytes:
     ).encode()
 
 
-async def test_large_bodies_wait_for_a_turn_and_one_that_waits_too_long_gets_a_503(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(turns_module, "TURNS", 1)
-    monkeypatch.setattr(turns_module, "WAIT", 0.3)
-    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+@pytest.mark.usefixtures("one_turn")
+async def test_large_bodies_wait_for_a_turn_and_one_that_waits_too_long_gets_a_503(tmp_path: Path) -> None:
     big = large_request(2 * LARGE)
     small = large_request(100)
     log = tmp_path / "kimi.ndjson"
@@ -123,19 +144,12 @@ async def test_large_bodies_wait_for_a_turn_and_one_that_waits_too_long_gets_a_5
         running_proxy("kimi", upstream.url, log=log) as proxy,
         aiohttp.ClientSession() as session,
     ):
-        # a client announces a large body and sends none of it: it holds the only turn
-        _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        writer.write(slow_sender_head(proxy.port, len(big)))
-        await writer.drain()
-        await asyncio.sleep(0.1)
-        async with session.post(proxy.url, data=big) as response:
-            error = assert_json_error(response.status, response.headers, await response.read(), 503)
-            assert error["code"] == "proxy_busy" and response.headers["Retry-After"] == "5"
-        async with session.post(proxy.url, data=small) as response:
-            assert response.status == 200  # a small body needs no turn
-        writer.close()  # the slow client goes away: its turn is given back
-        await writer.wait_closed()
-        await asyncio.sleep(0.1)
+        async with holding_the_turn(proxy.port):
+            async with session.post(proxy.url, data=big) as response:
+                error = assert_json_error(response.status, response.headers, await response.read(), 503)
+                assert error["code"] == "proxy_busy" and response.headers["Retry-After"] == "5"
+            async with session.post(proxy.url, data=small) as response:
+                assert response.status == 200  # a small body needs no turn
         async with session.post(proxy.url, data=big) as response:
             assert response.status == 200
     assert len(upstream.received) == 2
@@ -143,10 +157,8 @@ async def test_large_bodies_wait_for_a_turn_and_one_that_waits_too_long_gets_a_5
     assert [(line["outcome"], line["status"]) for line in lines if line["status"] == 503] == [("rejected", 503)]
 
 
-async def test_a_chunked_body_takes_a_turn_once_it_grows_large(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(turns_module, "TURNS", 1)
-    monkeypatch.setattr(turns_module, "WAIT", 0.3)
-    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+@pytest.mark.usefixtures("one_turn")
+async def test_a_chunked_body_takes_a_turn_once_it_grows_large() -> None:
     big = large_request(2 * LARGE)
 
     async def chunks() -> Any:
@@ -160,54 +172,34 @@ async def test_a_chunked_body_takes_a_turn_once_it_grows_large(monkeypatch: pyte
     ):
         async with session.post(proxy.url, data=chunks()) as response:
             assert response.status == 200  # a free turn: taken and given back
-        _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        writer.write(slow_sender_head(proxy.port, len(big)))
-        await writer.drain()
-        await asyncio.sleep(0.1)
-        async with session.post(proxy.url, data=chunks()) as response:
+        async with holding_the_turn(proxy.port), session.post(proxy.url, data=chunks()) as response:
             error = assert_json_error(response.status, response.headers, await response.read(), 503)
         assert error["code"] == "proxy_busy"
-        writer.close()
-        await writer.wait_closed()
     assert len(upstream.received) == 1
 
 
+@pytest.mark.usefixtures("one_turn")
 async def test_a_small_body_of_many_items_takes_a_turn_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(turns_module, "TURNS", 1)
-    monkeypatch.setattr(turns_module, "WAIT", 0.3)
-    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
     monkeypatch.setattr(turns_module, "COSTLY_ITEMS", 5_000)
     body = vscode_request("kimi-k2.6", "chat", stream=False)
     body["metadata"] = [{}] * 6_000  # 18 KB: small, but 12,000 items
     dense = orjson.dumps(body)
     assert len(dense) < LARGE
-    big = large_request(2 * LARGE)
     async with (
         FakeUpstream("kimi") as upstream,
         running_proxy("kimi", upstream.url) as proxy,
         aiohttp.ClientSession() as session,
     ):
-        _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        writer.write(slow_sender_head(proxy.port, len(big)))
-        await writer.drain()
-        await asyncio.sleep(0.1)
-        async with session.post(proxy.url, data=dense) as response:
+        async with holding_the_turn(proxy.port), session.post(proxy.url, data=dense) as response:
             error = assert_json_error(response.status, response.headers, await response.read(), 503)
         assert error["code"] == "proxy_busy"
-        writer.close()
-        await writer.wait_closed()
-        await asyncio.sleep(0.1)
         async with session.post(proxy.url, data=dense) as response:
             assert response.status == 200
     assert len(upstream.received) == 1
 
 
-async def test_the_turn_is_given_back_once_the_upstream_answers_not_when_the_answer_ends(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(turns_module, "TURNS", 1)
-    monkeypatch.setattr(turns_module, "WAIT", 0.3)
-    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
+@pytest.mark.usefixtures("one_turn")
+async def test_the_turn_is_given_back_once_the_upstream_answers_not_when_the_answer_ends() -> None:
     body = vscode_request("kimi-k2.6", "chat")
     body["messages"].append({"role": "user", "content": "x" * (2 * LARGE)})
     big = orjson.dumps(body)
@@ -241,11 +233,10 @@ def test_the_last_turn_is_all_that_storing_reasoning_reads() -> None:
     assert last_turn([{"role": "system", "content": "s"}]) == [] and last_turn(None) == []
 
 
+@pytest.mark.usefixtures("one_turn")
 async def test_a_large_body_sent_too_slowly_is_refused_and_its_turn_freed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(turns_module, "TURNS", 1)
-    monkeypatch.setattr(turns_module, "LARGE_BODY", LARGE)
     monkeypatch.setattr(body_module, "LARGE_READ_TIMEOUT", 0.3)
     big = large_request(2 * LARGE)
     log = tmp_path / "kimi.ndjson"
