@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -82,11 +85,33 @@ def test_the_bound_is_exact_at_its_edge() -> None:
         check_structure(tiny_values(most + 1))
 
 
-def test_strings_with_escaped_quotes_do_not_hide_values() -> None:
-    # a string ending in an escaped backslash, then tiny values: the strings must end where JSON says
-    tricky = b'{"model":"m\\\\","messages":[' + b'"\\"",' * (MAX_VALUES // 2) + b"{}," * (MAX_VALUES // 2) + b"{}]}"
+def test_strings_end_where_json_says() -> None:
+    over = (MAX_VALUES - 3) // 2 + 1  # empty objects: one more than the bound allows
+    # a string ending in an escaped backslash: the objects after it are outside, and count
+    outside = b'{"model":"m\\\\","messages":[' + b"{}," * (over - 1) + b"{}]}"
     with pytest.raises(RequestRejected):
-        check_structure(tricky)
+        check_structure(outside)
+    # an escaped quote inside a string: the objects after it are still inside, and do not
+    inside = b'{"model":"m\\"' + b"{}," * over + b'","messages":[]}'
+    assert count_values(inside) > MAX_VALUES
+    check_structure(inside)
+
+
+def test_a_string_that_never_closes_is_read_once() -> None:
+    # over the bound, then a quote and escaped quotes that never close: a pattern that tried again
+    # from every quote would take minutes here (holding the interpreter lock, so it runs in a
+    # process of its own); reading it once takes milliseconds
+    script = (
+        "from ccendpoint.proxy.body import MAX_VALUES, check_structure\n"
+        "from ccendpoint.proxy.errors import RequestRejected\n"
+        "hostile = b',' * (MAX_VALUES + 1) + b'\"' + b'\\\\\"' * 100_000\n"
+        "try:\n    check_structure(hostile)\nexcept RequestRejected:\n    print('refused')\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("counting the items of a string that never closes did not finish")
+    assert done.stdout.strip() == "refused", done.stderr
 
 
 async def test_a_long_real_history_goes_through_with_the_default_limits() -> None:
@@ -225,8 +250,10 @@ def test_the_last_turn_is_all_that_storing_reasoning_reads() -> None:
         messages = vscode_request("kimi-k2.6", turn, reasoning="Thought about it.")["messages"]
         messages = [*earlier, *messages[1:]]  # a conversation that had a turn before this one
         kept = last_turn(messages)
-        assert kept == messages[len(messages) - len(kept) :] and len(kept) < len(messages)
         assert turn_entries("kimi", kept, "Done.") == turn_entries("kimi", messages, "Done.")
+        # what it keeps: the turn's assistant messages, not the tool results or the user's text
+        assert [m["role"] for m in kept[1:]] == ["assistant"] * (len(kept) - 1)
+        assert all(m in messages for m in kept[1:]) and orjson.dumps(kept).count(b"README") <= 1
     history = [*earlier, *vscode_request("kimi-k2.6", "follow_up", reasoning="Now.")["messages"][1:]]
     [(_, kept_reasoning)] = turn_entries("kimi", last_turn(history), "Done.")
     assert kept_reasoning == "Now."  # the last turn's, not the earlier one's
@@ -258,3 +285,85 @@ async def test_a_large_body_sent_too_slowly_is_refused_and_its_turn_freed(
     assert len(upstream.received) == 1
     lines = await read_log(log, 2)
     assert [(line["outcome"], line["status"]) for line in lines] == [("rejected", 408), ("ok", 200)]
+
+
+async def test_a_compressed_body_is_refused_before_it_is_read() -> None:
+    body = gzip.compress(orjson.dumps(vscode_request("kimi-k2.6", "chat", stream=False)))
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=body, headers={"Content-Encoding": "gzip"}) as response,
+    ):
+        error = assert_json_error(response.status, response.headers, await response.read(), 415)
+    assert error["code"] == "unsupported_encoding" and "gzip" in error["message"]
+    assert not upstream.received
+
+
+@pytest.mark.usefixtures("one_turn")
+async def test_a_turn_is_given_back_when_its_request_fails() -> None:
+    big = large_request(2 * LARGE)
+    complex_body = tiny_values(MAX_VALUES // 2 + 1)
+    async with (
+        FakeUpstream("kimi") as upstream,
+        aiohttp.ClientSession() as session,
+    ):
+        async with running_proxy("kimi", "http://127.0.0.1:9/v1/chat/completions") as proxy:
+            async with session.post(proxy.url, data=big) as response:
+                assert response.status == 502  # nothing listens there
+            async with session.post(proxy.url, data=big) as response:
+                assert response.status == 502, "the turn of the failed request was given back"
+        async with running_proxy("kimi", upstream.url) as proxy:
+            async with session.post(proxy.url, data=complex_body) as response:
+                assert response.status == 413
+            async with session.post(proxy.url, data=big) as response:
+                assert response.status == 200
+    assert len(upstream.received) == 1
+
+
+@pytest.mark.usefixtures("one_turn")
+async def test_only_so_many_may_wait_for_a_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(turns_module, "WAIT", 10.0)
+    big = large_request(2 * LARGE)
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url) as proxy,
+        aiohttp.ClientSession() as session,
+    ):
+
+        async def post() -> int:
+            async with session.post(proxy.url, data=big) as response:
+                await response.read()
+                return response.status
+
+        async with holding_the_turn(proxy.port):
+            waiting = [asyncio.ensure_future(post()) for _ in range(2)]  # twice the turns may wait
+            await asyncio.sleep(0.2)
+            async with session.post(proxy.url, data=big) as response:
+                error = assert_json_error(response.status, response.headers, await response.read(), 503)
+            assert "waiting" in error["message"]
+        assert await asyncio.gather(*waiting) == [200, 200]
+    assert len(upstream.received) == 2
+
+
+@pytest.mark.usefixtures("one_turn")
+async def test_stopping_answers_a_request_still_waiting_for_a_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(turns_module, "WAIT", 10.0)
+    big = large_request(2 * LARGE)
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url, grace=0.2) as proxy,
+        aiohttp.ClientSession() as session,
+        holding_the_turn(proxy.port),
+    ):
+
+        async def post() -> tuple[int, bytes, dict[str, str]]:
+            async with session.post(proxy.url, data=big) as response:
+                return response.status, await response.read(), dict(response.headers)
+
+        waiting = asyncio.ensure_future(post())
+        await asyncio.sleep(0.2)
+        await proxy.server.stop()
+        status, body, headers = await asyncio.wait_for(waiting, 5)
+    error = assert_json_error(status, headers, body, 503)
+    assert error["code"] == "proxy_stopped" and not upstream.received

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from ccendpoint.proxy.deadline import Expired, within
 from ccendpoint.proxy.errors import RequestRejected
 from ccendpoint.proxy.splice import splice_messages
 
@@ -29,8 +29,10 @@ LARGE_READ_TIMEOUT = 30.0
 #: agent history holds some ten thousand values per MB; 250,000 leaves room for six times the
 #: densest history measured (see benchmarks/worst_case_memory.py).
 MAX_VALUES = 250_000
-#: A JSON string, escapes included: what is inside one is not a value of its own.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+#: A JSON string, escapes included: what is inside one is not a value of its own. The closing quote
+#: is optional so that a string that never closes is matched once, in linear time, not tried again
+#: from every quote inside it.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?')
 
 
 def _json_type(value: Any) -> str:
@@ -137,6 +139,14 @@ async def read_body(request: web.Request, limit: int, large: int, on_large: Call
     the body must arrive within :data:`LARGE_READ_TIMEOUT` seconds (408), so a client that sends
     slowly cannot keep what ``on_large`` gave it.
     """
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise RequestRejected(
+            415,
+            f"the request body is compressed ({encoding}); the proxy takes request bodies uncompressed, "
+            "as VS Code sends them.",
+            "unsupported_encoding",
+        )
     length = request.content_length
     if length is not None:
         if length > limit:
@@ -165,10 +175,10 @@ async def read_body(request: web.Request, limit: int, large: int, on_large: Call
     return b"".join(parts)
 
 
-async def _within(read: Awaitable[bytes], seconds: float) -> bytes:
+async def _within(read: Coroutine[Any, Any, bytes], seconds: float) -> bytes:
     try:
-        return await asyncio.wait_for(read, max(seconds, 0.0))
-    except asyncio.TimeoutError:
+        return await within(read, seconds)
+    except Expired:
         raise RequestRejected(
             408,
             f"the request body did not arrive within {LARGE_READ_TIMEOUT:g} s; a large body must be "
@@ -182,5 +192,5 @@ def _too_large(length: int | None, limit: int) -> str:
     size = f" ({length / (1024 * 1024):.1f} MiB)" if length is not None else ""
     return (
         f"the request body{size} is larger than the proxy's limit of {mib:g} MiB. "
-        "start the proxy with a larger --max-body-mb if this request is expected."
+        "Start the proxy with a larger --max-body-mb if this request is expected."
     )

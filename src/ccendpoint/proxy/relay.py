@@ -47,8 +47,9 @@ from ccendpoint.rules.replay import last_turn, turn_entries
 
 #: What a request still in flight when the proxy stops after its grace period is told.
 STOPPED = "the proxy was stopped before the answer was complete"
+INTERNAL = "ccendpoint proxy: an internal error ended this answer; the request log has the details."
 #: Refusals sent before the body was read to its end: the connection cannot carry another request.
-UNREAD = frozenset({"body_too_large", "proxy_busy", "body_timeout"})
+UNREAD = frozenset({"body_too_large", "proxy_busy", "body_timeout", "unsupported_encoding"})
 
 
 async def handle_chat(request: web.Request, listener: Listener) -> web.StreamResponse:
@@ -96,6 +97,14 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord,
         response = rejected.response()
         if rejected.code in UNREAD:
             response.force_close()  # the rest of the body is never read
+        return response
+    except asyncio.CancelledError:
+        if not listener.stopping:
+            raise
+        # stopped while the body was read or waited for a turn: the client still gets an answer
+        record.fail("proxy_stopped", STOPPED, 503)
+        response = error_response(503, f"ccendpoint proxy: {STOPPED}.", "proxy_stopped")
+        response.force_close()
         return response
 
     headers = forward_headers(request.headers)
@@ -275,7 +284,7 @@ async def _relay(
             raise
         watchdog.absorb()
         message = f"the upstream {listener.upstream_host} went silent for {listener.settings.idle_timeout:g} s"
-        return await _end_broken(response, sse, record, "upstream_idle_timeout", message)
+        return await _end_broken(response, sse, record, "upstream_idle_timeout", message, "upstream_timeout")
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError) or request.transport is None or request.transport.is_closing():
             record.outcome = "client_disconnected"  # writing to the client failed
@@ -283,7 +292,10 @@ async def _relay(
         message = f"the upstream {listener.upstream_host} broke off the answer mid-stream"
         return await _end_broken(response, sse, record, "upstream_broke", message)
     except Exception as exc:  # a bug: end the answer cleanly, and log what and where
-        return await _end_broken(response, sse, record, "internal_error", describe_exception(exc))
+        if ended:  # the client has the whole answer: only the log says what went wrong after it
+            record.fail("internal_error", describe_exception(exc))
+            return response
+        return await _end_broken(response, sse, record, "internal_error", describe_exception(exc), "internal_error")
     finally:
         record.bytes_out = sent
         if sse is not None:
@@ -372,8 +384,10 @@ async def _end_broken(
         return error_response(status, f"ccendpoint proxy: {message}.", code)
     record.fail(outcome, message)
     response.force_close()
+    # a bug's details stay in the log; the client is told only that the proxy failed
+    told = INTERNAL if outcome == "internal_error" else f"ccendpoint proxy: {message}."
     with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionError):
         if sse is not None and sse.at_boundary:
-            await response.write(stream_error_event(f"ccendpoint proxy: {message}.", code))
+            await response.write(stream_error_event(told, code))
         await response.write_eof()
     return response

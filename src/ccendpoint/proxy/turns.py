@@ -14,16 +14,17 @@ from __future__ import annotations
 import asyncio
 
 from ccendpoint.proxy.body import count_values
+from ccendpoint.proxy.deadline import Expired, within
 from ccendpoint.proxy.errors import RequestRejected
 
 #: From this size on a request body needs a turn (1 MiB: a long agent history; most are far smaller).
 LARGE_BODY = 1024 * 1024
 #: A smaller body with at least this many JSON items (see :func:`.body.count_values`) needs one too:
-#: parsed, it may cost some ten times its size (VS Code's 45 KB agent request has about 1,100).
+#: parsed, it may cost some ten times its size (VS Code's 45 KB agent requests have 900 to 1,100).
 COSTLY_ITEMS = 50_000
 #: Costly requests between reading their body and the upstream's answer, at once.
 TURNS = 4
-#: How long a large-body request waits for a turn before it is refused with a 503.
+#: How long a costly request waits for a turn before it is refused with a 503.
 WAIT = 30.0
 
 
@@ -35,6 +36,9 @@ class Turns:
         self.wait = WAIT if wait is None else wait
         #: The body size from which a request needs a turn.
         self.large = LARGE_BODY if large is None else large
+        #: Requests waiting for a turn; beyond twice the turns a request is refused at once, since a
+        #: waiting request's connection still buffers the start of its body.
+        self.waiting = 0
         self._free = asyncio.Semaphore(self.turns)
 
     def costly(self, raw: bytes) -> bool:
@@ -42,8 +46,17 @@ class Turns:
         return len(raw) >= self.large or (len(raw) >= COSTLY_ITEMS and count_values(raw) >= COSTLY_ITEMS)
 
     def claim(self) -> Claim:
-        """A request's claim: taken when its body turns out large, given back when it ends."""
+        """A request's claim: taken when its body turns out costly, given back when it is done."""
         return Claim(self)
+
+    def _busy(self, why: str) -> RequestRejected:
+        return RequestRejected(
+            503,
+            f"{self.turns} costly requests (bodies of {self.large / (1024 * 1024):g} MiB or more, or of "
+            f"many JSON items) are already in memory and {why}; retry in a few seconds.",
+            "proxy_busy",
+            retry_after=5,
+        )
 
 
 class Claim:
@@ -60,16 +73,19 @@ class Claim:
         if self.held:
             return
         turns = self._turns
-        try:
-            await asyncio.wait_for(turns._free.acquire(), turns.wait)
-        except asyncio.TimeoutError:
-            raise RequestRejected(
-                503,
-                f"{turns.turns} requests with bodies over {turns.large / (1024 * 1024):g} MiB are already "
-                f"in flight and none ended within {turns.wait:g} s; retry when one has ended.",
-                "proxy_busy",
-                retry_after=5,
-            ) from None
+        free = turns._free
+        if not free.locked():
+            await free.acquire()  # free: taken without suspending
+        elif turns.waiting >= 2 * turns.turns:
+            raise turns._busy(f"{turns.waiting} more are waiting")
+        else:
+            turns.waiting += 1
+            try:
+                await within(free.acquire(), turns.wait, undo=lambda _: free.release())
+            except Expired:
+                raise turns._busy(f"none was done within {turns.wait:g} s") from None
+            finally:
+                turns.waiting -= 1
         self.held = True
 
     def give_back(self) -> None:

@@ -220,14 +220,21 @@ def _with_lead(turns: list[tuple[int, int]], length: int) -> list[tuple[int, int
 
 
 def last_turn(messages: Any) -> list[Any]:
-    """The last user message and what follows it: all of a history :func:`turn_entries` reads."""
+    """All of a history that :func:`turn_entries` reads: the assistant messages after the last user
+    message, behind a stand-in for that message. Tool results and the user's text, often nearly
+    all of a long request, are left out, so keeping this costs little."""
     if not isinstance(messages, list):
         return []
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if isinstance(message, dict) and message.get("role") == "user":
-            return messages[index:]
+            after = messages[index + 1 :]
+            return [_TURN_START, *(m for m in after if isinstance(m, dict) and m.get("role") == "assistant")]
     return []
+
+
+#: Stands in for the user message that starts a turn (see :func:`last_turn`).
+_TURN_START: dict[str, Any] = {"role": "user", "content": ""}
 
 
 def turn_entries(scope: str, messages: Sequence[Any], answer_text: str) -> list[tuple[str, str]]:
