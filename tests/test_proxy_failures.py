@@ -108,7 +108,33 @@ async def test_an_exception_in_the_middle_of_a_stream_ends_it_with_an_error_even
         (record,) = await read_log(log)
     assert record["outcome"] == "internal_error" and "RuntimeError" in record["error"]
     last = [b for b in raw.split(b"\n\n") if b.startswith(b"data: ")][-1]
-    assert b'"upstream_stream_broken"' in last or b'"error"' in last
+    assert orjson.loads(last[6:])["error"]["code"] == "internal_error"
+    assert b"a bug in the tap" not in raw  # the details are in the log, not in the answer
+
+
+async def test_an_exception_after_the_answer_ended_is_logged_with_its_own_cause(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        feed = relay.StreamTap.feed
+
+        def failing(self: relay.StreamTap, chunk: bytes) -> None:
+            feed(self, chunk)
+            if b"[DONE]" in chunk:  # read after the last bytes went to the client
+                raise KeyError("late")
+
+        body = orjson.dumps(vscode_request("kimi-k2.6", "chat"))
+        async with aiohttp.ClientSession() as session:
+            relay.StreamTap.feed = failing  # type: ignore[method-assign]
+            try:
+                async with session.post(proxy.url, data=body) as response:
+                    assert response.status == 200
+                    raw = await response.read()
+            finally:
+                relay.StreamTap.feed = feed  # type: ignore[method-assign]
+        (record,) = await read_log(log)
+    assert raw.endswith(b"data: [DONE]\n\n") and b'"error"' not in raw  # the client got it all
+    assert record["outcome"] == "internal_error" and "KeyError" in record["error"]
+    assert "write" not in record["error"]
 
 
 async def test_an_exception_in_another_route_is_a_json_500(tmp_path: Path) -> None:
