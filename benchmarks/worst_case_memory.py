@@ -16,7 +16,7 @@ Scenarios:
   its own, and a long string that one emoji makes four bytes a character once parsed; four hold
   turns, four wait for them;
 - ``many costly small``: thirty-two bodies of empty objects just under the item bound (0.4 MiB,
-  under the large-body size of 1 MiB, so they need no turn), at once.
+  under the large-body size of 1 MiB, but with enough items to need a turn), at once.
 
     python benchmarks/worst_case_memory.py
 """
