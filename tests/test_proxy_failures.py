@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aiohttp
 import orjson
 import pytest
-from aiohttp import web
+from aiohttp import http_parser, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ccendpoint.proxy import relay
+from ccendpoint.proxy.errors import parser_reason
 from fake_upstreams import Behaviour, FakeUpstream
 from proxy_helpers import read_log, running_proxy, vscode_request
 from raw_http import exchange
@@ -57,6 +60,55 @@ async def test_headers_too_large_are_a_431_in_json(tmp_path: Path) -> None:
         assert error["code"] == "headers_too_large"
         (record,) = await read_log(log)
     assert record["outcome"] == "bad_request" and record["status"] == 431
+
+
+#: A key as a client would send it, in pieces: the answer and the log line must hold none of them.
+LEAKED_KEY = b"sk-live-7f3a9c21b8e4d05a"
+KEY_PIECES = (b"sk-live", b"7f3a9c21", b"b8e4", b"d05a")
+HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+BODY = b"Content-Length: 2\r\n\r\n{}"
+#: Requests the parser refuses while quoting the bytes that hold the key.
+KEY_IN_REFUSED_BYTES = {
+    # a control byte in the value: the whole header line is quoted
+    "control-byte": HEAD + b"Authorization: Bearer " + LEAKED_KEY[:16] + b"\x01" + LEAKED_KEY[16:] + b"\r\n" + BODY,
+    # a value over the line limit: its first 100 bytes are quoted
+    "too-long": HEAD + b"Authorization: Bearer " + LEAKED_KEY + b"0" * 9000 + b"\r\n" + BODY,
+    "no-colon": HEAD + b"Bearer " + LEAKED_KEY + b"\r\n" + BODY,
+    "content-length": HEAD + b"Content-Length: 2" + LEAKED_KEY + b"\r\n\r\n{}",
+    # the request line, with its query, is quoted
+    "url": b"POST /v1/chat/completions?key=" + LEAKED_KEY + b"\x01 HTTP/1.1\r\nHost: x\r\n" + BODY,
+    "chunk-size": HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz" + LEAKED_KEY + b"\r\n",
+}
+
+
+@pytest.mark.parametrize("request_bytes", KEY_IN_REFUSED_BYTES.values(), ids=KEY_IN_REFUSED_BYTES.keys())
+async def test_a_refused_request_never_repeats_the_key_it_holds(tmp_path: Path, request_bytes: bytes) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request_bytes)
+        assert status in (400, 431), body
+        assert_json_error(status, headers, body, status)
+        (record,) = await read_log(log)
+    written = log.read_bytes()
+    for piece in KEY_PIECES:
+        assert piece not in body, body
+        assert piece not in written, written
+    assert record["status"] == status and record["error"].startswith("ccendpoint proxy: ")
+    assert not upstream.received
+
+
+@pytest.mark.parametrize("parser", ["HttpRequestParserPy", "HttpRequestParserC"])
+@pytest.mark.parametrize("request_bytes", KEY_IN_REFUSED_BYTES.values(), ids=KEY_IN_REFUSED_BYTES.keys())
+async def test_what_either_of_aiohttps_parsers_says_is_told_without_the_key(parser: str, request_bytes: bytes) -> None:
+    if not hasattr(http_parser, parser):
+        pytest.skip("aiohttp runs without its C extensions here")
+    fed = getattr(http_parser, parser)(
+        mock.Mock(), asyncio.get_running_loop(), 2**16, max_line_size=8190, max_field_size=8190
+    )
+    with pytest.raises(HttpProcessingError) as refused:
+        fed.feed_data(request_bytes)
+    reason = parser_reason(refused.value, refused.value.message)
+    assert reason and not any(piece.decode() in reason for piece in KEY_PIECES), reason
 
 
 # -- exceptions nobody expected ----------------------------------------------------------------------

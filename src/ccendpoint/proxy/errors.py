@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import traceback
 from collections.abc import Callable
 from typing import Any, cast
@@ -18,8 +19,11 @@ from typing import Any, cast
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import BadStatusLine, InvalidURLError, LineTooLong, TransferEncodingError
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
+
+from ccendpoint.redact import scrub
 
 JSON_TYPE = "application/json"
 
@@ -158,6 +162,30 @@ def _code(status: int) -> str:
     }.get(status, "proxy_error" if status >= 500 else "bad_request")
 
 
+# where aiohttp's parser quotes the bytes it refused: b'…', bytearray(b'…')
+_EXCERPT = re.compile(r"""[\s:]*(?:bytearray\()?\bb['"].*""", re.DOTALL)
+
+
+def parser_reason(exc: BaseException | None, message: str | None) -> str:
+    """Why aiohttp's parser refused a request, in its words but without the bytes it quotes.
+
+    The parser's text repeats the offending line (a header with its value, the request line with
+    its query), which can hold a key: only its description is kept, and that is scrubbed too.
+    """
+    if isinstance(exc, LineTooLong):  # its text is the first 100 bytes of the line
+        return f"a line is longer than {exc.args[1]} bytes" if len(exc.args) > 1 else "a line is too long"
+    if isinstance(exc, InvalidURLError):  # its text is the URL
+        return "the URL is not valid"
+    if isinstance(exc, TransferEncodingError):  # its text can be the chunk-size line
+        return "the chunked body is not valid"
+    text = message or ((getattr(exc, "message", "") or str(exc)) if exc is not None else "")
+    text = text.strip().split("\n\n")[0]  # the description; the quoted line and a ^ marker follow
+    text = _EXCERPT.sub("", " ".join(line.strip() for line in text.splitlines()))
+    if isinstance(exc, BadStatusLine):  # its text may quote the request line as a str
+        text = re.split(r"""[\s:]*['"]""", text, maxsplit=1)[0]
+    return scrub(text.strip(" :"))[:200] or "not a valid HTTP request"
+
+
 def _error_page(
     report: Report,
     request: web.BaseRequest,
@@ -172,9 +200,8 @@ def _error_page(
         text = describe_exception(exc) if exc is not None else "internal error"
         report(None, status, "internal_error", text)
         return internal_error_response()
-    reason = message or (str(exc) if exc is not None else "") or "not a valid HTTP request"
-    reason = reason.strip().replace("\n", " ")[:200]
-    if "bytes when reading" in reason or "Too many headers" in reason or "too long" in reason.lower():
+    reason = parser_reason(exc, message)
+    if isinstance(exc, LineTooLong) or "Too many headers" in reason:
         status, code = 431, "headers_too_large"
         text = (
             f"ccendpoint proxy: the request's line or headers are too large ({reason}). "
