@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -12,9 +14,10 @@ import orjson
 import pytest
 from aiohttp import http_parser, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.test_utils import make_mocked_request
 
 from ccendpoint.proxy import relay
-from ccendpoint.proxy.errors import parser_reason
+from ccendpoint.proxy.errors import json_errors, parser_reason
 from fake_upstreams import Behaviour, FakeUpstream
 from proxy_helpers import read_log, running_proxy, vscode_request
 from raw_http import exchange
@@ -161,6 +164,26 @@ async def test_an_exception_in_the_middle_of_a_stream_ends_it_with_an_error_even
     assert record["outcome"] == "internal_error" and "RuntimeError" in record["error"]
     last = [b for b in raw.split(b"\n\n") if b.startswith(b"data: ")][-1]
     assert b'"upstream_stream_broken"' in last or b'"error"' in last
+
+
+async def test_an_internal_error_names_the_packages_own_line_not_a_checkout_named_ccendpoint(tmp_path: Path) -> None:
+    # a CI checkout (/home/runner/work/ccendpoint/ccendpoint/tests/…) or a venv has a directory named
+    # ccendpoint too: the exception is raised there, below the package's middleware
+    outside = tmp_path / "ccendpoint" / "tests" / "outside.py"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("async def handler(request):\n    raise KeyError('surprise')\n")
+    spec = importlib.util.spec_from_file_location("outside_handler", outside)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    reports: list[tuple[int, str, str]] = []
+    middleware = json_errors(lambda request, status, outcome, message: reports.append((status, outcome, message)))
+    response = await middleware(make_mocked_request("POST", "/v1/chat/completions"), module.handler)
+    assert response.status == 500
+    ((status, outcome, message),) = reports
+    assert status == 500 and outcome == "internal_error" and "KeyError" in message
+    assert "outside.py" not in message
+    assert re.search(r" at errors\.py:\d+$", message), message
 
 
 async def test_an_exception_in_another_route_is_a_json_500(tmp_path: Path) -> None:

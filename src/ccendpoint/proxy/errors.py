@@ -23,10 +23,14 @@ from aiohttp.http_exceptions import BadStatusLine, InvalidURLError, LineTooLong,
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
 
+import ccendpoint
 from ccendpoint.redact import scrub
 
 JSON_TYPE = "application/json"
 
+#: The package's own directory: its frames are the ones an internal error names (not a checkout's or a
+#: virtualenv's that happens to be called ccendpoint too).
+PACKAGE_DIR = os.path.dirname(ccendpoint.__file__) + os.sep
 #: Called for each failure the pages below answer: (request or None, status, outcome, message).
 Report = Callable[[web.BaseRequest | None, int, str, str], None]
 #: Set on a request whose handler writes its own log line (the chat path), so it is not logged twice.
@@ -89,7 +93,7 @@ def describe_exception(exc: BaseException) -> str:
     """``internal error (KeyError: 'x') at relay.py:123``: what a log line says of an unexpected exception."""
     where = ""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f"{os.sep}ccendpoint{os.sep}" in f.filename] or frames
+    ours = [f for f in frames if f.filename.startswith(PACKAGE_DIR)] or frames
     if ours:
         where = f" at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno}"
     text = str(exc)
