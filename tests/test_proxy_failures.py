@@ -63,6 +63,27 @@ async def test_headers_too_large_are_a_431_in_json(tmp_path: Path) -> None:
         assert error["code"] == "headers_too_large"
         (record,) = await read_log(log)
     assert record["outcome"] == "bad_request" and record["status"] == 431
+    # aiohttp hands a placeholder request (path "/") for what it could not parse: no path is known
+    assert not record["path"]
+
+
+async def test_a_failure_before_any_route_is_logged_with_the_path_it_was_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "kimi.ndjson"
+
+    async def broken(self: web.UrlDispatcher, request: web.Request) -> Any:
+        raise RuntimeError("the router broke")
+
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        monkeypatch.setattr(web.UrlDispatcher, "resolve", broken)  # before the middlewares run
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
+        monkeypatch.undo()
+        assert_json_error(status, headers, body, 500)
+        (record,) = await read_log(log)
+    assert record["outcome"] == "internal_error" and "RuntimeError" in record["error"]
+    assert record["path"] == "/healthz"
 
 
 #: A key as a client would send it, in pieces: the answer and the log line must hold none of them.

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import aiohttp
+import aiohttp.web_protocol
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import BadStatusLine, InvalidURLError, LineTooLong, TransferEncodingError
@@ -190,6 +191,17 @@ def parser_reason(exc: BaseException | None, message: str | None) -> str:
     return scrub(text.strip(" :"))[:200] or "not a valid HTTP request"
 
 
+#: The message of the request aiohttp hands the error page for input it could not parse (method
+#: ``UNKNOWN``, path ``/``): that path is not the client's.
+_UNPARSED: object = getattr(aiohttp.web_protocol, "ERROR", None)
+
+
+def _with_path(request: web.BaseRequest) -> web.BaseRequest | None:
+    """``request`` when it is the one the client sent; None for aiohttp's placeholder."""
+    placeholder = _UNPARSED is not None and request._message is _UNPARSED  # .message is deprecated
+    return None if placeholder else request
+
+
 def _error_page(
     report: Report,
     request: web.BaseRequest,
@@ -202,7 +214,7 @@ def _error_page(
         raise ConnectionError("an answer was already being sent")
     if status >= 500:
         text = describe_exception(exc) if exc is not None else "internal error"
-        report(None, status, "internal_error", text)
+        report(_with_path(request), status, "internal_error", text)
         return internal_error_response()
     reason = parser_reason(exc, message)
     if isinstance(exc, LineTooLong) or "Too many headers" in reason:
@@ -214,7 +226,7 @@ def _error_page(
     else:
         code = "bad_request"
         text = f"ccendpoint proxy: this is not a valid HTTP request ({reason})."
-    report(None, status, "bad_request", text)
+    report(_with_path(request), status, "bad_request", text)
     response = error_response(status, text, code)
     response.force_close()
     return response
