@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from aiohttp import http_parser, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.test_utils import make_mocked_request
+from aiohttp.web_protocol import RequestHandler
 
 from ccendpoint.proxy import relay
 from ccendpoint.proxy.errors import json_errors, parser_reason
@@ -51,17 +53,35 @@ async def test_what_is_not_http_is_answered_in_json_and_logged(
     assert "Traceback" not in capfd.readouterr().err
 
 
-async def test_headers_too_large_are_a_431_in_json(tmp_path: Path) -> None:
+#: aiohttp's limits for what comes before the body, which the proxy keeps.
+LINE_LIMIT = 8190
+HEADER_COUNT_LIMIT = inspect.signature(RequestHandler).parameters["max_headers"].default
+
+
+@pytest.mark.parametrize(
+    ("head", "cause"),
+    [
+        (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000, f"longer than {LINE_LIMIT}"),
+        (b"POST /v1/chat/" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x", f"longer than {LINE_LIMIT}"),
+        (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x"
+            + b"".join(b"\r\nX-H%d: 1" % i for i in range(HEADER_COUNT_LIMIT + 5)),
+            f"more than {HEADER_COUNT_LIMIT} headers",
+        ),
+    ],
+    ids=["long-header", "long-url", "many-headers"],
+)
+async def test_headers_too_large_are_a_431_in_json_that_says_why(tmp_path: Path, head: bytes, cause: str) -> None:
     log = tmp_path / "kimi.ndjson"
     async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
-        request = (
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n"
-            b"Content-Length: 2\r\n\r\n{}"
-        )
+        request = head + b"\r\nContent-Length: 2\r\n\r\n{}"
         status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
         error = assert_json_error(status, headers, body, 431)
         assert error["code"] == "headers_too_large"
         (record,) = await read_log(log)
+    # the cause, and both limits as the hint
+    assert cause in error["message"], error["message"]
+    assert f"{LINE_LIMIT} bytes" in error["message"] and f"{HEADER_COUNT_LIMIT} headers" in error["message"]
     assert record["outcome"] == "bad_request" and record["status"] == 431
     # aiohttp hands a placeholder request (path "/") for what it could not parse: no path is known
     assert not record["path"]

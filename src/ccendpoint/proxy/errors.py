@@ -162,8 +162,6 @@ def _code(status: int) -> str:
         404: "not_found",
         405: "method_not_allowed",
         413: "body_too_large",
-        414: "url_too_long",
-        431: "headers_too_large",
     }.get(status, "proxy_error" if status >= 500 else "bad_request")
 
 
@@ -208,8 +206,15 @@ def _error_page(
     status: int = 500,
     exc: BaseException | None = None,
     message: str | None = None,
+    *,
+    max_line: int = 8190,
+    max_headers: int = 128,
 ) -> web.StreamResponse:
-    """aiohttp's answer to a request it could not take (not valid HTTP, headers too large …), as JSON."""
+    """aiohttp's answer to a request it could not take (not valid HTTP, headers too large …), as JSON.
+
+    ``max_line`` and ``max_headers`` are the connection's limits (aiohttp's defaults), named in the
+    hint of a 431.
+    """
     if request.writer.output_size > 0:  # as aiohttp does: an answer has begun, the connection is broken
         raise ConnectionError("an answer was already being sent")
     if status >= 500:
@@ -217,11 +222,14 @@ def _error_page(
         report(_with_path(request), status, "internal_error", text)
         return internal_error_response()
     reason = parser_reason(exc, message)
-    if isinstance(exc, LineTooLong) or "Too many headers" in reason:
+    if isinstance(exc, LineTooLong) or reason.startswith("Too many headers"):
         status, code = 431, "headers_too_large"
+        if not isinstance(exc, LineTooLong):
+            reason = f"more than {max_headers} headers"
         text = (
-            f"ccendpoint proxy: the request's line or headers are too large ({reason}). "
-            "Send smaller headers; the proxy takes up to 8190 bytes per line."
+            f"ccendpoint proxy: the request line or headers are too large ({reason}). "
+            f"The proxy takes lines of up to {max_line} bytes and up to {max_headers} headers; "
+            "send fewer or shorter headers."
         )
     else:
         code = "bad_request"
@@ -266,7 +274,8 @@ class _JsonErrorHandler(RequestHandler):
         report: Report | None = getattr(self._manager, "report", None)
         if report is None:
             return super().handle_error(request, status, exc, message)
-        return _error_page(report, request, status, exc, message)
+        max_line, max_headers = getattr(self, "max_field_size", 8190), getattr(self, "max_headers", 128)
+        return _error_page(report, request, status, exc, message, max_line=max_line, max_headers=max_headers)
 
     async def finish_response(self, request: web.BaseRequest, resp: web.StreamResponse, *args: Any) -> Any:
         # aiohttp answers some requests with an HTTP error before any middleware runs (an ``Expect``
