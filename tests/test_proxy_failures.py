@@ -87,6 +87,18 @@ async def test_headers_too_large_are_a_431_in_json_that_says_why(tmp_path: Path,
     assert not record["path"]
 
 
+async def test_an_expectation_aiohttp_does_not_know_is_a_417_that_says_so(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        request = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}"
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
+        error = assert_json_error(status, headers, body, 417)
+        (record,) = await read_log(log)
+    assert error["code"] == "expectation_failed" and "200-ok" in error["message"]
+    assert record["status"] == 417 and record["path"] == "/v1/chat/completions"
+    assert not upstream.received
+
+
 async def test_a_failure_before_any_route_is_logged_with_the_path_it_was_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

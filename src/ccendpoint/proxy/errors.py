@@ -162,6 +162,7 @@ def _code(status: int) -> str:
         404: "not_found",
         405: "method_not_allowed",
         413: "body_too_large",
+        417: "expectation_failed",  # an ``Expect`` header other than 100-continue
     }.get(status, "proxy_error" if status >= 500 else "bad_request")
 
 
