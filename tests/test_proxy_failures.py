@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import inspect
 import re
+import socket
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -87,16 +88,39 @@ async def test_headers_too_large_are_a_431_in_json_that_says_why(tmp_path: Path,
     assert not record["path"]
 
 
-async def test_an_expectation_aiohttp_does_not_know_is_a_417_that_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("expect", [b"200-ok", b"\xb0q"], ids=["unknown", "not-utf8"])
+async def test_an_expectation_aiohttp_does_not_know_is_a_417_that_says_so(tmp_path: Path, expect: bytes) -> None:
     log = tmp_path / "kimi.ndjson"
     async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
-        request = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}"
+        request = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: " + expect + b"\r\nContent-Length: 2\r\n\r\n{}"
+        )
         status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
         error = assert_json_error(status, headers, body, 417)
         (record,) = await read_log(log)
-    assert error["code"] == "expectation_failed" and "200-ok" in error["message"]
+    assert error["code"] == "expectation_failed" and "100-continue" in error["message"], error
     assert record["status"] == 417 and record["path"] == "/v1/chat/completions"
     assert not upstream.received
+
+
+def _send_after_continue(port: int, head: bytes, body: bytes) -> tuple[bytes, bytes]:
+    """(the interim answer, the start of the final one) for a request that waits for ``100 Continue``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        interim = sock.recv(1024)
+        sock.sendall(body)
+        return interim, sock.recv(1024)
+
+
+async def test_expect_100_continue_still_gets_its_interim_answer() -> None:
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        head = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(KIMI_BODY)
+        )
+        interim, final = await asyncio.to_thread(_send_after_continue, proxy.port, head, KIMI_BODY)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert final.startswith(b"HTTP/1.1 200 ") and len(upstream.received) == 1
 
 
 async def test_a_failure_before_any_route_is_logged_with_the_path_it_was_for(

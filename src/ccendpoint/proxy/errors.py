@@ -19,10 +19,11 @@ from typing import Any, cast
 import aiohttp
 import aiohttp.web_protocol
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import BadStatusLine, InvalidURLError, LineTooLong, TransferEncodingError
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_urldispatcher import _default_expect_handler
 
 import ccendpoint
 from ccendpoint.redact import scrub
@@ -111,6 +112,18 @@ def internal_error_response() -> web.Response:
     )
     response.force_close()
     return response
+
+
+async def expect_handler(request: web.Request) -> None:
+    """A route's ``Expect`` handling: aiohttp's (``100 Continue``), but any other expectation is a 417.
+
+    aiohttp's own 417 puts the header's value in its text, which fails (a 500) when the value is
+    not UTF-8; here the value is quoted in ASCII.
+    """
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if request.version == aiohttp.HttpVersion11 and expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"the proxy knows only Expect: 100-continue, not {expect!a}")
+    await _default_expect_handler(request)
 
 
 def json_errors(report: Report) -> Middleware:
