@@ -11,7 +11,10 @@ class NoAnswer(AssertionError):
 
 
 def exchange(port: int, request: bytes, *, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
-    """Send ``request`` as it is to 127.0.0.1:``port``; (status, headers with lower-case names, body)."""
+    """Send ``request`` as it is to 127.0.0.1:``port``; (status, headers with lower-case names, body).
+
+    Interim answers (``100 Continue`` to an ``Expect`` header) are skipped: the final answer counts.
+    """
     head_only = request.startswith(b"HEAD ")
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         # the server may answer and close before it has read everything
@@ -23,7 +26,7 @@ def exchange(port: int, request: bytes, *, timeout: float = 10.0) -> tuple[int, 
                 piece = sock.recv(65536)
                 if not piece:
                     break
-                data += piece
+                data = _final(data + piece)
                 if _complete(data, head_only):
                     break
         except (TimeoutError, ConnectionResetError):
@@ -40,6 +43,13 @@ def exchange(port: int, request: bytes, *, timeout: float = 10.0) -> tuple[int, 
     if "chunked" in headers.get("transfer-encoding", ""):
         body = _unchunk(body)
     return status, headers, body
+
+
+def _final(data: bytes) -> bytes:
+    """``data`` without the interim (1xx) answers it starts with."""
+    while data.startswith(b"HTTP/1.1 1") and b"\r\n\r\n" in data:
+        data = data.partition(b"\r\n\r\n")[2]
+    return data
 
 
 def _complete(data: bytes, head_only: bool) -> bool:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import inspect
+import re
+import socket
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aiohttp
 import orjson
 import pytest
-from aiohttp import web
+from aiohttp import http_parser, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.test_utils import make_mocked_request
+from aiohttp.web_protocol import RequestHandler
 
 from ccendpoint.proxy import relay
+from ccendpoint.proxy.errors import json_errors, parser_reason
 from fake_upstreams import Behaviour, FakeUpstream
 from proxy_helpers import read_log, running_proxy, vscode_request
 from raw_http import exchange
@@ -45,18 +54,141 @@ async def test_what_is_not_http_is_answered_in_json_and_logged(
     assert "Traceback" not in capfd.readouterr().err
 
 
-async def test_headers_too_large_are_a_431_in_json(tmp_path: Path) -> None:
+#: aiohttp's limits for what comes before the body, which the proxy keeps.
+LINE_LIMIT = 8190
+HEADER_COUNT_LIMIT = inspect.signature(RequestHandler).parameters["max_headers"].default
+
+
+@pytest.mark.parametrize(
+    ("head", "cause"),
+    [
+        (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000, f"longer than {LINE_LIMIT}"),
+        (b"POST /v1/chat/" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x", f"longer than {LINE_LIMIT}"),
+        (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x"
+            + b"".join(b"\r\nX-H%d: 1" % i for i in range(HEADER_COUNT_LIMIT + 5)),
+            f"more than {HEADER_COUNT_LIMIT} headers",
+        ),
+    ],
+    ids=["long-header", "long-url", "many-headers"],
+)
+async def test_headers_too_large_are_a_431_in_json_that_says_why(tmp_path: Path, head: bytes, cause: str) -> None:
     log = tmp_path / "kimi.ndjson"
     async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
-        request = (
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n"
-            b"Content-Length: 2\r\n\r\n{}"
-        )
+        request = head + b"\r\nContent-Length: 2\r\n\r\n{}"
         status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
         error = assert_json_error(status, headers, body, 431)
         assert error["code"] == "headers_too_large"
         (record,) = await read_log(log)
+    # the cause, and both limits as the hint
+    assert cause in error["message"], error["message"]
+    assert f"{LINE_LIMIT} bytes" in error["message"] and f"{HEADER_COUNT_LIMIT} headers" in error["message"]
     assert record["outcome"] == "bad_request" and record["status"] == 431
+    # aiohttp hands a placeholder request (path "/") for what it could not parse: no path is known
+    assert not record["path"]
+
+
+@pytest.mark.parametrize("expect", [b"200-ok", b"\xb0q"], ids=["unknown", "not-utf8"])
+async def test_an_expectation_aiohttp_does_not_know_is_a_417_that_says_so(tmp_path: Path, expect: bytes) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        request = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: " + expect + b"\r\nContent-Length: 2\r\n\r\n{}"
+        )
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
+        error = assert_json_error(status, headers, body, 417)
+        (record,) = await read_log(log)
+    assert error["code"] == "expectation_failed" and "100-continue" in error["message"], error
+    assert record["status"] == 417 and record["path"] == "/v1/chat/completions"
+    assert not upstream.received
+
+
+def _send_after_continue(port: int, head: bytes, body: bytes) -> tuple[bytes, bytes]:
+    """(the interim answer, the start of the final one) for a request that waits for ``100 Continue``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        interim = sock.recv(1024)
+        sock.sendall(body)
+        return interim, sock.recv(1024)
+
+
+async def test_expect_100_continue_still_gets_its_interim_answer() -> None:
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url) as proxy:
+        head = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(KIMI_BODY)
+        )
+        interim, final = await asyncio.to_thread(_send_after_continue, proxy.port, head, KIMI_BODY)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert final.startswith(b"HTTP/1.1 200 ") and len(upstream.received) == 1
+
+
+async def test_a_failure_before_any_route_is_logged_with_the_path_it_was_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "kimi.ndjson"
+
+    async def broken(self: web.UrlDispatcher, request: web.Request) -> Any:
+        raise RuntimeError("the router broke")
+
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        monkeypatch.setattr(web.UrlDispatcher, "resolve", broken)  # before the middlewares run
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
+        monkeypatch.undo()
+        assert_json_error(status, headers, body, 500)
+        (record,) = await read_log(log)
+    assert record["outcome"] == "internal_error" and "RuntimeError" in record["error"]
+    assert record["path"] == "/healthz"
+
+
+#: A key as a client would send it, in pieces: the answer and the log line must hold none of them.
+LEAKED_KEY = b"sk-live-7f3a9c21b8e4d05a"
+KEY_PIECES = (b"sk-live", b"7f3a9c21", b"b8e4", b"d05a")
+HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+BODY = b"Content-Length: 2\r\n\r\n{}"
+#: Requests the parser refuses while quoting the bytes that hold the key.
+KEY_IN_REFUSED_BYTES = {
+    # a control byte in the value: the whole header line is quoted
+    "control-byte": HEAD + b"Authorization: Bearer " + LEAKED_KEY[:16] + b"\x01" + LEAKED_KEY[16:] + b"\r\n" + BODY,
+    # a value over the line limit: its first 100 bytes are quoted
+    "too-long": HEAD + b"Authorization: Bearer " + LEAKED_KEY + b"0" * 9000 + b"\r\n" + BODY,
+    "no-colon": HEAD + b"Bearer " + LEAKED_KEY + b"\r\n" + BODY,
+    "content-length": HEAD + b"Content-Length: 2" + LEAKED_KEY + b"\r\n\r\n{}",
+    # the request line, with its query, is quoted
+    "url": b"POST /v1/chat/completions?key=" + LEAKED_KEY + b"\x01 HTTP/1.1\r\nHost: x\r\n" + BODY,
+    "chunk-size": HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz" + LEAKED_KEY + b"\r\n",
+}
+
+
+@pytest.mark.parametrize("request_bytes", KEY_IN_REFUSED_BYTES.values(), ids=KEY_IN_REFUSED_BYTES.keys())
+async def test_a_refused_request_never_repeats_the_key_it_holds(tmp_path: Path, request_bytes: bytes) -> None:
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request_bytes)
+        assert status in (400, 431), body
+        assert_json_error(status, headers, body, status)
+        (record,) = await read_log(log)
+    written = log.read_bytes()
+    for piece in KEY_PIECES:
+        assert piece not in body, body
+        assert piece not in written, written
+    assert record["status"] == status and record["error"].startswith("ccendpoint proxy: ")
+    assert not upstream.received
+
+
+@pytest.mark.parametrize("parser", ["HttpRequestParserPy", "HttpRequestParserC"])
+@pytest.mark.parametrize("request_bytes", KEY_IN_REFUSED_BYTES.values(), ids=KEY_IN_REFUSED_BYTES.keys())
+async def test_what_either_of_aiohttps_parsers_says_is_told_without_the_key(parser: str, request_bytes: bytes) -> None:
+    if not hasattr(http_parser, parser):
+        pytest.skip("aiohttp runs without its C extensions here")
+    fed = getattr(http_parser, parser)(
+        mock.Mock(), asyncio.get_running_loop(), 2**16, max_line_size=8190, max_field_size=8190
+    )
+    with pytest.raises(HttpProcessingError) as refused:
+        fed.feed_data(request_bytes)
+    reason = parser_reason(refused.value, refused.value.message)
+    assert reason and not any(piece.decode() in reason for piece in KEY_PIECES), reason
 
 
 # -- exceptions nobody expected ----------------------------------------------------------------------
@@ -135,6 +267,26 @@ async def test_an_exception_after_the_answer_ended_is_logged_with_its_own_cause(
     assert raw.endswith(b"data: [DONE]\n\n") and b'"error"' not in raw  # the client got it all
     assert record["outcome"] == "internal_error" and "KeyError" in record["error"]
     assert "write" not in record["error"]
+
+
+async def test_an_internal_error_names_the_packages_own_line_not_a_checkout_named_ccendpoint(tmp_path: Path) -> None:
+    # a CI checkout (/home/runner/work/ccendpoint/ccendpoint/tests/…) or a venv has a directory named
+    # ccendpoint too: the exception is raised there, below the package's middleware
+    outside = tmp_path / "ccendpoint" / "tests" / "outside.py"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("async def handler(request):\n    raise KeyError('surprise')\n")
+    spec = importlib.util.spec_from_file_location("outside_handler", outside)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    reports: list[tuple[int, str, str]] = []
+    middleware = json_errors(lambda request, status, outcome, message: reports.append((status, outcome, message)))
+    response = await middleware(make_mocked_request("POST", "/v1/chat/completions"), module.handler)
+    assert response.status == 500
+    ((status, outcome, message),) = reports
+    assert status == 500 and outcome == "internal_error" and "KeyError" in message
+    assert "outside.py" not in message
+    assert re.search(r" at errors\.py:\d+$", message), message
 
 
 async def test_an_exception_in_another_route_is_a_json_500(tmp_path: Path) -> None:

@@ -3,14 +3,16 @@
 Hypothesis makes the requests (paths, methods, headers, bodies: deep nesting, odd bytes and
 encodings, odd JSON); each goes over its own connection to a proxy that runs in a thread of its
 own. The answer must be a proxy error in OpenAI's JSON shape (4xx/5xx) or an upstream answer the
-proxy relayed (it carries ``X-Ccendpoint-Request-Id``); whenever the log gets a line for it, a
-failed request's line never says ``ok``.
+proxy relayed (it carries ``X-Ccendpoint-Request-Id``). Each failed or relayed request gets exactly
+one log line (found by its id, or as the first line the request left), which never says ``ok`` for a
+failure; each request carries a key that neither the answer nor any log line may hold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +36,36 @@ REQUEST_ID = "x-ccendpoint-request-id"
 class Served:
     port: int
     log: Path
+    loop: asyncio.AbstractEventLoop
+    server: Any  # the ProxyServer
+    markers: int = 0
+
+    def lines_since_last_request(self) -> list[bytes]:
+        """The log lines the last request left, once it has left all of them.
+
+        Waits until the proxy has closed every connection (so each line for it has been handed to
+        the log), then writes a marker line after them: the lines between the previous marker and
+        this one are the request's, however late they came.
+        """
+        self.markers += 1
+        marker = self.markers
+        asyncio.run_coroutine_threadsafe(self._mark(marker), self.loop).result(10)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            lines = self.log.read_bytes().split(b"\n")[:-1] if self.log.exists() else []
+            ends = [i for i, line in enumerate(lines) if line.startswith(b'{"marker":')]
+            if ends and orjson.loads(lines[ends[-1]])["marker"] == marker:
+                start = ends[-2] + 1 if len(ends) > 1 else 0
+                return lines[start : ends[-1]]
+            time.sleep(0.001)
+        raise AssertionError("the log did not catch up")
+
+    async def _mark(self, marker: int) -> None:
+        deadline = self.loop.time() + 5
+        while any(runner.server.connections for runner in self.server._runners if runner.server is not None):
+            assert self.loop.time() < deadline, "a connection stayed open after the client closed it"
+            await asyncio.sleep(0.001)
+        self.server.log.emit({"marker": marker}, self.log)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +90,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         stop = asyncio.Event()
         box["stop"], box["loop"] = stop, asyncio.get_running_loop()
         async with running_proxy("kimi", url, log=log, max_body_mb=2) as proxy:
-            box["port"] = proxy.port
+            box["port"], box["server"] = proxy.port, proxy.server
             ready.set()
             await stop.wait()
         await runner.cleanup()
@@ -66,7 +98,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
     thread.start()
     assert ready.wait(20), "the proxy did not start"
-    yield Served(box["port"], log)
+    yield Served(box["port"], log, box["loop"], box["server"])
     box["loop"].call_soon_threadsafe(box["stop"].set)
     thread.join(10)
 
@@ -128,13 +160,35 @@ HEADER_VALUES = st.sampled_from(
 ) | st.binary(max_size=30)
 
 
+#: Stand for the two halves of the key each request carries; the test puts a fresh random one there.
+KEY_HEAD, KEY_TAIL = b"<key head>", b"<key tail>"
+#: The key's line: well formed, or refused by the parser (which quotes the line it refuses).
+KEY_LINES = st.sampled_from(
+    [
+        b"Authorization: Bearer sk-fuzz-" + KEY_HEAD + KEY_TAIL,
+        b"Authorization: Bearer sk-fuzz-" + KEY_HEAD + KEY_TAIL,
+        b"Authorization: Bearer sk-fuzz-" + KEY_HEAD + b"\x01" + KEY_TAIL,
+        b"Bearer sk-fuzz-" + KEY_HEAD + KEY_TAIL,
+    ]
+)
+
+
+@dataclass
+class Case:
+    raw: bytes
+    method: bytes
+    #: Bytes after the body (a Content-Length 3 short): a second request on the connection, which
+    #: the proxy may answer and log as one more failure.
+    leftover: bool
+
+
 @st.composite
-def requests(draw: st.DrawFn) -> tuple[bytes, bytes, bytes]:
-    """(raw request, method, path)."""
+def requests(draw: st.DrawFn) -> Case:
     method, path, body = draw(METHODS), draw(PATHS), draw(bodies())
     headers = [b"Host: 127.0.0.1"]
     for name, value in draw(st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=4)):
         headers.append(name.replace(b"\r", b"").replace(b"\n", b"") + b": " + value.replace(b"\n", b""))
+    headers.insert(draw(st.integers(min_value=1, max_value=len(headers))), draw(KEY_LINES))
     framing = draw(st.sampled_from(["length", "length", "chunked", "none", "wrong length"]))
     if framing == "length":
         headers.append(b"Content-Length: %d" % len(body))
@@ -150,36 +204,41 @@ def requests(draw: st.DrawFn) -> tuple[bytes, bytes, bytes]:
     else:
         payload = b""
     raw = method + b" " + path + b" HTTP/1.1\r\n" + b"\r\n".join(headers) + b"\r\n\r\n" + payload
-    return raw, method, path
-
-
-def log_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [orjson.loads(line) for line in path.read_bytes().split(b"\n")[:-1]]  # whole lines only
+    return Case(raw, method, leftover=framing == "wrong length" and bool(body))
 
 
 @given(requests())
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_odd_requests_get_a_json_error_or_a_forward_never_a_crash(
-    served: Served, case: tuple[bytes, bytes, bytes]
-) -> None:
-    raw, method, _ = case
-    before = len(log_lines(served.log))
+def test_odd_requests_get_a_json_error_or_a_forward_never_a_crash(served: Served, case: Case) -> None:
+    key = secrets.token_hex(12)
+    raw = case.raw.replace(KEY_HEAD, key[:12].encode()).replace(KEY_TAIL, key[12:].encode())
     status, headers, body = exchange(served.port, raw)
     relayed = REQUEST_ID in headers
     if not relayed:
         assert status < 400 or headers.get("content-type", "").startswith("application/json"), (status, body[:200])
-        if status >= 400 and method != b"HEAD":
+        if status >= 400 and case.method != b"HEAD":
             error = orjson.loads(body)["error"]
             assert isinstance(error["message"], str) and error["message"], body
-    if status < 400 and not relayed:
-        return  # /healthz or /v1/models answered: nothing to log
-    deadline = time.monotonic() + 3
-    while len(lines := log_lines(served.log)) <= before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    new = lines[before:]
-    assert new, "a failed or forwarded request leaves a log line"
-    for line in new:
+    raw_lines = served.lines_since_last_request()
+    for piece in (key, key[:12], key[12:]):
+        assert piece.encode() not in body, body
+        assert not [line for line in raw_lines if piece.encode() in line], raw_lines
+    lines = [orjson.loads(line) for line in raw_lines]
+    seen = [(line.get("status"), line.get("outcome"), line.get("path")) for line in lines]
+    for line in lines:
         failed = isinstance(line.get("status"), int) and line["status"] >= 400
         assert not (failed and line["outcome"] == "ok"), line
+
+    # the request's own line comes first: exactly one for a failure or a forward, none for /healthz or /v1/models
+    if relayed:
+        assert lines and lines[0]["id"] == headers[REQUEST_ID], (headers[REQUEST_ID], seen)
+    elif status >= 400:
+        assert lines and lines[0]["status"] == status, (status, seen)
+    own = lines[:1] if relayed or status >= 400 else []
+    rest = seen[len(own) :]
+    # one more line only for the bytes left after a short Content-Length: a second request on the
+    # connection, refused as not HTTP (unless the first was, which closes the connection)
+    if rest:
+        refused_unparsed = bool(own) and own[0]["outcome"] == "bad_request" and not own[0]["path"]
+        assert case.leftover and not refused_unparsed, (status, seen)
+        assert len(rest) == 1 and rest[0][1:] == ("bad_request", ""), (status, seen)

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ccendpoint.proxy.clients import client_problem
-from ccendpoint.proxy.errors import JSON_TYPE, LOGGED, error_response
+from ccendpoint.proxy.errors import JSON_TYPE, LOGGED, error_response, expect_handler
 from ccendpoint.proxy.listener import Listener
 from ccendpoint.proxy.record import RequestRecord
 from ccendpoint.proxy.relay import handle_chat
@@ -82,10 +82,8 @@ async def _only_local_clients(request: web.Request, handler: Handler) -> web.Str
 def build_app(listener: Listener) -> web.Application:
     app = web.Application(client_max_size=listener.settings.max_body_bytes, middlewares=[_only_local_clients])
     app[LISTENER_KEY] = listener
-    for path in CHAT_PATHS:
-        app.router.add_route("*", path, _chat)
-    app.router.add_route("*", HEALTH_PATH, _health)
-    for path in MODELS_PATHS:
-        app.router.add_route("*", path, _models)
-    app.router.add_route("*", "/{tail:.*}", _not_found)
+    routes = [(path, _chat) for path in CHAT_PATHS] + [(HEALTH_PATH, _health)]
+    routes += [(path, _models) for path in MODELS_PATHS] + [("/{tail:.*}", _not_found)]
+    for path, handler in routes:
+        app.router.add_route("*", path, handler, expect_handler=expect_handler)
     return app

@@ -11,18 +11,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import traceback
 from collections.abc import Callable
 from typing import Any, cast
 
 import aiohttp
+import aiohttp.web_protocol
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import BadStatusLine, InvalidURLError, LineTooLong, TransferEncodingError
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_urldispatcher import _default_expect_handler
+
+import ccendpoint
+from ccendpoint.redact import scrub
 
 JSON_TYPE = "application/json"
 
+#: The package's own directory: its frames are the ones an internal error names (not a checkout's or a
+#: virtualenv's that happens to be called ccendpoint too).
+PACKAGE_DIR = os.path.dirname(ccendpoint.__file__) + os.sep
 #: Called for each failure the pages below answer: (request or None, status, outcome, message).
 Report = Callable[[web.BaseRequest | None, int, str, str], None]
 #: Set on a request whose handler writes its own log line (the chat path), so it is not logged twice.
@@ -85,7 +95,7 @@ def describe_exception(exc: BaseException) -> str:
     """``internal error (KeyError: 'x') at relay.py:123``: what a log line says of an unexpected exception."""
     where = ""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f"{os.sep}ccendpoint{os.sep}" in f.filename] or frames
+    ours = [f for f in frames if f.filename.startswith(PACKAGE_DIR)] or frames
     if ours:
         where = f" at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno}"
     text = str(exc)
@@ -102,6 +112,18 @@ def internal_error_response() -> web.Response:
     )
     response.force_close()
     return response
+
+
+async def expect_handler(request: web.Request) -> None:
+    """A route's ``Expect`` handling: aiohttp's (``100 Continue``), but any other expectation is a 417.
+
+    aiohttp's own 417 puts the header's value in its text, which fails (a 500) when the value is
+    not UTF-8; here the value is quoted in ASCII.
+    """
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if request.version == aiohttp.HttpVersion11 and expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"the proxy knows only Expect: 100-continue, not {expect!a}")
+    await _default_expect_handler(request)
 
 
 def json_errors(report: Report) -> Middleware:
@@ -153,9 +175,43 @@ def _code(status: int) -> str:
         404: "not_found",
         405: "method_not_allowed",
         413: "body_too_large",
-        414: "url_too_long",
-        431: "headers_too_large",
+        417: "expectation_failed",  # an ``Expect`` header other than 100-continue
     }.get(status, "proxy_error" if status >= 500 else "bad_request")
+
+
+# where aiohttp's parser quotes the bytes it refused: b'…', bytearray(b'…')
+_EXCERPT = re.compile(r"""[\s:]*(?:bytearray\()?\bb['"].*""", re.DOTALL)
+
+
+def parser_reason(exc: BaseException | None, message: str | None) -> str:
+    """Why aiohttp's parser refused a request, in its words but without the bytes it quotes.
+
+    The parser's text repeats the offending line (a header with its value, the request line with
+    its query), which can hold a key: only its description is kept, and that is scrubbed too.
+    """
+    if isinstance(exc, LineTooLong):  # its text is the first 100 bytes of the line
+        return f"a line is longer than {exc.args[1]} bytes" if len(exc.args) > 1 else "a line is too long"
+    if isinstance(exc, InvalidURLError):  # its text is the URL
+        return "the URL is not valid"
+    if isinstance(exc, TransferEncodingError):  # its text can be the chunk-size line
+        return "the chunked body is not valid"
+    text = message or ((getattr(exc, "message", "") or str(exc)) if exc is not None else "")
+    text = text.strip().split("\n\n")[0]  # the description; the quoted line and a ^ marker follow
+    text = _EXCERPT.sub("", " ".join(line.strip() for line in text.splitlines()))
+    if isinstance(exc, BadStatusLine):  # its text may quote the request line as a str
+        text = re.split(r"""[\s:]*['"]""", text, maxsplit=1)[0]
+    return scrub(text.strip(" :"))[:200] or "not a valid HTTP request"
+
+
+#: The message of the request aiohttp hands the error page for input it could not parse (method
+#: ``UNKNOWN``, path ``/``): that path is not the client's.
+_UNPARSED: object = getattr(aiohttp.web_protocol, "ERROR", None)
+
+
+def _with_path(request: web.BaseRequest) -> web.BaseRequest | None:
+    """``request`` when it is the one the client sent; None for aiohttp's placeholder."""
+    placeholder = _UNPARSED is not None and request._message is _UNPARSED  # .message is deprecated
+    return None if placeholder else request
 
 
 def _error_page(
@@ -164,26 +220,35 @@ def _error_page(
     status: int = 500,
     exc: BaseException | None = None,
     message: str | None = None,
+    *,
+    max_line: int = 8190,
+    max_headers: int = 128,
 ) -> web.StreamResponse:
-    """aiohttp's answer to a request it could not take (not valid HTTP, headers too large …), as JSON."""
+    """aiohttp's answer to a request it could not take (not valid HTTP, headers too large …), as JSON.
+
+    ``max_line`` and ``max_headers`` are the connection's limits (aiohttp's defaults), named in the
+    hint of a 431.
+    """
     if request.writer.output_size > 0:  # as aiohttp does: an answer has begun, the connection is broken
         raise ConnectionError("an answer was already being sent")
     if status >= 500:
         text = describe_exception(exc) if exc is not None else "internal error"
-        report(None, status, "internal_error", text)
+        report(_with_path(request), status, "internal_error", text)
         return internal_error_response()
-    reason = message or (str(exc) if exc is not None else "") or "not a valid HTTP request"
-    reason = reason.strip().replace("\n", " ")[:200]
-    if "bytes when reading" in reason or "Too many headers" in reason or "too long" in reason.lower():
+    reason = parser_reason(exc, message)
+    if isinstance(exc, LineTooLong) or reason.startswith("Too many headers"):
         status, code = 431, "headers_too_large"
+        if not isinstance(exc, LineTooLong):
+            reason = f"more than {max_headers} headers"
         text = (
-            f"ccendpoint proxy: the request's line or headers are too large ({reason}). "
-            "Send smaller headers; the proxy takes up to 8190 bytes per line."
+            f"ccendpoint proxy: the request line or headers are too large ({reason}). "
+            f"The proxy takes lines of up to {max_line} bytes and up to {max_headers} headers; "
+            "send fewer or shorter headers."
         )
     else:
         code = "bad_request"
         text = f"ccendpoint proxy: this is not a valid HTTP request ({reason})."
-    report(None, status, "bad_request", text)
+    report(_with_path(request), status, "bad_request", text)
     response = error_response(status, text, code)
     response.force_close()
     return response
@@ -223,7 +288,8 @@ class _JsonErrorHandler(RequestHandler):
         report: Report | None = getattr(self._manager, "report", None)
         if report is None:
             return super().handle_error(request, status, exc, message)
-        return _error_page(report, request, status, exc, message)
+        max_line, max_headers = getattr(self, "max_field_size", 8190), getattr(self, "max_headers", 128)
+        return _error_page(report, request, status, exc, message, max_line=max_line, max_headers=max_headers)
 
     async def finish_response(self, request: web.BaseRequest, resp: web.StreamResponse, *args: Any) -> Any:
         # aiohttp answers some requests with an HTTP error before any middleware runs (an ``Expect``
