@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -214,58 +215,62 @@ async def test_an_exception_in_the_chat_path_is_a_json_500_with_a_log_line_and_n
     assert "Traceback" not in capfd.readouterr().err
 
 
-async def test_an_exception_in_the_middle_of_a_stream_ends_it_with_an_error_event(tmp_path: Path) -> None:
-    log = tmp_path / "kimi.ndjson"
-    behaviour = Behaviour(chunk_delay=0.02)  # one event per chunk
-    async with FakeUpstream("kimi", behaviour) as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
-        calls = 0
-        feed = relay.StreamTap.feed
+async def stream_with_a_broken_tap(
+    log: Path, monkeypatch: pytest.MonkeyPatch, breaks: Callable[[bytes, int], bool], behaviour: Behaviour
+) -> tuple[bytes, dict[str, Any]]:
+    """A streamed chat whose SSE tap raises on the chunk ``breaks(chunk, count)`` picks (after reading it).
 
-        def failing(self: relay.StreamTap, chunk: bytes) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 2:
-                raise RuntimeError("a bug in the tap")
-            feed(self, chunk)
+    The answer the client got, and the request's log line."""
+    feed = relay.StreamTap.feed
+    calls = 0
 
-        body = orjson.dumps(vscode_request("kimi-k2.6", "chat"))
-        async with aiohttp.ClientSession() as session:
-            relay.StreamTap.feed = failing  # type: ignore[method-assign]
-            try:
-                async with session.post(proxy.url, data=body) as response:
-                    assert response.status == 200
-                    raw = await response.read()
-            finally:
-                relay.StreamTap.feed = feed  # type: ignore[method-assign]
-        (record,) = await read_log(log)
+    def failing(self: relay.StreamTap, chunk: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        feed(self, chunk)
+        if breaks(chunk, calls):
+            raise RuntimeError("a bug in the tap")
+
+    monkeypatch.setattr(relay.StreamTap, "feed", failing)
+    body = orjson.dumps(vscode_request("kimi-k2.6", "chat"))
+    async with (
+        FakeUpstream("kimi", behaviour) as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=body) as response,
+    ):
+        assert response.status == 200
+        raw = await response.read()
+    (record,) = await read_log(log)
+    return raw, record
+
+
+async def test_an_exception_in_the_middle_of_a_stream_ends_it_with_an_error_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, record = await stream_with_a_broken_tap(
+        tmp_path / "kimi.ndjson",
+        monkeypatch,
+        lambda _chunk, count: count == 2,
+        Behaviour(chunk_delay=0.02),  # one event per chunk
+    )
     assert record["outcome"] == "internal_error" and "RuntimeError" in record["error"]
     last = [b for b in raw.split(b"\n\n") if b.startswith(b"data: ")][-1]
     assert orjson.loads(last[6:])["error"]["code"] == "internal_error"
     assert b"a bug in the tap" not in raw  # the details are in the log, not in the answer
 
 
-async def test_an_exception_after_the_answer_ended_is_logged_with_its_own_cause(tmp_path: Path) -> None:
-    log = tmp_path / "kimi.ndjson"
-    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
-        feed = relay.StreamTap.feed
-
-        def failing(self: relay.StreamTap, chunk: bytes) -> None:
-            feed(self, chunk)
-            if b"[DONE]" in chunk:  # read after the last bytes went to the client
-                raise KeyError("late")
-
-        body = orjson.dumps(vscode_request("kimi-k2.6", "chat"))
-        async with aiohttp.ClientSession() as session:
-            relay.StreamTap.feed = failing  # type: ignore[method-assign]
-            try:
-                async with session.post(proxy.url, data=body) as response:
-                    assert response.status == 200
-                    raw = await response.read()
-            finally:
-                relay.StreamTap.feed = feed  # type: ignore[method-assign]
-        (record,) = await read_log(log)
+async def test_an_exception_after_the_answer_ended_is_logged_with_its_own_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, record = await stream_with_a_broken_tap(
+        tmp_path / "kimi.ndjson",
+        monkeypatch,
+        lambda chunk, _count: b"[DONE]" in chunk,  # read after the last bytes went to the client
+        Behaviour(),
+    )
     assert raw.endswith(b"data: [DONE]\n\n") and b'"error"' not in raw  # the client got it all
-    assert record["outcome"] == "internal_error" and "KeyError" in record["error"]
+    assert record["outcome"] == "internal_error" and "RuntimeError" in record["error"]
     assert "write" not in record["error"]
 
 
