@@ -152,6 +152,12 @@ async def holding_the_turn(port: int) -> AsyncIterator[None]:
         await asyncio.sleep(0.1)
 
 
+async def answer(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+    """POST ``body``: the answer's status, body and headers."""
+    async with session.post(url, data=body) as response:
+        return response.status, await response.read(), dict(response.headers)
+
+
 def slow_sender_head(port: int, length: int) -> bytes:
     return (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -330,19 +336,13 @@ async def test_only_so_many_may_wait_for_a_turn(monkeypatch: pytest.MonkeyPatch)
         running_proxy("kimi", upstream.url) as proxy,
         aiohttp.ClientSession() as session,
     ):
-
-        async def post() -> int:
-            async with session.post(proxy.url, data=big) as response:
-                await response.read()
-                return response.status
-
         async with holding_the_turn(proxy.port):
-            waiting = [asyncio.ensure_future(post()) for _ in range(2)]  # twice the turns may wait
+            waiting = [asyncio.ensure_future(answer(session, proxy.url, big)) for _ in range(2)]  # 2 × turns
             await asyncio.sleep(0.2)
             async with session.post(proxy.url, data=big) as response:
                 error = assert_json_error(response.status, response.headers, await response.read(), 503)
             assert "waiting" in error["message"]
-        assert await asyncio.gather(*waiting) == [200, 200]
+        assert [status for status, _, _ in await asyncio.gather(*waiting)] == [200, 200]
     assert len(upstream.received) == 2
 
 
@@ -356,12 +356,7 @@ async def test_stopping_answers_a_request_still_waiting_for_a_turn(monkeypatch: 
         aiohttp.ClientSession() as session,
         holding_the_turn(proxy.port),
     ):
-
-        async def post() -> tuple[int, bytes, dict[str, str]]:
-            async with session.post(proxy.url, data=big) as response:
-                return response.status, await response.read(), dict(response.headers)
-
-        waiting = asyncio.ensure_future(post())
+        waiting = asyncio.ensure_future(answer(session, proxy.url, big))
         await asyncio.sleep(0.2)
         await proxy.server.stop()
         status, body, headers = await asyncio.wait_for(waiting, 5)
