@@ -370,3 +370,18 @@ async def test_an_upstream_answering_plain_text_is_relayed_as_it_is() -> None:
             assert response.headers["X-Ccendpoint-Request-Id"]
     finally:
         await runner.cleanup()
+
+
+async def test_a_key_in_an_unknown_path_never_reaches_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "kimi.ndjson"
+    key = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz012345"
+    async with (
+        FakeUpstream("kimi") as upstream,
+        running_proxy("kimi", upstream.url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.get(f"{proxy.base}/v1/{key}/models") as response,
+    ):
+        assert response.status == 404
+        await response.read()
+    (record,) = await read_log(log)
+    assert record["path"].startswith("/v1/") and key not in log.read_text()

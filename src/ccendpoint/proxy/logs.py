@@ -40,8 +40,8 @@ ROTATE_BYTES = 10 * 1024 * 1024
 ROTATE_KEEP = 5
 QUEUE_LIMIT = 10_000
 
-#: Text fields of a record that may carry a key as it came (ids, the provider's error message).
-_SCRUBBED_FIELDS = ("client_request_id", "upstream_request_id", "upstream_error", "error", "model")
+#: Text fields of a record that may carry a key as it came (ids, a path, the provider's error message).
+_SCRUBBED_FIELDS = ("client_request_id", "upstream_request_id", "upstream_error", "error", "model", "path")
 #: Longest provider error message kept in the log (cut after masking, so a cut key is never left).
 ERROR_TEXT_LIMIT = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
