@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
-import inspect
 import re
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from aiohttp.test_utils import make_mocked_request
 from aiohttp.web_protocol import RequestHandler
 
 from ccendpoint.proxy import relay
-from ccendpoint.proxy.errors import json_errors, parser_reason
+from ccendpoint.proxy.errors import MAX_HEADERS, MAX_LINE, json_errors, parser_reason
 from fake_upstreams import Behaviour, FakeUpstream
 from proxy_helpers import read_log, running_proxy, vscode_request
 from raw_http import exchange
@@ -55,9 +56,9 @@ async def test_what_is_not_http_is_answered_in_json_and_logged(
     assert "Traceback" not in capfd.readouterr().err
 
 
-#: aiohttp's limits for what comes before the body, which the proxy keeps.
-LINE_LIMIT = 8190
-HEADER_COUNT_LIMIT = inspect.signature(RequestHandler).parameters["max_headers"].default
+#: The limits for what comes before the body, which the proxy sets whatever aiohttp's defaults are.
+LINE_LIMIT = MAX_LINE
+HEADER_COUNT_LIMIT = MAX_HEADERS
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,25 @@ async def test_headers_too_large_are_a_431_in_json_that_says_why(tmp_path: Path,
     assert not record["path"]
 
 
+async def test_the_header_count_limit_holds_on_the_oldest_aiohttp_the_proxy_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init = RequestHandler.__init__
+
+    def like_aiohttp_3_11(self: RequestHandler, manager: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_headers", 32768)  # aiohttp 3.11's default
+        init(self, manager, **kwargs)
+
+    monkeypatch.setattr(RequestHandler, "__init__", like_aiohttp_3_11)
+    log = tmp_path / "kimi.ndjson"
+    many = b"".join(b"X-H%d: 1\r\n" % i for i in range(HEADER_COUNT_LIMIT + 1))
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        request = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + many + b"Content-Length: 2\r\n\r\n{}"
+        status, headers, body = await asyncio.to_thread(exchange, proxy.port, request)
+    error = assert_json_error(status, headers, body, 431)
+    assert f"more than {HEADER_COUNT_LIMIT} headers" in error["message"] and not upstream.received
+
+
 @pytest.mark.parametrize("expect", [b"200-ok", b"\xb0q"], ids=["unknown", "not-utf8"])
 async def test_an_expectation_aiohttp_does_not_know_is_a_417_that_says_so(tmp_path: Path, expect: bytes) -> None:
     log = tmp_path / "kimi.ndjson"
@@ -100,6 +120,7 @@ async def test_an_expectation_aiohttp_does_not_know_is_a_417_that_says_so(tmp_pa
         error = assert_json_error(status, headers, body, 417)
         (record,) = await read_log(log)
     assert error["code"] == "expectation_failed" and "100-continue" in error["message"], error
+    assert expect.decode("latin-1") not in error["message"]  # the client's header is not echoed
     assert record["status"] == 417 and record["path"] == "/v1/chat/completions"
     assert not upstream.received
 
@@ -190,6 +211,45 @@ async def test_what_either_of_aiohttps_parsers_says_is_told_without_the_key(pars
         fed.feed_data(request_bytes)
     reason = parser_reason(refused.value, refused.value.message)
     assert reason and not any(piece.decode() in reason for piece in KEY_PIECES), reason
+
+
+def _send_in_two(port: int, first: bytes, second: bytes) -> bytes:
+    """Send ``first``, then ``second`` a moment later (the server has begun reading the body); the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(first)
+        time.sleep(0.2)
+        sock.sendall(second)
+        data = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while piece := sock.recv(65536):
+                data += piece
+    return data
+
+
+@pytest.mark.parametrize("parser", ["HttpRequestParserPy", "HttpRequestParserC"])
+async def test_a_chunked_body_that_goes_bad_half_way_is_a_400_that_holds_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parser: str
+) -> None:
+    if not hasattr(http_parser, parser):
+        pytest.skip("aiohttp runs without its C extensions here")
+    monkeypatch.setattr(aiohttp.web_protocol, "HttpRequestParser", getattr(http_parser, parser))
+    log = tmp_path / "kimi.ndjson"
+    async with FakeUpstream("kimi") as upstream, running_proxy("kimi", upstream.url, log=log) as proxy:
+        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        answer = await asyncio.to_thread(
+            _send_in_two, proxy.port, head + b'5\r\n{"a":\r\n', b"zz" + LEAKED_KEY + b"\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+        assert answer.count(b"HTTP/1.1 ") == 1  # one answer: the refusal is not answered again
+        _, _, body = answer.partition(b"\r\n\r\n")
+        error = orjson.loads(body)["error"]
+        (record,) = await read_log(log)
+    assert error["code"] == "bad_request" and "not a valid HTTP request" in error["message"]
+    assert record["status"] == 400 and record["path"] == "/v1/chat/completions"
+    written = log.read_bytes()
+    for piece in KEY_PIECES:
+        assert piece not in answer and piece not in written
+    assert not upstream.received
 
 
 # -- exceptions nobody expected ----------------------------------------------------------------------

@@ -356,9 +356,20 @@ async def test_stopping_answers_a_request_still_waiting_for_a_turn(monkeypatch: 
         aiohttp.ClientSession() as session,
         holding_the_turn(proxy.port),
     ):
+        cancels: dict[str, int] = {}  # outcome → the cancels its task still counts as it ends
+        emit = proxy.listener.log.emit
+
+        def counting(record: Any, *args: Any) -> None:
+            task = asyncio.current_task()
+            cancels[record.outcome] = task.cancelling() if task is not None else -1
+            emit(record, *args)
+
+        monkeypatch.setattr(proxy.listener.log, "emit", counting)
         waiting = asyncio.ensure_future(answer(session, proxy.url, big))
         await asyncio.sleep(0.2)
         await proxy.server.stop()
         status, body, headers = await asyncio.wait_for(waiting, 5)
     error = assert_json_error(status, headers, body, 503)
     assert error["code"] == "proxy_stopped" and not upstream.received
+    # the stop's cancel was handled: the task goes on answering as one never cancelled
+    assert cancels["proxy_stopped"] == 0

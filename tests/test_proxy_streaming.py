@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
+from ccendpoint.proxy.ending import between_events
 from ccendpoint.proxy.logs import RequestLog
 from ccendpoint.proxy.sse import BodyTap, StreamErrorCollector, StreamTap, UsageCollector
 from fake_upstreams import Behaviour, FakeUpstream
@@ -283,7 +284,7 @@ def test_stream_tap_reads_events_split_anywhere(size: int) -> None:
     tap = StreamTap([usage])
     for start in range(0, len(data), size):
         tap.feed(data[start : start + size])
-    assert tap.events == 3 and tap.done and usage.usage == {"total_tokens": 5} and tap.at_boundary
+    assert tap.events == 3 and tap.done and usage.usage == {"total_tokens": 5}
 
 
 def test_stream_tap_joins_multi_line_data_and_skips_comments_and_other_fields() -> None:
@@ -315,14 +316,11 @@ def test_stream_tap_gives_up_on_endless_lines() -> None:
     assert not tap.done
 
 
-def test_stream_tap_knows_when_it_is_between_events() -> None:
-    tap = StreamTap()
-    tap.feed(b"data: {}")
-    assert not tap.at_boundary
-    tap.feed(b"\n")
-    assert not tap.at_boundary
-    tap.feed(b"\n")
-    assert tap.at_boundary
+def test_a_stream_is_between_events_only_after_a_blank_line_or_before_any_byte() -> None:
+    assert between_events(b"") and between_events(b"}}\n\n") and between_events(b"}\r\n\r\n")
+    assert between_events(b"\n\r\n")  # LF then CRLF: a blank line too
+    for tail in (b"data", b"}}\n", b"}\r\n", b"\r\n\r", b": ping"):
+        assert not between_events(tail), tail
 
 
 def test_stream_tap_finds_error_events_but_not_the_word_error() -> None:

@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ccendpoint.proxy.deadline import Expired, within
-from ccendpoint.proxy.errors import RequestRejected
+from ccendpoint.proxy.errors import RequestRejected, not_http, parser_reason
 from ccendpoint.proxy.splice import splice_messages
 
 #: From this size on, a rewrite that left ``messages`` alone reuses the request's bytes of it
@@ -137,8 +138,17 @@ async def read_body(request: web.Request, limit: int, large: int, on_large: Call
     ``on_large`` is awaited once the body is known to reach ``large`` bytes: before reading when
     ``Content-Length`` says so, or as soon as a chunked body gets there. From then on the rest of
     the body must arrive within :data:`LARGE_READ_TIMEOUT` seconds (408), so a client that sends
-    slowly cannot keep what ``on_large`` gave it.
+    slowly cannot keep what ``on_large`` gave it. A body that turns out not to be valid HTTP half
+    way (a bad chunk) is a 400, told without the bytes the parser quotes.
     """
+    try:
+        return await _read(request, limit, large, on_large)
+    except HttpProcessingError as exc:
+        raise RequestRejected(400, not_http(parser_reason(exc, None)), "bad_request") from None
+
+
+async def _read(request: web.Request, limit: int, large: int, on_large: Callable[[], Awaitable[None]]) -> bytes:
+    """:func:`read_body` without its care for bodies that are not valid HTTP."""
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise RequestRejected(

@@ -20,7 +20,13 @@ import aiohttp
 import aiohttp.web_protocol
 import orjson
 from aiohttp import hdrs, web
-from aiohttp.http_exceptions import BadStatusLine, InvalidURLError, LineTooLong, TransferEncodingError
+from aiohttp.http_exceptions import (
+    BadStatusLine,
+    HttpProcessingError,
+    InvalidURLError,
+    LineTooLong,
+    TransferEncodingError,
+)
 from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_urldispatcher import _default_expect_handler
@@ -35,6 +41,11 @@ JSON_TYPE = "application/json"
 PACKAGE_DIR = os.path.dirname(ccendpoint.__file__) + os.sep
 #: Called for each failure the pages below answer: (request or None, status, outcome, message).
 Report = Callable[[web.BaseRequest | None, int, str, str], None]
+#: What aiohttp's parser takes (set explicitly: aiohttp's own defaults differ between releases):
+#: request line and header lines up to MAX_LINE bytes, at most MAX_HEADERS headers.
+MAX_LINE = 8190
+MAX_HEADERS = 128
+PARSER_LIMITS = {"max_line_size": MAX_LINE, "max_field_size": MAX_LINE, "max_headers": MAX_HEADERS}
 #: Set on a request whose handler writes its own log line (the chat path), so it is not logged twice.
 LOGGED: Any = web.RequestKey("ccendpoint.logged", bool) if hasattr(web, "RequestKey") else "ccendpoint.logged"
 
@@ -118,11 +129,11 @@ async def expect_handler(request: web.Request) -> None:
     """A route's ``Expect`` handling: aiohttp's (``100 Continue``), but any other expectation is a 417.
 
     aiohttp's own 417 puts the header's value in its text, which fails (a 500) when the value is
-    not UTF-8; here the value is quoted in ASCII.
+    not UTF-8; here the value is not repeated at all (a client's header is not echoed back).
     """
     expect = request.headers.get(hdrs.EXPECT, "")
     if request.version == aiohttp.HttpVersion11 and expect.lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"the proxy knows only Expect: 100-continue, not {expect!a}")
+        raise web.HTTPExpectationFailed(text="the proxy knows only Expect: 100-continue")
     await _default_expect_handler(request)
 
 
@@ -214,21 +225,19 @@ def _with_path(request: web.BaseRequest) -> web.BaseRequest | None:
     return None if placeholder else request
 
 
+def not_http(reason: str) -> str:
+    """What a client is told when its request is not valid HTTP (``reason``: see :func:`parser_reason`)."""
+    return f"this is not a valid HTTP request ({reason})."
+
+
 def _error_page(
     report: Report,
     request: web.BaseRequest,
     status: int = 500,
     exc: BaseException | None = None,
     message: str | None = None,
-    *,
-    max_line: int = 8190,
-    max_headers: int = 128,
 ) -> web.StreamResponse:
-    """aiohttp's answer to a request it could not take (not valid HTTP, headers too large …), as JSON.
-
-    ``max_line`` and ``max_headers`` are the connection's limits (aiohttp's defaults), named in the
-    hint of a 431.
-    """
+    """aiohttp's answer to a request it could not take (not valid HTTP, headers too large …), as JSON."""
     if request.writer.output_size > 0:  # as aiohttp does: an answer has begun, the connection is broken
         raise ConnectionError("an answer was already being sent")
     if status >= 500:
@@ -239,15 +248,15 @@ def _error_page(
     if isinstance(exc, LineTooLong) or reason.startswith("Too many headers"):
         status, code = 431, "headers_too_large"
         if not isinstance(exc, LineTooLong):
-            reason = f"more than {max_headers} headers"
+            reason = f"more than {MAX_HEADERS} headers"
         text = (
             f"ccendpoint proxy: the request line or headers are too large ({reason}). "
-            f"The proxy takes lines of up to {max_line} bytes and up to {max_headers} headers; "
+            f"The proxy takes lines of up to {MAX_LINE} bytes and up to {MAX_HEADERS} headers; "
             "send fewer or shorter headers."
         )
     else:
         code = "bad_request"
-        text = f"ccendpoint proxy: this is not a valid HTTP request ({reason})."
+        text = f"ccendpoint proxy: {not_http(reason)}"
     report(_with_path(request), status, "bad_request", text)
     response = error_response(status, text, code)
     response.force_close()
@@ -288,8 +297,22 @@ class _JsonErrorHandler(RequestHandler):
         report: Report | None = getattr(self._manager, "report", None)
         if report is None:
             return super().handle_error(request, status, exc, message)
-        max_line, max_headers = getattr(self, "max_field_size", 8190), getattr(self, "max_headers", 128)
-        return _error_page(report, request, status, exc, message, max_line=max_line, max_headers=max_headers)
+        return _error_page(report, request, status, exc, message)
+
+    def data_received(self, data: bytes) -> None:
+        # a body that turns out not to be HTTP half way (a bad chunk size): aiohttp's C parser queues
+        # the refusal as if it were the next request and leaves the request that reads the body
+        # waiting for bytes that will never come. That request is told instead (a 400, see body.py).
+        request = self._current_request
+        queued = len(self._messages)
+        super().data_received(data)
+        if request is None or len(self._messages) == queued:
+            return
+        refused = getattr(self._messages[-1][0], "exc", None)
+        payload = request.content
+        if isinstance(refused, HttpProcessingError) and not payload.is_eof() and payload.exception() is None:
+            self._messages.pop()
+            payload.set_exception(refused)
 
     async def finish_response(self, request: web.BaseRequest, resp: web.StreamResponse, *args: Any) -> Any:
         # aiohttp answers some requests with an HTTP error before any middleware runs (an ``Expect``

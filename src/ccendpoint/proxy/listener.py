@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from ccendpoint import __version__
-from ccendpoint.proxy.errors import install_error_pages, json_errors, server_logger
+from ccendpoint.proxy.errors import PARSER_LIMITS, install_error_pages, json_errors, server_logger
 from ccendpoint.proxy.logs import RequestLog
 from ccendpoint.proxy.loop import loop_name
 from ccendpoint.proxy.reasoning_cache import ReasoningCache
@@ -116,6 +116,7 @@ class _Runner(web.AppRunner):
 
     def __init__(self, app: web.Application, listener: Listener, **kwargs: Any) -> None:
         kwargs.setdefault("read_bufsize", READ_BUFSIZE)
+        kwargs.update(PARSER_LIMITS)  # the limits a 431 names, whatever aiohttp's defaults are
         kwargs["logger"] = server_logger(listener.report_failure)
         super().__init__(app, **kwargs)
         self.listener = listener

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from ccendpoint.proxy.body import check_structure, encode_body, parse_body, read_body
+from ccendpoint.proxy.ending import TAIL, close_after_end, drop_client, end_broken, finish
 from ccendpoint.proxy.errors import (
     JSON_TYPE,
     LOGGED,
@@ -24,7 +25,6 @@ from ccendpoint.proxy.errors import (
     describe_exception,
     error_response,
     internal_error_response,
-    stream_error_event,
     upstream_failure,
 )
 from ccendpoint.proxy.headers import forward_headers, response_headers
@@ -40,16 +40,15 @@ from ccendpoint.proxy.sse import (
     StreamTap,
     UsageCollector,
 )
-from ccendpoint.proxy.tagging import MAX_JSON_BODY, StreamTagger, new_reasoning_id, tag_json_answer
+from ccendpoint.proxy.tagging import MAX_JSON_BODY, StreamTagger, new_reasoning_id
 from ccendpoint.proxy.turns import Claim
-from ccendpoint.proxy.watchdog import Watchdog
+from ccendpoint.proxy.watchdog import Watchdog, absorb_cancel
 from ccendpoint.rules.replay import last_turn, turn_entries
 
 #: What a request still in flight when the proxy stops after its grace period is told.
 STOPPED = "the proxy was stopped before the answer was complete"
-INTERNAL = "ccendpoint proxy: an internal error ended this answer; the request log has the details."
 #: Refusals sent before the body was read to its end: the connection cannot carry another request.
-UNREAD = frozenset({"body_too_large", "proxy_busy", "body_timeout", "unsupported_encoding"})
+UNREAD = frozenset({"body_too_large", "proxy_busy", "body_timeout", "unsupported_encoding", "bad_request"})
 
 
 async def handle_chat(request: web.Request, listener: Listener) -> web.StreamResponse:
@@ -101,6 +100,7 @@ async def _chat(request: web.Request, listener: Listener, record: RequestRecord,
     except asyncio.CancelledError:
         if not listener.stopping:
             raise
+        absorb_cancel()
         # stopped while the body was read or waited for a turn: the client still gets an answer
         record.fail("proxy_stopped", STOPPED, 503)
         response = error_response(503, f"ccendpoint proxy: {STOPPED}.", "proxy_stopped")
@@ -182,7 +182,8 @@ class _Answer(web.StreamResponse):
 
     Used when the first bytes are already here (or the answer is not a stream, whose headers alone
     are of no use to a client); a stream still waiting for its first event gets a plain
-    :class:`~aiohttp.web.StreamResponse`, whose headers go out at once.
+    :class:`~aiohttp.web.StreamResponse`, whose headers go out at once. It is prepared only when
+    its first bytes go out, so an answer that breaks before any did is still a JSON error.
     """
 
     _send_headers_immediately = False
@@ -232,14 +233,20 @@ async def _relay(
     kind = _Answer if chunk or not is_sse else web.StreamResponse
     response = kind(status=upstream.status, reason=upstream.reason)
     response.headers.extend(response_headers(upstream.headers))
+    if tagger is not None:  # the tag makes the answer longer than the upstream said: it goes chunked
+        response.headers.popall("Content-Length", None)
     response.headers["X-Ccendpoint-Request-Id"] = record.id
 
-    watchdog.switch(listener.settings.idle_timeout)
+    idle = listener.settings.idle_timeout
+    watchdog.switch(idle)
     sent = 0
     held = 0
     ended = False
+    ending = False  # the end of the answer is with the connection: nothing may follow it
+    writing = False  # a write to the client is under way: a silence now is the client's
+    last = before = b""  # the last two pieces handed to the client: where its stream stands
     try:
-        if whole is None:  # a held answer is prepared at its end, with its new length
+        if kind is web.StreamResponse:  # a stream still waiting for its first event: headers now
             await response.prepare(request)
         if not chunk:
             chunk = await content.readany()
@@ -254,48 +261,70 @@ async def _relay(
                 out = b""
                 if held > MAX_JSON_BODY:  # too large to tag: send it as it is
                     out, whole = b"".join(whole), None
-                    await response.prepare(request)
             elif tagger is not None:
                 out = tagger.feed(chunk)
+            writing = True
             if content.at_eof():  # the last bytes: the end of the answer leaves with them, in one write
-                sent += await _finish(request, response, out, tagger, whole, record)
+                ending = True
+                sent += await finish(request, response, out, tagger, whole, record)
                 ended = True
             elif out:
-                await response.write(out)
+                before, last = last, out
                 sent += len(out)
+                if not response.prepared:  # the headers leave with the first bytes
+                    await response.prepare(request)
+                await response.write(out)
+            writing = False
             if sse is not None:
                 sse.feed(chunk)
             elif body_tap is not None:
                 body_tap.feed(chunk)
             if ended:
                 break
+            watchdog.touch()  # the time spent writing is not the upstream's silence
             chunk = await content.readany()
-        watchdog.stop()
         if not ended:
-            sent += await _finish(request, response, b"", tagger, whole, record)
+            ending = writing = True
+            sent += await finish(request, response, b"", tagger, whole, record)
+            writing = False
+        watchdog.stop()
         if body_tap is not None:
             body_tap.finish()
     except asyncio.CancelledError:
-        if listener.stopping:
-            watchdog.absorb()
-            return await _end_broken(response, sse, record, "proxy_stopped", STOPPED, "proxy_stopped")
-        if not watchdog.fired:
+        stopping = listener.stopping
+        if not stopping and not watchdog.fired:
             record.outcome = "client_disconnected"
             raise
         watchdog.absorb()
-        message = f"the upstream {listener.upstream_host} went silent for {listener.settings.idle_timeout:g} s"
-        return await _end_broken(response, sse, record, "upstream_idle_timeout", message, "upstream_timeout")
+        if not stopping and writing:  # the client stopped reading: there is no one to tell
+            record.fail("client_stalled", f"the client read nothing of the answer for {idle:g} s")
+            drop_client(request)
+            return response
+        if stopping:
+            outcome, message, code = "proxy_stopped", STOPPED, "proxy_stopped"
+        else:
+            outcome, code = "upstream_idle_timeout", "upstream_timeout"
+            message = f"the upstream {listener.upstream_host} went silent for {idle:g} s"
+        if ending:  # the end is already on its way: let it go out, then close
+            record.fail(outcome, message)
+            close_after_end(request)
+            return response
+        tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
+        return await end_broken(request, response, tail, record, outcome, message, code, idle)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
         if isinstance(exc, ConnectionResetError) or request.transport is None or request.transport.is_closing():
             record.outcome = "client_disconnected"  # writing to the client failed
             return response
         message = f"the upstream {listener.upstream_host} broke off the answer mid-stream"
-        return await _end_broken(response, sse, record, "upstream_broke", message)
+        tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
+        return await end_broken(request, response, tail, record, "upstream_broke", message, patience=idle)
     except Exception as exc:  # a bug: end the answer cleanly, and log what and where
         if ended:  # the client has the whole answer: only the log says what went wrong after it
             record.fail("internal_error", describe_exception(exc))
             return response
-        return await _end_broken(response, sse, record, "internal_error", describe_exception(exc), "internal_error")
+        tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
+        message = describe_exception(exc)
+        return await end_broken(request, response, tail, record, "internal_error", message, "internal_error", idle)
     finally:
         record.bytes_out = sent
         if sse is not None:
@@ -309,30 +338,6 @@ async def _relay(
         if answer is not None and remember is not None and record.outcome == "ok":
             remember.store(answer)
     return response
-
-
-async def _finish(
-    request: web.Request,
-    response: web.StreamResponse,
-    out: bytes,
-    tagger: StreamTagger | None,
-    whole: list[bytes] | None,
-    record: RequestRecord,
-) -> int:
-    """Send the answer's last bytes and its end in one write; the number of body bytes sent."""
-    data = out
-    if tagger is not None:
-        data += tagger.flush()  # an unfinished event held back at the end of the answer
-        record.reasoning_tagged = tagger.tagged
-    if whole is not None:
-        body = b"".join(whole)
-        tagged = tag_json_answer(body, new_reasoning_id())
-        record.reasoning_tagged = tagged is not None
-        data = tagged if tagged is not None else body
-        response.content_length = len(data)
-        await response.prepare(request)
-    await response.write_eof(data)
-    return len(data)
 
 
 class Remember:
@@ -360,34 +365,3 @@ class Remember:
         if entries:
             self.cache.put(entries)
             self.record.reasoning_stored = len(entries)  # tool-call messages a later turn can get back
-
-
-async def _end_broken(
-    response: web.StreamResponse,
-    sse: StreamTap | None,
-    record: RequestRecord,
-    outcome: str,
-    message: str,
-    code: str = "upstream_stream_broken",
-) -> web.StreamResponse:
-    """End the client's answer after an upstream failure; streams get a final error event.
-
-    An answer held back whole (to be tagged) has sent nothing yet: it becomes a JSON error.
-    """
-    if not response.prepared:
-        if outcome == "internal_error":
-            record.fail(outcome, message, 500)
-            return internal_error_response()
-        status = {"upstream_idle_timeout": 504, "proxy_stopped": 503}.get(outcome, 502)
-        record.fail(outcome, message, status)
-        code = "upstream_timeout" if status == 504 else code
-        return error_response(status, f"ccendpoint proxy: {message}.", code)
-    record.fail(outcome, message)
-    response.force_close()
-    # a bug's details stay in the log; the client is told only that the proxy failed
-    told = INTERNAL if outcome == "internal_error" else f"ccendpoint proxy: {message}."
-    with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionError):
-        if sse is not None and sse.at_boundary:
-            await response.write(stream_error_event(told, code))
-        await response.write_eof()
-    return response

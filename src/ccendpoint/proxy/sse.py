@@ -144,12 +144,6 @@ class StreamTap:
         self.bad_events = 0  # events a collector wanted that were not valid JSON objects
         self._pending = b""  # the unfinished event after the last blank line (line endings as LF)
 
-    @property
-    def at_boundary(self) -> bool:
-        """True between events: appending a new event now cannot corrupt a half-sent one."""
-        pending = self._pending
-        return not pending or (pending.endswith(b"\n") and _data(pending) is None)
-
     def feed(self, chunk: bytes) -> None:
         if self.broken or not chunk:
             return

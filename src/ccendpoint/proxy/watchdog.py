@@ -54,6 +54,16 @@ class Watchdog:
 
     def absorb(self) -> None:
         """The cancellation was ours and is handled: let the task carry on normally."""
-        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
-        if uncancel is not None:
-            uncancel()
+        absorb_cancel(self._task)
+
+
+def absorb_cancel(task: asyncio.Task[object] | None = None) -> None:
+    """A cancel of ``task`` (the current one by default) is handled: it carries on as if none came.
+
+    Without this, the task would still count the cancel (Python 3.11+), and a timeout it enters
+    later would be taken for that cancel.
+    """
+    task = task or asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    if uncancel is not None:
+        uncancel()
