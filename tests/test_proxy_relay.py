@@ -217,6 +217,25 @@ def client_stops_reading(monkeypatch: pytest.MonkeyPatch, port: int) -> asyncio.
     return stuck
 
 
+async def stopped_while_stuck(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, provider_id: str, turn: str, upstream: Handler
+) -> tuple[bytes, bytes, dict[str, Any]]:
+    """A stream from ``upstream`` to a client that stops reading, and the proxy stopped while a write
+    to it waits: (the body the client got, what the connection carried after its end, the log line)."""
+    log = tmp_path / "proxy.ndjson"
+    model = provider(provider_id).current_models()[0].id
+    async with upstream_with(upstream) as url, running_proxy(provider_id, url, log=log, grace=0.1) as proxy:
+        stuck = client_stops_reading(monkeypatch, proxy.port)
+        body = orjson.dumps(vscode_request(model, turn))
+        reading = asyncio.ensure_future(asyncio.to_thread(read_until_closed, proxy.port, raw_request(proxy.port, body)))
+        await asyncio.wait_for(stuck.wait(), 5)
+        await proxy.server.stop()
+        raw = await asyncio.wait_for(reading, 5)
+        (record,) = await read_log(log)
+    answer, after = unchunk(raw)
+    return answer, after, record
+
+
 async def test_a_stop_while_the_end_of_a_stream_is_sent_ends_it_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -227,17 +246,7 @@ async def test_a_stop_while_the_end_of_a_stream_is_sent_ends_it_once(
         await response.write_eof(DEEPSEEK_ANSWER)
         return response
 
-    log = tmp_path / "proxy.ndjson"
-    model = provider("deepseek").current_models()[0].id
-    async with upstream_with(whole) as url, running_proxy("deepseek", url, log=log, grace=0.1) as proxy:
-        stuck = client_stops_reading(monkeypatch, proxy.port)
-        body = orjson.dumps(vscode_request(model, "first"))
-        reading = asyncio.ensure_future(asyncio.to_thread(read_until_closed, proxy.port, raw_request(proxy.port, body)))
-        await asyncio.wait_for(stuck.wait(), 5)
-        await proxy.server.stop()
-        raw = await asyncio.wait_for(reading, 5)
-        (record,) = await read_log(log)
-    answer, after = unchunk(raw)
+    answer, after, record = await stopped_while_stuck(monkeypatch, tmp_path, "deepseek", "first", whole)
     assert after == b"", after  # nothing follows the end: no second end marker, no event after it
     assert answer.endswith(b"data: [DONE]\n\n")
     assert record["outcome"] == "proxy_stopped"
@@ -257,17 +266,7 @@ async def test_an_error_event_never_lands_inside_half_an_event(tmp_path: Path, m
         await asyncio.sleep(30)  # the rest of the event never comes
         return response
 
-    log = tmp_path / "proxy.ndjson"
-    model = provider("glm").current_models()[0].id
-    async with upstream_with(halting) as url, running_proxy("glm", url, log=log, grace=0.1) as proxy:
-        stuck = client_stops_reading(monkeypatch, proxy.port)
-        body = orjson.dumps(vscode_request(model, "chat"))
-        reading = asyncio.ensure_future(asyncio.to_thread(read_until_closed, proxy.port, raw_request(proxy.port, body)))
-        await asyncio.wait_for(stuck.wait(), 5)
-        await proxy.server.stop()
-        raw = await asyncio.wait_for(reading, 5)
-        (record,) = await read_log(log)
-    answer, after = unchunk(raw)
+    answer, after, record = await stopped_while_stuck(monkeypatch, tmp_path, "glm", "chat", halting)
     assert after == b""
     assert answer.startswith(first) and b'"error"' not in answer  # no event glued to the half one
     assert record["outcome"] == "proxy_stopped"
