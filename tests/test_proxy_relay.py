@@ -167,10 +167,11 @@ async def test_a_tagged_stream_that_came_with_a_length_arrives_whole() -> None:
     assert first["choices"][0]["delta"]["cot_id"].startswith("ccr-")
 
 
-def raw_request(port: int, body: bytes) -> bytes:
+def raw_request(port: int, body: bytes, extra: bytes = b"") -> bytes:
+    """VS Code's request for ``body`` as bytes (``extra``: more header lines)."""
     head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in VSCODE_HEADERS.items())
-    return head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    return head.encode() + extra + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
 def read_until_closed(port: int, request: bytes) -> bytes:
@@ -198,22 +199,25 @@ def unchunk(raw: bytes) -> tuple[bytes, bytes]:
         body = body[size + 2 :]
 
 
-def client_stops_reading(monkeypatch: pytest.MonkeyPatch, port: int) -> asyncio.Event:
-    """The next time the proxy (on ``port``) waits for a client to take its bytes, it waits for good,
-    as when a client stops reading: the bytes are with the connection, the write never returns.
+def client_stops_reading(monkeypatch: pytest.MonkeyPatch, port: int, for_seconds: float | None = None) -> asyncio.Event:
+    """The next time the proxy (on ``port``) waits for a client to take its bytes, it waits
+    ``for_seconds`` (for good when None), as when a client stops reading: the bytes are with the
+    connection, the write does not return.
 
     The event is set once that wait has begun."""
     drain = StreamWriter.drain
     stuck = asyncio.Event()
 
-    async def never_drained(self: StreamWriter) -> None:
+    async def slow_drain(self: StreamWriter) -> None:
         transport = self.transport
         if not stuck.is_set() and transport is not None and transport.get_extra_info("sockname")[1] == port:
             stuck.set()
-            await asyncio.get_running_loop().create_future()  # only a cancel ends it
+            if for_seconds is None:
+                await asyncio.get_running_loop().create_future()  # only a cancel ends it
+            await asyncio.sleep(for_seconds)
         await drain(self)
 
-    monkeypatch.setattr(StreamWriter, "drain", never_drained)
+    monkeypatch.setattr(StreamWriter, "drain", slow_drain)
     return stuck
 
 
@@ -302,5 +306,110 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_upstream_not_blame
         await asyncio.wait_for(upstream_gone.wait(), 2)
         raw = await asyncio.wait_for(reading, 5)
     assert not raw.endswith(b"0\r\n\r\n")  # dropped, not ended: there was no one to tell
-    assert record["outcome"] == "client_stalled" and "read nothing" in record["error"]
+    assert record["outcome"] == "client_stalled" and "did not keep up" in record["error"]
     assert proxy.listener.in_flight == 0
+
+
+async def test_the_upstreams_silence_before_its_end_is_not_counted_against_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream ends its answer after a pause, then the client takes a while over the held
+    answer: neither wait reaches the idle timeout on its own, so the answer is whole and ``ok``."""
+
+    async def late_end(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})  # chunked
+        await response.prepare(request)
+        await response.write(orjson.dumps(ANSWER))
+        await asyncio.sleep(0.35)  # the end of the body comes late
+        await response.write_eof()
+        return response
+
+    log = tmp_path / "kimi.ndjson"
+    async with upstream_with(late_end) as url, running_proxy("kimi", url, log=log, idle_timeout=0.5) as proxy:
+        client_stops_reading(monkeypatch, proxy.port, for_seconds=0.3)
+        request = raw_request(proxy.port, follow_up(), b"Connection: close\r\n")
+        raw = await asyncio.to_thread(read_until_closed, proxy.port, request)  # the client stays to the end
+        (record,) = await read_log(log)
+    assert raw.startswith(b"HTTP/1.1 200 ")
+    assert orjson.loads(raw.partition(b"\r\n\r\n")[2])["choices"][0]["message"]["cot_id"].startswith("ccr-")
+    assert record["outcome"] == "ok", record
+
+
+def held_open(port: int) -> int:
+    """How many connections the server on ``port`` still holds open, as the system sees them."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        pytest.skip("the system's connection table is read from /proc/net/tcp (Linux)")
+    rows = [line.split() for line in table.read_text().splitlines()[1:]]
+    return sum(1 for row in rows if int(row[1].split(":")[1], 16) == port and row[3] == "01")  # ESTABLISHED
+
+
+async def test_a_client_that_reads_nothing_after_a_break_is_dropped_after_its_patience(tmp_path: Path) -> None:
+    """The upstream breaks off while the proxy still has bytes for a client that reads nothing: the
+    last error event cannot be sent, and the connection is closed after ``--idle-timeout``."""
+    proxies: list[Any] = []
+
+    def to_clients() -> list[asyncio.Transport]:
+        runners = proxies[0].server._runners
+        return [h.transport for r in runners for h in r.server.connections if h.transport is not None]
+
+    broke = asyncio.Event()
+
+    async def then_breaks(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        event = sse(delta(content="z" * 900))
+        while not any(t.get_write_buffer_size() > 64 * 1024 for t in to_clients()):
+            await response.write(event)  # until the client's connection is full
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.5)  # silent for half the idle timeout, then gone
+        assert request.transport is not None
+        request.transport.abort()
+        broke.set()
+        return response
+
+    log = tmp_path / "proxy.ndjson"
+    model = provider("glm").current_models()[0].id
+    async with upstream_with(then_breaks) as url, running_proxy("glm", url, log=log, idle_timeout=1.0) as proxy:
+        proxies.append(proxy)
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", proxy.port))
+            client.sendall(raw_request(proxy.port, orjson.dumps(vscode_request(model, "chat"))))
+            await asyncio.wait_for(broke.wait(), 20)
+            for _ in range(60):  # the patience (1 s) after the break, and a little more
+                if not held_open(proxy.port):
+                    break
+                await asyncio.sleep(0.05)
+            assert not held_open(proxy.port), "the proxy still holds a connection to a client that reads nothing"
+            (record,) = await read_log(log)
+    assert record["outcome"] == "upstream_broke"
+
+
+async def test_a_stream_that_came_with_a_length_and_broke_ends_with_a_whole_error_event(tmp_path: Path) -> None:
+    first = sse(delta(content="Hello."))
+
+    async def gateway(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response.content_length = len(first) + 50  # the rest (one more event) never comes
+        await response.prepare(request)
+        await response.write(first)
+        await asyncio.sleep(0.2)
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    log = tmp_path / "proxy.ndjson"
+    model = provider("glm").current_models()[0].id
+    async with upstream_with(gateway) as url, running_proxy("glm", url, log=log) as proxy:
+        body = orjson.dumps(vscode_request(model, "chat"))
+        raw = await asyncio.to_thread(read_until_closed, proxy.port, raw_request(proxy.port, body))
+        (record,) = await read_log(log)
+    assert b"content-length" not in raw.partition(b"\r\n\r\n")[0].lower()
+    answer, after = unchunk(raw)
+    assert answer.startswith(first) and after == b""
+    assert orjson.loads(answer[len(first) + 6 :])["error"]["code"] == "upstream_stream_broken"
+    assert record["outcome"] == "upstream_broke"

@@ -143,8 +143,12 @@ async def read_body(request: web.Request, limit: int, large: int, on_large: Call
     """
     try:
         return await _read(request, limit, large, on_large)
-    except HttpProcessingError as exc:
-        raise RequestRejected(400, not_http(parser_reason(exc, None)), "bad_request") from None
+    except (HttpProcessingError, web.RequestPayloadError) as exc:
+        # aiohttp's pure-Python parser wraps what it refused in a RequestPayloadError whose text
+        # quotes the bytes: only the parser's own exception, behind it, is described
+        refused = exc if isinstance(exc, HttpProcessingError) else exc.__cause__
+        reason = parser_reason(refused, None) if isinstance(refused, HttpProcessingError) else "the body is not valid"
+        raise RequestRejected(400, not_http(reason), "bad_request") from None
 
 
 async def _read(request: web.Request, limit: int, large: int, on_large: Callable[[], Awaitable[None]]) -> bytes:

@@ -233,7 +233,7 @@ async def _relay(
     kind = _Answer if chunk or not is_sse else web.StreamResponse
     response = kind(status=upstream.status, reason=upstream.reason)
     response.headers.extend(response_headers(upstream.headers))
-    if tagger is not None:  # the tag makes the answer longer than the upstream said: it goes chunked
+    if is_sse:  # a tag or a last error event makes a stream longer than the upstream said: it goes chunked
         response.headers.popall("Content-Length", None)
     response.headers["X-Ccendpoint-Request-Id"] = record.id
 
@@ -284,6 +284,7 @@ async def _relay(
             watchdog.touch()  # the time spent writing is not the upstream's silence
             chunk = await content.readany()
         if not ended:
+            watchdog.touch()  # the upstream's silence before its end is not the client's
             ending = writing = True
             sent += await finish(request, response, b"", tagger, whole, record)
             writing = False
@@ -291,13 +292,14 @@ async def _relay(
         if body_tap is not None:
             body_tap.finish()
     except asyncio.CancelledError:
+        watchdog.stop()  # from here on, ending the answer is bounded by end_broken's own patience
         stopping = listener.stopping
         if not stopping and not watchdog.fired:
             record.outcome = "client_disconnected"
             raise
         watchdog.absorb()
         if not stopping and writing:  # the client stopped reading: there is no one to tell
-            record.fail("client_stalled", f"the client read nothing of the answer for {idle:g} s")
+            record.fail("client_stalled", f"the client did not keep up: a write to it waited {idle:g} s")
             drop_client(request)
             return response
         if stopping:
@@ -312,6 +314,7 @@ async def _relay(
         tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
         return await end_broken(request, response, tail, record, outcome, message, code, idle)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
+        watchdog.stop()
         if isinstance(exc, ConnectionResetError) or request.transport is None or request.transport.is_closing():
             record.outcome = "client_disconnected"  # writing to the client failed
             return response
@@ -319,6 +322,7 @@ async def _relay(
         tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
         return await end_broken(request, response, tail, record, "upstream_broke", message, patience=idle)
     except Exception as exc:  # a bug: end the answer cleanly, and log what and where
+        watchdog.stop()
         if ended:  # the client has the whole answer: only the log says what went wrong after it
             record.fail("internal_error", describe_exception(exc))
             return response
