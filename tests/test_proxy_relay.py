@@ -4,6 +4,7 @@ broke before any of it was sent, and with one clean end when it is cut while a c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -184,33 +185,45 @@ def read_until_closed(port: int, request: bytes) -> bytes:
     return data
 
 
-def unchunk(raw: bytes) -> tuple[bytes, bytes]:
-    """A chunked answer's body, and whatever the connection carried after its end marker."""
+def unchunk(raw: bytes) -> tuple[bytes, bytes | None]:
+    """A chunked answer's body, and whatever the connection carried after its end marker (None when
+    the connection closed before the end: the client can tell the answer is incomplete)."""
     body = raw.partition(b"\r\n\r\n")[2]
     out = b""
     while True:
-        size_line, _, body = body.partition(b"\r\n")
+        size_line, found, body = body.partition(b"\r\n")
+        if not found:
+            return out, None
         size = int(size_line, 16)
         if size == 0:
             assert body.startswith(b"\r\n"), body[:20]
             return out, body[2:]
+        if len(body) < size + 2:
+            return out + body[:size], None
         out += body[:size]
         assert body[size : size + 2] == b"\r\n"
         body = body[size + 2 :]
 
 
-def client_stops_reading(monkeypatch: pytest.MonkeyPatch, port: int, for_seconds: float | None = None) -> asyncio.Event:
-    """The next time the proxy (on ``port``) waits for a client to take its bytes, it waits
-    ``for_seconds`` (for good when None), as when a client stops reading: the bytes are with the
-    connection, the write does not return.
+def _proxys(writer: StreamWriter, port: int) -> bool:
+    """Whether ``writer`` writes to a client of the proxy on ``port``."""
+    transport = writer.transport
+    return transport is not None and transport.get_extra_info("sockname")[1] == port
+
+
+def client_stops_reading(
+    monkeypatch: pytest.MonkeyPatch, port: int, for_seconds: float | None = None, *, every_time: bool = False
+) -> asyncio.Event:
+    """The next time (``every_time``: each time) the proxy on ``port`` waits for a client to take its
+    bytes, it waits ``for_seconds`` (for good when None), as when a client stops reading: the bytes
+    are with the connection, the write does not return.
 
     The event is set once that wait has begun."""
     drain = StreamWriter.drain
     stuck = asyncio.Event()
 
     async def slow_drain(self: StreamWriter) -> None:
-        transport = self.transport
-        if not stuck.is_set() and transport is not None and transport.get_extra_info("sockname")[1] == port:
+        if (every_time or not stuck.is_set()) and _proxys(self, port):
             stuck.set()
             if for_seconds is None:
                 await asyncio.get_running_loop().create_future()  # only a cancel ends it
@@ -221,9 +234,25 @@ def client_stops_reading(monkeypatch: pytest.MonkeyPatch, port: int, for_seconds
     return stuck
 
 
+def client_reads_at(monkeypatch: pytest.MonkeyPatch, port: int, bytes_per_second: float) -> None:
+    """Clients of the proxy on ``port`` take its bytes at ``bytes_per_second``: each wait for them
+    lasts as long as the bytes written since the last one take at that pace."""
+    drain = StreamWriter.drain
+    taken: dict[int, int] = {}
+
+    async def paced_drain(self: StreamWriter) -> None:
+        if _proxys(self, port):
+            written = self.output_size - taken.get(id(self), 0)
+            taken[id(self)] = self.output_size
+            await asyncio.sleep(written / bytes_per_second)
+        await drain(self)
+
+    monkeypatch.setattr(StreamWriter, "drain", paced_drain)
+
+
 async def stopped_while_stuck(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, provider_id: str, turn: str, upstream: Handler
-) -> tuple[bytes, bytes, dict[str, Any]]:
+) -> tuple[bytes, bytes | None, dict[str, Any]]:
     """A stream from ``upstream`` to a client that stops reading, and the proxy stopped while a write
     to it waits: (the body the client got, what the connection carried after its end, the log line)."""
     log = tmp_path / "proxy.ndjson"
@@ -253,7 +282,8 @@ async def test_a_stop_while_the_end_of_a_stream_is_sent_ends_it_once(
     answer, after, record = await stopped_while_stuck(monkeypatch, tmp_path, "deepseek", "first", whole)
     assert after == b"", after  # nothing follows the end: no second end marker, no event after it
     assert answer.endswith(b"data: [DONE]\n\n")
-    assert record["outcome"] == "proxy_stopped"
+    assert record["outcome"] == "proxy_stopped" and "all of it was handed" in record["error"]
+    assert record["bytes_out"] == len(answer)
 
 
 async def test_an_error_event_never_lands_inside_half_an_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -271,7 +301,7 @@ async def test_an_error_event_never_lands_inside_half_an_event(tmp_path: Path, m
         return response
 
     answer, after, record = await stopped_while_stuck(monkeypatch, tmp_path, "glm", "chat", halting)
-    assert after == b""
+    assert after is None  # no end marker: the client sees the answer broke off
     assert answer.startswith(first) and b'"error"' not in answer  # no event glued to the half one
     assert record["outcome"] == "proxy_stopped"
 
@@ -413,3 +443,78 @@ async def test_a_stream_that_came_with_a_length_and_broke_ends_with_a_whole_erro
     assert answer.startswith(first) and after == b""
     assert orjson.loads(answer[len(first) + 6 :])["error"]["code"] == "upstream_stream_broken"
     assert record["outcome"] == "upstream_broke"
+
+
+async def test_an_answer_cut_after_some_of_it_was_sent_does_not_look_complete(tmp_path: Path) -> None:
+    async def cut(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})  # chunked
+        await response.prepare(request)
+        await response.write(orjson.dumps(ANSWER)[:100])
+        await asyncio.sleep(0.1)
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    log = tmp_path / "proxy.ndjson"
+    async with (
+        upstream_with(cut) as url,
+        running_proxy("glm", url, log=log) as proxy,
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url, data=GLM_CHAT) as response,
+    ):
+        assert response.status == 200  # sent before the upstream broke off
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+    (record,) = await read_log(log)
+    assert record["outcome"] == "upstream_broke" and record["bytes_out"] == 100
+
+
+async def test_a_client_that_reads_a_large_held_answer_slowly_gets_all_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = orjson.dumps({**ANSWER, "padding": "x" * 2_000_000})
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.Response(body=big, content_type="application/json")
+
+    log = tmp_path / "kimi.ndjson"
+    async with upstream_with(answer) as url, running_proxy("kimi", url, log=log, idle_timeout=0.5) as proxy:
+        client_reads_at(monkeypatch, proxy.port, 1_000_000)  # two seconds for the whole answer
+        request = raw_request(proxy.port, follow_up(), b"Connection: close\r\n")
+        raw = await asyncio.to_thread(read_until_closed, proxy.port, request)
+        (record,) = await read_log(log)
+    body = raw.partition(b"\r\n\r\n")[2]
+    assert orjson.loads(body)["padding"] == "x" * 2_000_000
+    assert record["outcome"] == "ok" and record["bytes_out"] == len(body)
+
+
+async def test_stopping_does_not_wait_for_a_client_that_reads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def endless(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):
+            while True:
+                await response.write(sse(delta(content="z" * 20_000)))
+                await asyncio.sleep(0.02)
+        return response
+
+    log = tmp_path / "proxy.ndjson"
+    model = provider("glm").current_models()[0].id
+    async with upstream_with(endless) as url, running_proxy("glm", url, log=log, grace=0.1) as proxy:
+        stuck = client_stops_reading(monkeypatch, proxy.port, every_time=True)
+        body = orjson.dumps(vscode_request(model, "chat"))
+        reading = asyncio.ensure_future(asyncio.to_thread(read_until_closed, proxy.port, raw_request(proxy.port, body)))
+        await asyncio.wait_for(stuck.wait(), 5)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await proxy.server.stop()
+        took = loop.time() - started
+        await asyncio.wait_for(reading, 5)
+        (record,) = await read_log(log)
+    assert took < 0.1 + 1.0, took  # the grace period, then at most a second (docs/proxy.md, "Stopping")
+    assert record["outcome"] == "proxy_stopped"

@@ -9,6 +9,7 @@ start of another HTTP message.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -21,17 +22,21 @@ from ccendpoint.proxy.tagging import StreamTagger, new_reasoning_id, tag_json_an
 INTERNAL = "ccendpoint proxy: an internal error ended this answer; the request log has the details."
 #: How many of the last bytes sent tell whether a stream ends between events (``\r\n\r\n``).
 TAIL = 4
+#: Larger writes go in pieces of this size (see :func:`send`).
+PIECE = 256 * 1024
+#: How long a last error event may wait for a client while the proxy stops (within its second).
+STOPPING_PATIENCE = 0.5
 
 
-async def finish(
-    request: web.Request,
+def last_bytes(
     response: web.StreamResponse,
     out: bytes,
     tagger: StreamTagger | None,
     whole: list[bytes] | None,
     record: RequestRecord,
-) -> int:
-    """Send the answer's last bytes and its end in one write; the number of body bytes sent."""
+) -> bytes:
+    """The answer's last bytes: ``out`` and what the tagger still holds, or the held answer, tagged
+    (the response then gets its new length)."""
     data = out
     if tagger is not None:
         data += tagger.flush()  # an unfinished event held back at the end of the answer
@@ -42,10 +47,31 @@ async def finish(
         record.reasoning_tagged = tagged is not None
         data = tagged if tagged is not None else body
         response.content_length = len(data)
-    if not response.prepared:  # the headers leave with these bytes
+    return data
+
+
+async def send(
+    request: web.Request, response: web.StreamResponse, data: bytes, kept_up: Callable[[], None], *, end: bool = False
+) -> None:
+    """Hand ``data`` to the client (``end``: and end the answer with it, in the same write).
+
+    The headers leave with the first bytes. More than :data:`PIECE` bytes go in pieces, calling
+    ``kept_up`` after each: a client that keeps reading, however slowly, is not one that stopped.
+    """
+    if not response.prepared:
         await response.prepare(request)
-    await response.write_eof(data)
-    return len(data)
+    start = 0
+    if len(data) > PIECE:
+        view = memoryview(data)
+        while len(data) - start > PIECE:
+            await response.write(view[start : start + PIECE])
+            kept_up()
+            start += PIECE
+    rest = data[start:] if start else data
+    if end:
+        await response.write_eof(rest)
+    elif rest:
+        await response.write(rest)
 
 
 def between_events(tail: bytes) -> bool:
@@ -79,8 +105,9 @@ async def end_broken(
     """End the client's answer after a failure.
 
     An answer that has sent nothing yet becomes a JSON error. A stream (``tail``: the last bytes
-    sent, None when the answer is not a stream) gets a final error event when it is between events.
-    A client that does not take that end within ``patience`` seconds is dropped.
+    sent, None when the answer is not a stream) gets a final error event when it is between events;
+    a client that does not take that end within ``patience`` seconds is dropped. Any other answer
+    is cut off without its end, so that the client sees it is incomplete.
     """
     if not response.prepared:
         if outcome == "internal_error":
@@ -93,8 +120,11 @@ async def end_broken(
     record.fail(outcome, message)
     response.force_close()
     # a bug's details stay in the log; the client is told only that the proxy failed
+    if tail is None or not between_events(tail):
+        drop_client(request)  # an end marker now would make half an answer look whole
+        return response
     told = INTERNAL if outcome == "internal_error" else f"ccendpoint proxy: {message}."
-    event = stream_error_event(told, code) if tail is not None and between_events(tail) else b""
+    event = stream_error_event(told, code)
     with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionError):
         try:
             await within(response.write_eof(event), patience)

@@ -17,7 +17,16 @@ import aiohttp
 from aiohttp import web
 
 from ccendpoint.proxy.body import check_structure, encode_body, parse_body, read_body
-from ccendpoint.proxy.ending import TAIL, close_after_end, drop_client, end_broken, finish
+from ccendpoint.proxy.ending import (
+    PIECE,
+    STOPPING_PATIENCE,
+    TAIL,
+    close_after_end,
+    drop_client,
+    end_broken,
+    last_bytes,
+    send,
+)
 from ccendpoint.proxy.errors import (
     JSON_TYPE,
     LOGGED,
@@ -47,6 +56,7 @@ from ccendpoint.rules.replay import last_turn, turn_entries
 
 #: What a request still in flight when the proxy stops after its grace period is told.
 STOPPED = "the proxy was stopped before the answer was complete"
+STOPPED_AT_END = "the proxy was stopped while the end of the answer was sent; all of it was handed to the connection"
 #: Refusals sent before the body was read to its end: the connection cannot carry another request.
 UNREAD = frozenset({"body_too_large", "proxy_busy", "body_timeout", "unsupported_encoding", "bad_request"})
 
@@ -265,15 +275,18 @@ async def _relay(
                 out = tagger.feed(chunk)
             writing = True
             if content.at_eof():  # the last bytes: the end of the answer leaves with them, in one write
+                out = last_bytes(response, out, tagger, whole, record)
                 ending = True
-                sent += await finish(request, response, out, tagger, whole, record)
+                sent += len(out)
+                await send(request, response, out, watchdog.touch, end=True)
                 ended = True
             elif out:
                 before, last = last, out
                 sent += len(out)
-                if not response.prepared:  # the headers leave with the first bytes
-                    await response.prepare(request)
-                await response.write(out)
+                if len(out) > PIECE or not response.prepared:
+                    await send(request, response, out, watchdog.touch)
+                else:
+                    await response.write(out)
             writing = False
             if sse is not None:
                 sse.feed(chunk)
@@ -285,8 +298,10 @@ async def _relay(
             chunk = await content.readany()
         if not ended:
             watchdog.touch()  # the upstream's silence before its end is not the client's
+            out = last_bytes(response, b"", tagger, whole, record)
             ending = writing = True
-            sent += await finish(request, response, b"", tagger, whole, record)
+            sent += len(out)
+            await send(request, response, out, watchdog.touch, end=True)
             writing = False
         watchdog.stop()
         if body_tap is not None:
@@ -298,21 +313,23 @@ async def _relay(
             record.outcome = "client_disconnected"
             raise
         watchdog.absorb()
+        if stopping and ending:  # the whole answer is with the connection: let it go out, then close
+            record.fail("proxy_stopped", STOPPED_AT_END)
+            close_after_end(request)
+            return response
         if not stopping and writing:  # the client stopped reading: there is no one to tell
             record.fail("client_stalled", f"the client did not keep up: a write to it waited {idle:g} s")
             drop_client(request)
             return response
-        if stopping:
-            outcome, message, code = "proxy_stopped", STOPPED, "proxy_stopped"
-        else:
-            outcome, code = "upstream_idle_timeout", "upstream_timeout"
-            message = f"the upstream {listener.upstream_host} went silent for {idle:g} s"
-        if ending:  # the end is already on its way: let it go out, then close
-            record.fail(outcome, message)
-            close_after_end(request)
-            return response
         tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
-        return await end_broken(request, response, tail, record, outcome, message, code, idle)
+        if stopping:
+            return await end_broken(
+                request, response, tail, record, "proxy_stopped", STOPPED, "proxy_stopped", STOPPING_PATIENCE
+            )
+        silent = f"the upstream {listener.upstream_host} went silent for {idle:g} s"
+        return await end_broken(
+            request, response, tail, record, "upstream_idle_timeout", silent, "upstream_timeout", idle
+        )
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
         watchdog.stop()
         if isinstance(exc, ConnectionResetError) or request.transport is None or request.transport.is_closing():
