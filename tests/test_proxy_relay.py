@@ -50,6 +50,25 @@ async def upstream_with(handler: Handler) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+def breaks_off(sent: bytes = b"", *, length: int | None = None, content_type: str = "application/json") -> Handler:
+    """An upstream that answers 200 (``length``: with that Content-Length, else chunked), sends
+    ``sent``, and breaks the connection off a moment later."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.content_length = length
+        await response.prepare(request)
+        if sent:
+            await response.write(sent)
+            await asyncio.sleep(0.1)
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    return answer
+
+
 def follow_up() -> bytes:
     """A Kimi tool follow-up: its answer is held whole to tag its reasoning."""
     return orjson.dumps(vscode_request("kimi-k2.6", "follow_up", stream=False))
@@ -85,18 +104,9 @@ GLM_CHAT = orjson.dumps(vscode_request(provider("glm").current_models()[0].id, "
 async def test_an_answer_broken_off_before_anything_was_sent_is_a_json_502(
     tmp_path: Path, provider_id: str, body: bytes
 ) -> None:
-    async def broken(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.content_length = 1000
-        await response.prepare(request)  # the headers, and not one byte of the body
-        assert request.transport is not None
-        request.transport.abort()
-        return response
-
     log = tmp_path / "proxy.ndjson"
     async with (
-        upstream_with(broken) as url,
+        upstream_with(breaks_off(length=1000)) as url,  # the headers, and not one byte of the body
         running_proxy(provider_id, url, log=log) as proxy,
         aiohttp.ClientSession() as session,
         session.post(proxy.url, data=body) as response,
@@ -166,6 +176,24 @@ async def test_a_tagged_stream_that_came_with_a_length_arrives_whole() -> None:
     assert raw.endswith(b"data: [DONE]\n\n"), raw[-80:]
     first = orjson.loads(raw.split(b"\n\n")[0][6:])
     assert first["choices"][0]["delta"]["cot_id"].startswith("ccr-")
+
+
+def never_silent(gone: asyncio.Event | None = None) -> Handler:
+    """An upstream that streams an event every 20 ms until the proxy hangs up (then ``gone`` is set)."""
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):
+            while True:
+                await response.write(sse(delta(content="z" * 20_000)))
+                await asyncio.sleep(0.02)
+        if gone is not None:
+            gone.set()
+        return response
+
+    return endless
 
 
 def raw_request(port: int, body: bytes, extra: bytes = b"") -> bytes:
@@ -310,18 +338,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_upstream_not_blame
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     upstream_gone = asyncio.Event()
-
-    async def endless(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        try:
-            while True:  # never silent: an event every 20 ms
-                await response.write(sse(delta(content="z" * 20_000)))
-                await asyncio.sleep(0.02)
-        except ConnectionResetError:  # the proxy hung up
-            upstream_gone.set()
-        return response
+    endless = never_silent(upstream_gone)
 
     log = tmp_path / "proxy.ndjson"
     model = provider("glm").current_models()[0].id
@@ -421,16 +438,7 @@ async def test_a_client_that_reads_nothing_after_a_break_is_dropped_after_its_pa
 async def test_a_stream_that_came_with_a_length_and_broke_ends_with_a_whole_error_event(tmp_path: Path) -> None:
     first = sse(delta(content="Hello."))
 
-    async def gateway(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        response.content_length = len(first) + 50  # the rest (one more event) never comes
-        await response.prepare(request)
-        await response.write(first)
-        await asyncio.sleep(0.2)
-        assert request.transport is not None
-        request.transport.abort()
-        return response
+    gateway = breaks_off(first, length=len(first) + 50, content_type="text/event-stream")  # one more event due
 
     log = tmp_path / "proxy.ndjson"
     model = provider("glm").current_models()[0].id
@@ -446,19 +454,9 @@ async def test_a_stream_that_came_with_a_length_and_broke_ends_with_a_whole_erro
 
 
 async def test_an_answer_cut_after_some_of_it_was_sent_does_not_look_complete(tmp_path: Path) -> None:
-    async def cut(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})  # chunked
-        await response.prepare(request)
-        await response.write(orjson.dumps(ANSWER)[:100])
-        await asyncio.sleep(0.1)
-        assert request.transport is not None
-        request.transport.abort()
-        return response
-
     log = tmp_path / "proxy.ndjson"
     async with (
-        upstream_with(cut) as url,
+        upstream_with(breaks_off(orjson.dumps(ANSWER)[:100])) as url,  # chunked, then cut
         running_proxy("glm", url, log=log) as proxy,
         aiohttp.ClientSession() as session,
         session.post(proxy.url, data=GLM_CHAT) as response,
@@ -493,19 +491,9 @@ async def test_a_client_that_reads_a_large_held_answer_slowly_gets_all_of_it(
 async def test_stopping_does_not_wait_for_a_client_that_reads_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def endless(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        with contextlib.suppress(ConnectionResetError):
-            while True:
-                await response.write(sse(delta(content="z" * 20_000)))
-                await asyncio.sleep(0.02)
-        return response
-
     log = tmp_path / "proxy.ndjson"
     model = provider("glm").current_models()[0].id
-    async with upstream_with(endless) as url, running_proxy("glm", url, log=log, grace=0.1) as proxy:
+    async with upstream_with(never_silent()) as url, running_proxy("glm", url, log=log, grace=0.1) as proxy:
         stuck = client_stops_reading(monkeypatch, proxy.port, every_time=True)
         body = orjson.dumps(vscode_request(model, "chat"))
         reading = asyncio.ensure_future(asyncio.to_thread(read_until_closed, proxy.port, raw_request(proxy.port, body)))
