@@ -100,7 +100,8 @@ async def end_broken(
     outcome: str,
     message: str,
     code: str = "upstream_stream_broken",
-    patience: float = 30.0,
+    *,
+    patience: float,
 ) -> web.StreamResponse:
     """End the client's answer after a failure.
 
@@ -119,10 +120,10 @@ async def end_broken(
         return error_response(status, f"ccendpoint proxy: {message}.", code)
     record.fail(outcome, message)
     response.force_close()
-    # a bug's details stay in the log; the client is told only that the proxy failed
     if tail is None or not between_events(tail):
         drop_client(request)  # an end marker now would make half an answer look whole
         return response
+    # a bug's details stay in the log; the client is told only that the proxy failed
     told = INTERNAL if outcome == "internal_error" else f"ccendpoint proxy: {message}."
     event = stream_error_event(told, code)
     with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionError):

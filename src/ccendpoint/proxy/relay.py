@@ -255,6 +255,11 @@ async def _relay(
     ending = False  # the end of the answer is with the connection: nothing may follow it
     writing = False  # a write to the client is under way: a silence now is the client's
     last = before = b""  # the last two pieces handed to the client: where its stream stands
+
+    def tail() -> bytes | None:
+        """A stream's last bytes handed to the client (None for an answer that is not a stream)."""
+        return before[-TAIL:] + last[-TAIL:] if sse is not None else None
+
     try:
         if kind is web.StreamResponse:  # a stream still waiting for its first event: headers now
             await response.prepare(request)
@@ -321,14 +326,13 @@ async def _relay(
             record.fail("client_stalled", f"the client did not keep up: a write to it waited {idle:g} s")
             drop_client(request)
             return response
-        tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
         if stopping:
             return await end_broken(
-                request, response, tail, record, "proxy_stopped", STOPPED, "proxy_stopped", STOPPING_PATIENCE
+                request, response, tail(), record, "proxy_stopped", STOPPED, "proxy_stopped", patience=STOPPING_PATIENCE
             )
         silent = f"the upstream {listener.upstream_host} went silent for {idle:g} s"
         return await end_broken(
-            request, response, tail, record, "upstream_idle_timeout", silent, "upstream_timeout", idle
+            request, response, tail(), record, "upstream_idle_timeout", silent, "upstream_timeout", patience=idle
         )
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionResetError) as exc:
         watchdog.stop()
@@ -336,16 +340,16 @@ async def _relay(
             record.outcome = "client_disconnected"  # writing to the client failed
             return response
         message = f"the upstream {listener.upstream_host} broke off the answer mid-stream"
-        tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
-        return await end_broken(request, response, tail, record, "upstream_broke", message, patience=idle)
+        return await end_broken(request, response, tail(), record, "upstream_broke", message, patience=idle)
     except Exception as exc:  # a bug: end the answer cleanly, and log what and where
         watchdog.stop()
         if ended:  # the client has the whole answer: only the log says what went wrong after it
             record.fail("internal_error", describe_exception(exc))
             return response
-        tail = before[-TAIL:] + last[-TAIL:] if sse is not None else None
         message = describe_exception(exc)
-        return await end_broken(request, response, tail, record, "internal_error", message, "internal_error", idle)
+        return await end_broken(
+            request, response, tail(), record, "internal_error", message, "internal_error", patience=idle
+        )
     finally:
         record.bytes_out = sent
         if sse is not None:
